@@ -1,0 +1,75 @@
+"""Frozen configuration dataclasses shared by every layer. No torch, no Qt here.
+
+The frame representation (DESIGN §2)
+------------------------------------
+Time is a grid of ``steps_per_beat`` steps per quarter-note beat, laid on the MIDI file's
+ticks, so tempo changes move the grid in seconds but never in steps.
+
+A *roll* is a ``numpy.uint8`` array of shape ``(T, 2, n_keys)``:
+
+- ``roll[t, ONSET, k] == 1``   a note of pitch ``lowest_pitch + k`` starts at step ``t``;
+- ``roll[t, SUSTAIN, k] == 1`` that pitch sounds during step ``t`` (the onset step included).
+
+Invariant: ``onset <= sustain`` everywhere. A note lasting ``n`` steps from step ``t`` is one
+onset at ``t`` and sustain on ``t .. t+n-1``. Re-striking a held key is an onset while the
+sustain stays on. Velocity is kept out of the roll (a separate coarse array per track).
+
+A *piece* holds one roll per track role (``lead``, ``accomp``, or ``accomp:<role>``) and a
+per-step beat-in-bar position, see :class:`accomp.music.frames.Piece`. Models see the
+continuous relaxation ``2 * roll - 1`` in ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+ONSET = 0
+SUSTAIN = 1
+LEAD = "lead"
+ACCOMP = "accomp"
+
+# Bumped whenever encoding MIDI to frames changes: on-disk corpus caches key on it.
+ENCODER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FrameSpec:
+    """The grid and the keyboard the frames are laid on."""
+
+    steps_per_beat: int = 4
+    lowest_pitch: int = 21  # A0
+    n_keys: int = 88  # up to C8 (108)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.steps_per_beat <= 24:
+            raise ValueError(f"steps_per_beat must be 1..24, got {self.steps_per_beat}")
+        if self.lowest_pitch < 0 or self.lowest_pitch + self.n_keys > 128 or self.n_keys < 1:
+            raise ValueError("keyboard range must lie inside MIDI pitches 0..127")
+
+    @property
+    def highest_pitch(self) -> int:
+        return self.lowest_pitch + self.n_keys - 1
+
+    def key_of(self, pitch: int) -> int | None:
+        """Index of a MIDI pitch on the keyboard, or None when it falls outside it."""
+        k = pitch - self.lowest_pitch
+        return k if 0 <= k < self.n_keys else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrameSpec":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown FrameSpec fields: {sorted(unknown)}")
+        return cls(**data)
+
+
+DEFAULT_SPEC = FrameSpec()
+
+# Sanity limits for files a user hands us.
+MIN_BPM = 10.0
+MAX_BPM = 1000.0
+MAX_MIDI_BYTES = 50 * 1024 * 1024
