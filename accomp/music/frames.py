@@ -240,8 +240,10 @@ def score_to_piece(
 ) -> Piece:
     """Lay the notes of the tracks given for each role on the step grid (tracks OR-ed)."""
     step_ticks = score.ticks_per_beat / spec.steps_per_beat
-    last = max((n.end for ts in roles.values() for t in ts for n in t.notes), default=0)
-    n_steps = max(1, math.ceil(last / step_ticks - 1e-9))
+    n_steps = max(
+        (max(round(n.start / step_ticks) + 1, round(n.end / step_ticks)) for ts in roles.values() for t in ts for n in t.notes),
+        default=1,
+    )
     rolls: dict[str, np.ndarray] = {}
     velocity: dict[str, np.ndarray] = {}
     for role, tracks in roles.items():
@@ -252,8 +254,8 @@ def score_to_piece(
                 k = spec.key_of(note.pitch)
                 if k is None:
                     continue
-                s = min(round(note.start / step_ticks), n_steps - 1)
-                e = min(max(s + 1, round(note.end / step_ticks)), n_steps)
+                s = round(note.start / step_ticks)
+                e = max(s + 1, round(note.end / step_ticks))
                 roll[s, ONSET, k] = 1
                 roll[s:e, SUSTAIN, k] = 1
                 vel[s, k] = max(vel[s, k], note.velocity)
