@@ -1,0 +1,94 @@
+"""The command line as a user meets it: the installed `accomp` script and `python -m accomp`."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accomp.cli import build_parser
+
+# The console script pip put beside this interpreter (not resolved: a venv's python is a link).
+ACCOMP = Path(sys.executable).parent / "accomp"
+
+
+def run(*args: str, module: bool = False) -> subprocess.CompletedProcess[str]:
+    if module:
+        cmd = [sys.executable, "-m", "accomp", *args]
+    else:
+        if not ACCOMP.exists():
+            pytest.fail(f"no console script at {ACCOMP}: install the project with 'pip install -e .'")
+        cmd = [str(ACCOMP), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every (parent command path, subcommand name) in the argparse tree."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found.append((path, name))
+                found.extend(subcommands(child, (*path, name)))
+    return found
+
+
+TREE = subcommands(build_parser())
+
+
+def test_the_tree_has_the_documented_commands():
+    assert {((), "launch"), ((), "data"), ((), "eval"), (("data",), "stats")} <= set(TREE)
+
+
+@pytest.mark.parametrize(("parent", "name"), TREE, ids=[" ".join((*p, n)) for p, n in TREE])
+def test_help_lists_every_subcommand(parent, name):
+    done = run(*parent, "--help")
+    assert done.returncode == 0, done.stderr
+    listed = {line.split()[0] for line in done.stdout.splitlines() if line.startswith("    ") and line.strip()}
+    assert name in listed, done.stdout
+
+
+def test_python_dash_m_behaves_the_same():
+    script, module = run("--help"), run("--help", module=True)
+    assert (module.returncode, module.stdout, module.stderr) == (script.returncode, script.stdout, script.stderr)
+    script, module = run("no-such-command"), run("no-such-command", module=True)
+    assert script.returncode == module.returncode == 2
+    assert module.stderr == script.stderr
+
+
+def test_version():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("accomp ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["no-such-command"],
+        ["--no-such-flag"],
+        ["eval", "--no-such-flag"],
+        ["eval", "--split", "nonsense"],
+        ["data"],
+        ["data", "no-such-command"],
+        ["data", "stats"],
+        ["data", "stats", "--corpus", "no-such-corpus"],
+    ],
+    ids=" ".join,
+)
+def test_usage_errors_are_one_line_and_exit_2(args):
+    done = run(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], done.stderr
+
+
+def test_no_command_says_what_is_not_built_yet():
+    done = run()
+    assert done.returncode == 0, done.stderr
+    assert "not built yet" in done.stdout
+    assert "accomp --help" in done.stdout
+    assert done.stderr == ""
