@@ -68,7 +68,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
 
+    _add_teacher(sub)
     return parser
+
+
+def _add_sampler_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, default=12, help="sampler steps (Heun: 2 evaluations each but the last)")
+    p.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance on style (1 = off)")
+    p.add_argument("--chunk", type=int, default=16, help="causal mode: frames generated per chunk")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+def _add_teacher(sub) -> None:
+    teacher = sub.add_parser("teacher", help="train, sample from and evaluate the diffusion teacher")
+    tsub = teacher.add_subparsers(title="teacher commands", metavar="COMMAND", parser_class=_Parser, required=True)
+
+    p = tsub.add_parser("train", help="train a teacher on one or more corpora")
+    _add_corpus_args(p, required=True, multiple=True)
+    p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+    p.add_argument("--size", choices=["tiny", "small", "base", "auto"], default="auto", help="auto: base on CUDA, small on CPU")
+    p.add_argument("--window", type=int, default=64, help="frames per training window")
+    p.add_argument("--hop", type=int, default=32, help="frames between training window starts")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--no-metrics", action="store_true", help="skip the validation metrics at the end")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_train"))
+
+    p = tsub.add_parser("sample", help="accompany a lead, or write lead and accompaniment from a style")
+    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    style = p.add_mutually_exclusive_group(required=True)
+    style.add_argument("--style", help="one style of the teacher, e.g. pop")
+    style.add_argument("--mix", help="weighted style mix, e.g. pop=0.7,chorale=0.3")
+    p.add_argument("--lead", help="MIDI file with the lead (else the teacher writes one too)")
+    p.add_argument("--causal", action="store_true", help="chunk by chunk, never looking ahead of the chunk")
+    p.add_argument("--bars", type=int, default=None, help="bars to generate (default: the lead's length, or 8)")
+    p.add_argument("--tempo", type=float, default=100.0, help="tempo of a prompt-only sample")
+    p.add_argument("-o", "--output", required=True, help="MIDI file to write")
+    _add_sampler_args(p)
+    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_sample"))
+
+    p = tsub.add_parser("eval", help="metrics table: teacher (full view, causal, prompt-only) vs human and baselines")
+    p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    _add_corpus_args(p, required=True, multiple=True)
+    p.add_argument("--split", choices=["train", "val", "all"], default="val")
+    p.add_argument("--max-pieces", type=int, default=64)
+    p.add_argument("--bars", type=int, default=8, help="bars per evaluated segment")
+    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    _add_sampler_args(p)
+    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_eval"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

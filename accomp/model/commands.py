@@ -1,0 +1,250 @@
+"""`accomp teacher train | sample | eval`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, FrameSpec
+from accomp.errors import CorpusError, MidiFileError
+from accomp.music.frames import Piece, piece_to_midi, save_midi
+
+NEEDS_PATH = ("pop909", "midi-folder")
+
+
+def pick_device(name: str | None) -> torch.device:
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CorpusError("--device cuda asked for, but this torch build or machine has no CUDA")
+    return torch.device(name)
+
+
+def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """Pair each --corpus with its --path (pop909 and midi-folder take one, in order)."""
+    kinds = args.corpus if isinstance(args.corpus, list) else [args.corpus]
+    paths = list(args.path or []) if isinstance(args.path, list) else ([args.path] if args.path else [])
+    out = []
+    for kind in kinds:
+        if kind in NEEDS_PATH:
+            if not paths:
+                raise CorpusError(f"--corpus {kind} needs a --path DIR")
+            out.append((kind, paths.pop(0)))
+        else:
+            out.append((kind, None))
+    if paths:
+        raise CorpusError(f"--path {paths[0]} has no --corpus that takes a folder")
+    return out
+
+
+def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str) -> tuple[list[Piece], dict]:
+    """The pieces of every requested corpus for one split, plus a data summary."""
+    from accomp.music.corpora import load_corpus, split_pieces
+
+    pieces: list[Piece] = []
+    summary: dict = {"corpora": [], "split": split}
+    for kind, path in corpus_requests(args):
+        result = load_corpus(kind, path, spec, style=getattr(args, "style", None), use_cache=not args.no_cache, progress=True)
+        chosen = split_pieces(result.pieces, split)
+        pieces.extend(chosen)
+        summary["corpora"].append(
+            {
+                "kind": kind,
+                "source": Path(path).name if path else "music21 corpus",
+                "style": result.style,
+                "pieces": len(chosen),
+                "pieces_all_splits": len(result.pieces),
+                "skipped": len(result.skipped),
+                "steps": int(sum(p.n_steps for p in chosen)),
+                "hours": round(sum(p.seconds() for p in chosen) / 3600, 2),
+            }
+        )
+    if not pieces:
+        raise CorpusError(f"no pieces in the {split} split of the requested corpora")
+    return pieces, summary
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None) -> list[Piece]:
+    """One segment of ``steps`` frames per piece, from the first bar where the lead plays."""
+    out = []
+    for p in pieces[: max_pieces or None]:
+        if p.n_steps < steps:
+            continue
+        playing = p.tracks[LEAD][:, 1].any(axis=1)
+        starts = [s for s in np.flatnonzero(p.beat_in_bar == 0) if s + steps <= p.n_steps and playing[s : s + steps].mean() > 0.3]
+        if starts:
+            seg = p.crop(int(starts[0]), int(starts[0]) + steps)
+            seg.tracks = {LEAD: seg.tracks[LEAD], ACCOMP: seg.tracks[ACCOMP]}
+            out.append(seg)
+    if not out:
+        raise CorpusError(f"no validation piece has {steps} steps with the lead playing")
+    return out
+
+
+def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32) -> dict[str, list[Piece]]:
+    """Teacher accompaniments of the pieces' leads, full view and causal."""
+    from accomp.model.generate import generate, style_weights
+    from accomp.music.evaluate import with_accomp
+
+    rows: dict[str, list[Piece]] = {"teacher (full view)": [], "teacher (causal)": []}
+    for causal, name in ((False, "teacher (full view)"), (True, "teacher (causal)")):
+        for i in range(0, len(pieces), batch):
+            chunk = pieces[i : i + batch]
+            style = np.stack([style_weights(teacher.cfg.styles, style=p.style) for p in chunk])
+            _, accomp, _ = generate(
+                teacher,
+                np.stack([p.beat_in_bar for p in chunk]),
+                style,
+                settings,
+                lead=np.stack([p.tracks[LEAD] for p in chunk]),
+                causal=causal,
+                device=device,
+            )
+            rows[name].extend(with_accomp(p, a) for p, a in zip(chunk, accomp))
+    return rows
+
+
+def prompt_only_rows(teacher, styles: list[str], n: int, steps: int, settings, device, spec: FrameSpec) -> dict[str, list[Piece]]:
+    from accomp.model.generate import generate, style_weights
+
+    rows = {}
+    beat = np.tile(np.arange(steps) % (4 * spec.steps_per_beat), (n, 1))
+    for style in styles:
+        w = np.stack([style_weights(teacher.cfg.styles, style=style)] * n)
+        lead, accomp, _ = generate(teacher, beat, w, settings, device=device)
+        rows[f"teacher prompt-only ({style})"] = [
+            Piece(f"prompt-{style}-{i}", style, spec, {LEAD: lead[i], ACCOMP: accomp[i]}) for i in range(n)
+        ]
+    return rows
+
+
+def quick_metrics(teacher, val: list[Piece], device, *, n: int = 16, steps: int = 64) -> dict:
+    """A small validation table for the checkpoint header (full view and causal)."""
+    from accomp.model.generate import SamplerSettings
+    from accomp.music.evaluate import evaluate_pieces, reference_rows
+
+    segs = eval_segments(val[::max(1, len(val) // n)], steps, n)
+    rows = {**reference_rows(segs), **teacher_rows(teacher, segs, SamplerSettings(), device)}
+    table = evaluate_pieces(rows, segs)
+    return {"pieces": len(segs), "steps": steps, "table": table}
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def teacher_train(args: argparse.Namespace) -> int:
+    from accomp.model.teacher import SIZES, TeacherConfig
+    from accomp.model.train import TrainConfig, TrainData, train_teacher
+    from accomp.music.corpora import make_windows
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(args.device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CorpusError(f"{out.parent}: output folder does not exist")
+    spec = DEFAULT_SPEC
+    train_pieces, summary = load_pieces(args, spec, "train")
+    val_pieces, val_summary = load_pieces(args, spec, "val")
+    styles = tuple(sorted({p.style for p in train_pieces}))
+    size = args.size if args.size != "auto" else ("base" if device.type == "cuda" else "small")
+    cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles)
+    rng = np.random.default_rng(args.seed)
+    train = TrainData.from_windows(make_windows(train_pieces, cfg.window, args.hop, rng=rng), styles)
+    val = TrainData.from_windows(make_windows(val_pieces, cfg.window, cfg.window, rng=rng), styles)
+    summary.update(
+        val=val_summary["corpora"], windows_train=len(train), windows_val=len(val), window=cfg.window, hop=args.hop,
+        styles=list(styles), augmentation=f"random transposition up to +-{6} semitones, kept on the keyboard",
+    )
+    if rank == 0:
+        print(f"teacher '{size}' on {device}: {len(train)} training windows, {len(val)} validation windows, styles {', '.join(styles)}", file=sys.stderr)
+    tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, minutes=args.minutes,
+                     val_every=args.val_every, save_every=args.val_every)
+    torch.manual_seed(args.seed)
+    record = train_teacher(
+        cfg, tc, spec, train, val, out, summary, device=device, rank=rank, world=world,
+        final_metrics=(lambda ema: quick_metrics(ema, val_pieces, device)) if not args.no_metrics else None,
+    )
+    if rank == 0:
+        print(f"wrote {out} after {record['steps']} steps in {record['seconds'] / 60:.1f} min on {record['hardware']}")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def read_lead(path: str, spec: FrameSpec) -> Piece:
+    """A lead from any MIDI file: a track named lead/melody/…, else the highest monophonic one."""
+    from accomp.music.corpora import lead_piece_from_midi
+
+    return lead_piece_from_midi(Path(path), spec)
+
+
+def teacher_sample(args: argparse.Namespace) -> int:
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.generate import SamplerSettings, generate, style_weights
+
+    device = pick_device(args.device)
+    teacher, spec, _ = load_teacher(args.teacher, device)
+    weights = style_weights(teacher.cfg.styles, style=args.style if not args.mix else None, mix=args.mix)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, chunk=args.chunk, seed=args.seed)
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise MidiFileError(f"{out.parent}: output folder does not exist")
+    if args.lead:
+        base = read_lead(args.lead, spec)
+        if args.bars:
+            base = base.crop(0, min(base.n_steps, args.bars * 4 * spec.steps_per_beat))
+        lead_in = base.tracks[LEAD][None]
+    else:
+        n = (args.bars or 8) * 4 * spec.steps_per_beat
+        base = Piece("prompt", "mix", spec, {LEAD: np.zeros((n, 2, spec.n_keys), np.uint8)}, tempos=[(0.0, round(60e6 / args.tempo))])
+        lead_in = None
+    t0 = time.perf_counter()
+    lead, accomp, nfe = generate(teacher, base.beat_in_bar[None], weights[None], settings, lead=lead_in, causal=args.causal, device=device)
+    seconds = time.perf_counter() - t0
+    piece = Piece(base.piece_id, "generated", spec, {LEAD: lead[0], ACCOMP: accomp[0]}, tempos=base.tempos, meters=base.meters)
+    save_midi(piece_to_midi(piece), out)
+    bars = piece.n_steps / (4 * spec.steps_per_beat)
+    print(f"wrote {out}: {bars:.0f} bars, {nfe} network evaluations, {seconds:.1f} s ({seconds / bars:.2f} s per bar)")
+    return 0
+
+
+def teacher_eval(args: argparse.Namespace) -> int:
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.generate import SamplerSettings
+    from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, write_json
+
+    device = pick_device(args.device)
+    teacher, spec, header = load_teacher(args.teacher, device)
+    pieces, summary = load_pieces(args, spec, args.split)
+    segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, chunk=args.chunk, seed=args.seed)
+    t0 = time.perf_counter()
+    rows = {**reference_rows(segs), **teacher_rows(teacher, segs, settings, device)}
+    styles = sorted({p.style for p in segs})
+    table = evaluate_pieces(rows, segs)
+    for style in styles:
+        prompt = prompt_only_rows(teacher, [style], len(segs), segs[0].n_steps, settings, device, spec)
+        table.update(evaluate_pieces(prompt, None, reference_set=[p for p in segs if p.style == style]))
+    seconds = time.perf_counter() - t0
+    title = f"{len(segs)} {args.split} pieces x {args.bars} bars; {settings.sampler} {settings.steps} steps, guidance {settings.guidance}"
+    print(format_table(table, title))
+    print(f"({seconds:.0f} s)")
+    if args.json:
+        write_json(args.json, {"rows": table, "n_pieces": len(segs), "split": args.split, "corpora": summary["corpora"],
+                               "teacher": str(args.teacher), "settings": settings.__dict__, "bars": args.bars})
+    return 0

@@ -1,0 +1,126 @@
+"""EDM noise levels, preconditioning, ODE samplers and guidance as plain functions.
+
+Samplers know nothing about the network: they take ``denoise(x, sigma) -> x0_hat`` (a
+closure that carries its conditioning) and a tensor of noise levels. References: Karras
+et al. 2022 (EDM) for the preconditioning and the Heun sampler; Song et al. 2023 for the
+consistency boundary scalings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    sigma_min: float = 0.005
+    sigma_max: float = 40.0
+    sigma_data: float = 0.5
+    rho: float = 7.0
+    p_mean: float = -1.0  # log-normal training distribution of sigma
+    p_std: float = 1.4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- scalings
+
+
+def edm_scalings(sigma: torch.Tensor, sigma_data: float) -> tuple[torch.Tensor, ...]:
+    """(c_skip, c_out, c_in, c_noise) of EDM's preconditioned denoiser."""
+    s2, sd2 = sigma**2, sigma_data**2
+    c_skip = sd2 / (s2 + sd2)
+    c_out = sigma * sigma_data / torch.sqrt(s2 + sd2)
+    c_in = 1.0 / torch.sqrt(s2 + sd2)
+    c_noise = torch.log(sigma) / 4.0
+    return c_skip, c_out, c_in, c_noise
+
+
+def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(c_skip, c_out) that make the consistency function the identity at ``sigma_min``."""
+    d = sigma - sigma_min
+    c_skip = sigma_data**2 / (d**2 + sigma_data**2)
+    c_out = d * sigma_data / torch.sqrt(sigma**2 + sigma_data**2)
+    return c_skip, c_out
+
+
+def edm_loss_weight(sigma: torch.Tensor, sigma_data: float) -> torch.Tensor:
+    """lambda(sigma) = 1 / c_out^2: equalises the loss across noise levels."""
+    return (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+
+
+# ----------------------------------------------------------------------------- noise levels
+
+
+def karras_sigmas(n: int, cfg: NoiseConfig, *, device: torch.device | str = "cpu") -> torch.Tensor:
+    """``n`` decreasing levels from sigma_max to sigma_min (rho schedule), then a final 0."""
+    if n < 1:
+        raise ValueError(f"need at least one sampler step, got {n}")
+    ramp = torch.linspace(0, 1, n, dtype=torch.float64) if n > 1 else torch.zeros(1, dtype=torch.float64)
+    lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+    sigmas = (hi + ramp * (lo - hi)) ** cfg.rho
+    return torch.cat([sigmas, torch.zeros(1, dtype=torch.float64)]).to(device=device, dtype=torch.float32)
+
+
+def sample_training_sigma(n: int, cfg: NoiseConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Log-normal noise levels for denoiser training, shape (n,)."""
+    z = torch.randn(n, generator=generator)
+    return torch.exp(cfg.p_mean + cfg.p_std * z).clamp(cfg.sigma_min, cfg.sigma_max)
+
+
+# ----------------------------------------------------------------------------- samplers
+
+
+def sample_heun(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Deterministic 2nd-order EDM sampler; 2 evaluations per step except the last."""
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        d = (x - denoise(x, s)) / s  # dx/dsigma of the probability-flow ODE
+        x_next = x + (s_next - s) * d
+        if s_next > 0:  # Heun correction
+            d_next = (x_next - denoise(x_next, s_next)) / s_next
+            x_next = x + (s_next - s) * (d + d_next) / 2
+        x = x_next
+    return x
+
+
+def sample_euler(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Deterministic 1st-order sampler; 1 evaluation per step."""
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        x = x + (s_next - s) * (x - denoise(x, s)) / s
+    return x
+
+
+SAMPLERS = {"heun": sample_heun, "euler": sample_euler}
+
+
+def evaluations(sampler: str, steps: int) -> int:
+    """Network evaluations a sampler spends for ``steps`` levels."""
+    return 2 * steps - 1 if sampler == "heun" else steps
+
+
+def guided(cond: Denoiser, uncond: Denoiser, weight: float) -> Denoiser:
+    """Classifier-free guidance: ``uncond + weight * (cond - uncond)``; weight 1 = no guidance."""
+    if math.isclose(weight, 1.0):
+        return cond
+
+    def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        u = uncond(x, sigma)
+        return u + weight * (cond(x, sigma) - u)
+
+    return denoise
+
+
+def infill(denoise: Denoiser, known: torch.Tensor, known_mask: torch.Tensor) -> Denoiser:
+    """Pin the known cells to their clean values in every denoised estimate."""
+
+    def wrapped(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return torch.where(known_mask, known, denoise(x, sigma))
+
+    return wrapped

@@ -1,0 +1,214 @@
+"""The teacher: a bidirectional transformer denoiser over windows of frames (EDM).
+
+One token per grid step. A token sees, for every track role, the noisy cells (scaled by
+c_in), the clean cells where that track is *given* (zeros elsewhere) and a given flag; the
+beat-in-bar position is added as an embedding; noise level and style (a weighted mix of
+style embeddings, the last row being the "no style" of classifier-free guidance) modulate
+every block (adaLN-zero, as in DiT). Frames that are *hidden* (a causal window's future)
+are masked out of attention. Rotary position embeddings keep attention relative, so the
+same weights serve a causal student with a sliding KV cache.
+
+Shapes: B batch, T frames, R track roles, C=2 channels (onset, sustain), K=88 keys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from accomp.model.diffusion import NoiseConfig, edm_scalings
+
+MAX_BEAT = 48  # beat-in-bar positions are clipped to this many embeddings
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    d_model: int = 192
+    n_layers: int = 4
+    n_heads: int = 4
+    mlp_ratio: float = 4.0
+    window: int = 64
+    roles: tuple[str, ...] = ("lead", "accomp")
+    styles: tuple[str, ...] = ("pop", "chorale")
+    n_keys: int = 88
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["roles"], d["styles"] = list(self.roles), list(self.styles)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TeacherConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown model config fields {sorted(unknown)}")
+        data = dict(data)
+        data["roles"] = tuple(data.get("roles", cls.roles))
+        data["styles"] = tuple(data.get("styles", cls.styles))
+        if "noise" in data:
+            data["noise"] = NoiseConfig(**data["noise"])
+        cfg = cls(**data)
+        if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
+            raise ValueError("d_model must split into heads of even size")
+        return cfg
+
+
+SIZES = {
+    "tiny": dict(d_model=64, n_layers=2, n_heads=2),
+    "small": dict(d_model=192, n_layers=4, n_heads=4),
+    "base": dict(d_model=384, n_layers=8, n_heads=6),
+}
+
+
+@dataclass
+class Cond:
+    """Everything the denoiser is conditioned on besides the noisy cells and sigma."""
+
+    context: torch.Tensor  # (B, T, R, 2, K) clean cells in [-1, 1] where given, 0 elsewhere
+    given: torch.Tensor  # (B, T, R) bool: this track is given at this frame
+    visible: torch.Tensor  # (B, T) bool: False = hidden frame (a causal window's future)
+    beat: torch.Tensor  # (B, T) long, beat-in-bar step index
+    style: torch.Tensor  # (B, S + 1) float mix weights; the last column is "no style"
+
+    def cells_given(self) -> torch.Tensor:
+        """(B, T, R, 1, 1) bool mask broadcastable over the cells."""
+        return self.given[..., None, None]
+
+    def replace(self, **changes: torch.Tensor) -> "Cond":
+        return Cond(**{**self.__dict__, **changes})
+
+
+# ----------------------------------------------------------------------------- blocks
+
+
+def rope_tables(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (T, head_dim/2) for rotary embeddings at integer positions."""
+    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim))
+    angles = positions.to(torch.float32)[:, None] * inv[None, :]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (..., T, head_dim) by the tables (T, head_dim/2)."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return out.flatten(-2)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TeacherConfig) -> None:
+        super().__init__()
+        d, self.n_heads = cfg.d_model, cfg.n_heads
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.ada = nn.Linear(d, 6 * d)  # shift/scale/gate for attention and MLP
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def modulation(self, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, d) conditioning -> six (B, 1, d) tensors."""
+        return tuple(m[:, None, :] for m in self.ada(F.silu(c)).chunk(6, dim=-1))
+
+    def split_heads(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, T, d) -> q, k, v of shape (B, H, T, hd), q and k rotated."""
+        B, T, _ = h.shape
+        q, k, v = self.qkv(h).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, T, d)
+        mod: tuple[torch.Tensor, ...],
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        attn_mask: torch.Tensor | None,  # (B, 1, T, T) bool, True = may attend
+    ) -> torch.Tensor:
+        sh1, sc1, g1, sh2, sc2, g2 = mod
+        q, k, v = self.split_heads(self.norm1(x) * (1 + sc1) + sh1, cos, sin)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, T, hd)
+        x = x + g1 * self.proj(a.transpose(1, 2).flatten(2))
+        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class Teacher(nn.Module):
+    """F_theta of EDM; :meth:`denoise` wraps it into the preconditioned D(x; sigma, cond)."""
+
+    def __init__(self, cfg: TeacherConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, R, K = cfg.d_model, len(cfg.roles), cfg.n_keys
+        self.cells = R * 2 * K
+        self.inp = nn.Linear(2 * self.cells + R, d)
+        self.beat_emb = nn.Embedding(MAX_BEAT, d)
+        self.style_emb = nn.Parameter(torch.randn(len(cfg.styles) + 1, d) * 0.02)
+        self.noise_freqs = nn.Parameter(torch.randn(d // 2) * 4.0, requires_grad=False)
+        self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
+        self.ada_out = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, self.cells)
+        for layer in (self.ada_out, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    # -- conditioning ------------------------------------------------------------------
+    def cond_vector(self, c_noise: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """(B,) noise code and (B, S+1) style weights -> (B, d)."""
+        angles = c_noise[:, None] * self.noise_freqs[None, :] * 2 * math.pi
+        fourier = torch.cat([angles.cos(), angles.sin()], dim=-1)
+        return self.noise_mlp(fourier) + style @ self.style_emb
+
+    def embed(self, x_in: torch.Tensor, cond: Cond) -> torch.Tensor:
+        """Tokens (B, T, d) from scaled noisy cells and the conditioning."""
+        B, T = x_in.shape[:2]
+        flags = cond.given.to(x_in.dtype)
+        feats = torch.cat([x_in.reshape(B, T, -1), cond.context.reshape(B, T, -1), flags], dim=-1)
+        return self.inp(feats) + self.beat_emb(cond.beat.clamp(0, MAX_BEAT - 1))
+
+    def head(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = (m[:, None, :] for m in self.ada_out(F.silu(c)).chunk(2, dim=-1))
+        return self.out(self.norm_out(h) * (1 + scale) + shift)
+
+    # -- forward -----------------------------------------------------------------------
+    def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor, cond: Cond, *, causal: bool = False) -> torch.Tensor:
+        """F_theta: (B, T, R, 2, K) scaled noisy cells -> (B, T, R, 2, K)."""
+        B, T = x_in.shape[:2]
+        h = self.embed(x_in, cond)
+        c = self.cond_vector(c_noise, cond.style)
+        cos, sin = rope_tables(torch.arange(T, device=x_in.device), self.cfg.d_model // self.cfg.n_heads)
+        mask = cond.visible[:, None, None, :]  # (B, 1, 1, T) keys that exist
+        if causal:
+            mask = mask & torch.ones(T, T, dtype=torch.bool, device=x_in.device).tril()
+        mask = mask | torch.eye(T, dtype=torch.bool, device=x_in.device)  # never an empty row
+        for block in self.blocks:
+            h = block(h, block.modulation(c), cos, sin, mask)
+        return self.head(h, c).view(x_in.shape)
+
+    def denoise(
+        self, x: torch.Tensor, sigma: torch.Tensor, cond: Cond, *, causal: bool = False, net: nn.Module | None = None
+    ) -> torch.Tensor:
+        """D(x; sigma, cond) with EDM preconditioning; given cells pinned to their values.
+
+        ``net`` calls the network through a wrapper (DistributedDataParallel) when given.
+        """
+        sigma = sigma.reshape(-1).expand(x.shape[0]).to(x.dtype)
+        c_skip, c_out, c_in, c_noise = (s.view(-1, 1, 1, 1, 1) for s in edm_scalings(sigma, self.cfg.noise.sigma_data))
+        out = c_skip * x + c_out * (net or self)(c_in * x, c_noise.view(-1), cond, causal=causal)
+        return torch.where(cond.cells_given(), cond.context, out)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
