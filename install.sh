@@ -131,16 +131,16 @@ if [[ -f $VENV/.accomp-torch && $(<"$VENV/.accomp-torch") != "$torch_index" ]]; 
     torch_args+=(--force-reinstall)  # another build was asked for than the one installed
 fi
 say "installing torch $TORCH_VERSION${ACCOMP_TORCH_INDEX:+ from $ACCOMP_TORCH_INDEX} (this can take a few minutes)"
-"${pip[@]}" install -q "${torch_args[@]}"
+"${pip[@]}" install -qq "${torch_args[@]}"
 echo "$torch_index" >"$VENV/.accomp-torch"
 
 target=.
 ((with_test)) && target='.[test]'
 say "installing accomp and its dependencies ($target)"
-if ! "${pip[@]}" install -q -e "$target"; then
+if ! "${pip[@]}" install -qq -e "$target"; then
     say "retrying after installing the build tools (a package had to be compiled)"
     apt_install "${build_packages[@]}"
-    "${pip[@]}" install -q -e "$target"
+    "${pip[@]}" install -qq -e "$target"
 fi
 
 echo "$key" >"$VENV/.accomp-stamp-$mode"
