@@ -110,7 +110,7 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
 # The stamp keys on everything that decides what pip installs.
 mode=app
-((with_test)) && mode=test
+((with_test)) && mode='test'
 key=$({
     cat pyproject.toml
     "$VENV/bin/python" --version
