@@ -294,7 +294,7 @@ def test_generate_keeps_the_lead_and_is_seeded():
     assert (accomp[:, :, 0] <= accomp[:, :, 1]).all()
     _, again, _ = generate(model, beat, style, s, lead=lead)
     np.testing.assert_array_equal(accomp, again)
-    assert nfe == 3 * 5  # window 16, hop 8 over 32 frames: 3 windows x (2*3-1) evaluations
+    assert nfe == 3 * 5 * 2  # 3 windows (16 frames, hop 8) x (2*3-1) Heun evaluations x 2 (guidance)
 
 
 def test_causal_generation_never_sees_later_lead_notes():

@@ -187,10 +187,17 @@ def teacher_train(args: argparse.Namespace) -> int:
 
 
 def read_lead(path: str, spec: FrameSpec) -> Piece:
-    """A lead from any MIDI file: a track named lead/melody/…, else the highest monophonic one."""
-    from accomp.music.corpora import lead_piece_from_midi
+    """The lead of any MIDI file: its only track with notes, else the midi-folder lead rule."""
+    from accomp.music.corpora import pick_roles, split_channels
+    from accomp.music.frames import load_midi, read_score, score_to_piece
 
-    return lead_piece_from_midi(Path(path), spec)
+    score = read_score(load_midi(path), source=str(path))
+    tracks = [t for t in split_channels(score.tracks) if t.notes]
+    try:
+        lead = tracks[0] if len(tracks) == 1 else pick_roles(tracks, score.ticks_per_beat)[0]
+    except MidiFileError as exc:
+        raise MidiFileError(f"{path}: {exc}") from None
+    return score_to_piece(score, {LEAD: [lead]}, spec, Path(path).stem, "lead")
 
 
 def teacher_sample(args: argparse.Namespace) -> int:

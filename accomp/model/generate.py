@@ -91,6 +91,7 @@ class WindowSampler:
             return self.teacher.denoise(x, s, cond)
 
         def d_uncond(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+            self.nfe += 1
             return self.teacher.denoise(x, s, uncond)
 
         noise = torch.randn(cells.shape, generator=self.generator).to(self.device)
