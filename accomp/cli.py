@@ -92,7 +92,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--hop", type=int, default=32, help="frames between training window starts")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--no-metrics", action="store_true", help="skip the validation metrics at the end")

@@ -88,10 +88,13 @@ class Cond:
 
 
 def rope_tables(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables (T, head_dim/2) for rotary embeddings at integer positions."""
-    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim))
-    angles = positions.to(torch.float32)[:, None] * inv[None, :]
-    return angles.cos(), angles.sin()
+    """cos/sin tables (T, head_dim/2) for rotary embeddings at integer positions.
+
+    Angles are computed in float64 so that positions deep into a long stream stay exact.
+    """
+    inv = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float64) / head_dim))
+    angles = positions.to(torch.float64)[:, None] * inv[None, :]
+    return angles.cos().to(torch.float32), angles.sin().to(torch.float32)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -125,6 +128,17 @@ class Block(nn.Module):
         q, k, v = self.qkv(h).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
         return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
+    def pre_attention(self, x: torch.Tensor, mod: tuple[torch.Tensor, ...], cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, T, d) -> rotated q, k and v (B, H, T, hd)."""
+        sh1, sc1 = mod[0], mod[1]
+        return self.split_heads(self.norm1(x) * (1 + sc1) + sh1, cos, sin)
+
+    def post_attention(self, x: torch.Tensor, a: torch.Tensor, mod: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Residual updates from the attention output a (B, H, T, hd), then the MLP."""
+        g1, sh2, sc2, g2 = mod[2:]
+        x = x + g1 * self.proj(a.transpose(1, 2).flatten(2))
+        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
+
     def forward(
         self,
         x: torch.Tensor,  # (B, T, d)
@@ -133,11 +147,9 @@ class Block(nn.Module):
         sin: torch.Tensor,
         attn_mask: torch.Tensor | None,  # (B, 1, T, T) bool, True = may attend
     ) -> torch.Tensor:
-        sh1, sc1, g1, sh2, sc2, g2 = mod
-        q, k, v = self.split_heads(self.norm1(x) * (1 + sc1) + sh1, cos, sin)
+        q, k, v = self.pre_attention(x, mod, cos, sin)
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, T, hd)
-        x = x + g1 * self.proj(a.transpose(1, 2).flatten(2))
-        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
+        return self.post_attention(x, a, mod)
 
 
 # ----------------------------------------------------------------------------- model
@@ -151,7 +163,11 @@ class Teacher(nn.Module):
         self.cfg = cfg
         d, R, K = cfg.d_model, len(cfg.roles), cfg.n_keys
         self.cells = R * 2 * K
-        self.inp = nn.Linear(2 * self.cells + R, d)
+        # Pitch-class folding: key k of the keyboard (lowest MIDI pitch 21) -> (21 + k) % 12.
+        fold = torch.zeros(K, 12)
+        fold[torch.arange(K), (21 + torch.arange(K)) % 12] = 1.0
+        self.register_buffer("fold", fold, persistent=False)
+        self.inp = nn.Linear(2 * self.cells + 2 * R * 2 * 12 + R, d)
         self.beat_emb = nn.Embedding(MAX_BEAT, d)
         self.style_emb = nn.Parameter(torch.randn(len(cfg.styles) + 1, d) * 0.02)
         self.noise_freqs = nn.Parameter(torch.randn(d // 2) * 4.0, requires_grad=False)
@@ -160,7 +176,8 @@ class Teacher(nn.Module):
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
         self.ada_out = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, self.cells)
-        for layer in (self.ada_out, self.out):
+        self.out_pc = nn.Linear(d, R * 2 * 12)  # one term per pitch class, shared by its octaves
+        for layer in (self.ada_out, self.out, self.out_pc):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -175,27 +192,51 @@ class Teacher(nn.Module):
         """Tokens (B, T, d) from scaled noisy cells and the conditioning."""
         B, T = x_in.shape[:2]
         flags = cond.given.to(x_in.dtype)
-        feats = torch.cat([x_in.reshape(B, T, -1), cond.context.reshape(B, T, -1), flags], dim=-1)
+        chroma = torch.cat([x_in @ self.fold, cond.context @ self.fold], dim=-1)  # (B, T, R, 2, 24)
+        feats = torch.cat([x_in.reshape(B, T, -1), cond.context.reshape(B, T, -1), chroma.reshape(B, T, -1), flags], dim=-1)
         return self.inp(feats) + self.beat_emb(cond.beat.clamp(0, MAX_BEAT - 1))
 
     def head(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, T, R, 2, K): a term per key plus a term per pitch class."""
+        B, T, _ = h.shape
+        R, K = len(self.cfg.roles), self.cfg.n_keys
         shift, scale = (m[:, None, :] for m in self.ada_out(F.silu(c)).chunk(2, dim=-1))
-        return self.out(self.norm_out(h) * (1 + scale) + shift)
+        h = self.norm_out(h) * (1 + scale) + shift
+        per_class = self.out_pc(h).view(B, T, R, 2, 12) @ self.fold.T
+        return self.out(h).view(B, T, R, 2, K) + per_class
 
     # -- forward -----------------------------------------------------------------------
-    def forward(self, x_in: torch.Tensor, c_noise: torch.Tensor, cond: Cond, *, causal: bool = False) -> torch.Tensor:
-        """F_theta: (B, T, R, 2, K) scaled noisy cells -> (B, T, R, 2, K)."""
+    def forward(
+        self,
+        x_in: torch.Tensor,
+        c_noise: torch.Tensor,
+        cond: Cond,
+        *,
+        causal: bool = False,
+        positions: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """F_theta: (B, T, R, 2, K) scaled noisy cells -> (B, T, R, 2, K).
+
+        By default token t sits at position t and sees every visible frame (or, with
+        ``causal``, the visible frames up to itself); ``positions`` (T,) and ``attn_mask``
+        (B or 1, 1, T, T) override that for the student's interleaved sequences.
+        """
         B, T = x_in.shape[:2]
         h = self.embed(x_in, cond)
         c = self.cond_vector(c_noise, cond.style)
-        cos, sin = rope_tables(torch.arange(T, device=x_in.device), self.cfg.d_model // self.cfg.n_heads)
-        mask = cond.visible[:, None, None, :]  # (B, 1, 1, T) keys that exist
-        if causal:
-            mask = mask & torch.ones(T, T, dtype=torch.bool, device=x_in.device).tril()
-        mask = mask | torch.eye(T, dtype=torch.bool, device=x_in.device)  # never an empty row
+        pos = torch.arange(T, device=x_in.device) if positions is None else positions
+        cos, sin = rope_tables(pos, self.cfg.d_model // self.cfg.n_heads)
+        if attn_mask is None:
+            mask = cond.visible[:, None, None, :]  # (B, 1, 1, T) keys that exist
+            if causal:
+                mask = mask & torch.ones(T, T, dtype=torch.bool, device=x_in.device).tril()
+            mask = mask | torch.eye(T, dtype=torch.bool, device=x_in.device)  # never an empty row
+        else:
+            mask = attn_mask
         for block in self.blocks:
             h = block(h, block.modulation(c), cos, sin, mask)
-        return self.head(h, c).view(x_in.shape)
+        return self.head(h, c)
 
     def denoise(
         self, x: torch.Tensor, sigma: torch.Tensor, cond: Cond, *, causal: bool = False, net: nn.Module | None = None
@@ -206,7 +247,8 @@ class Teacher(nn.Module):
         """
         sigma = sigma.reshape(-1).expand(x.shape[0]).to(x.dtype)
         c_skip, c_out, c_in, c_noise = (s.view(-1, 1, 1, 1, 1) for s in edm_scalings(sigma, self.cfg.noise.sigma_data))
-        out = c_skip * x + c_out * (net or self)(c_in * x, c_noise.view(-1), cond, causal=causal)
+        x_in = torch.where(cond.cells_given(), torch.zeros_like(x), c_in * x)  # given cells: context only
+        out = c_skip * x + c_out * (net or self)(x_in, c_noise.view(-1), cond, causal=causal)
         return torch.where(cond.cells_given(), cond.context, out)
 
 

@@ -34,8 +34,8 @@ from accomp.model.teacher import Teacher, TeacherConfig, count_parameters
 class TrainConfig:
     steps: int = 4000
     batch: int = 32
-    lr: float = 4e-4
-    warmup: int = 200
+    lr: float = 1e-3
+    warmup: int = 300
     weight_decay: float = 0.01
     ema: float = 0.999
     seed: int = 0

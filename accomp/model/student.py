@@ -1,0 +1,266 @@
+"""The streaming student: the teacher's network run causally, one grid step at a time.
+
+At step t the student sees two tokens: ``C[t-1]``, the finished previous frame (lead and
+accompaniment both *given*, exactly as the teacher's causal mode sees its clean past),
+and ``Q[t]``, the current frame with the lead given and the accompaniment as noise at
+``sigma_max``. One forward pass over these two tokens is the step's single network
+evaluation: ``C[t-1]`` enters the KV cache, ``Q[t]`` becomes the accompaniment frame.
+
+Attention window (the same in the parallel pass used for training and in streaming):
+``C[s]`` sees ``C[s-W+2 .. s]`` and ``Q[t]`` sees ``C[t-W+1 .. t-1]`` and itself, so both
+see W frames at most, W = ``kv_window``. Look-ahead: none (``delay = 0``).
+
+Weights: a copy of the teacher's network plus low-rank adapters (LoRA) on every linear
+layer of the blocks; a preset stores the adapters (and the few tensors it retrains)
+over a shared teacher, or a full set of weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from accomp.model.diffusion import consistency_scalings, edm_scalings
+from accomp.model.teacher import Cond, Teacher, rope_tables
+
+LEAD_ROLE, ACCOMP_ROLE = 0, 1
+
+
+class LoRALinear(nn.Module):
+    """``base(x) + (alpha / r) * B(A(x))`` with the base frozen and B zero-initialised."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.base.requires_grad_(False)
+        self.lora_a = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * self.scale
+
+    def merged(self) -> nn.Linear:
+        out = copy.deepcopy(self.base)
+        with torch.no_grad():
+            out.weight += self.scale * self.lora_b @ self.lora_a
+        return out.requires_grad_(False)
+
+
+def add_lora(net: Teacher, rank: int, alpha: float) -> None:
+    """Wrap the linear layers of every block in low-rank adapters (in place)."""
+    for block in net.blocks:
+        block.qkv = LoRALinear(block.qkv, rank, alpha)
+        block.proj = LoRALinear(block.proj, rank, alpha)
+        block.mlp[0] = LoRALinear(block.mlp[0], rank, alpha)
+        block.mlp[2] = LoRALinear(block.mlp[2], rank, alpha)
+
+
+def merge_lora(net: Teacher) -> None:
+    for block in net.blocks:
+        for name in ("qkv", "proj"):
+            if isinstance(getattr(block, name), LoRALinear):
+                setattr(block, name, getattr(block, name).merged())
+        for i in (0, 2):
+            if isinstance(block.mlp[i], LoRALinear):
+                block.mlp[i] = block.mlp[i].merged()
+
+
+@dataclass
+class StreamState:
+    """Everything a stream carries from one step to the next, preallocated at init."""
+
+    k: torch.Tensor  # (L, H, W, hd): slots 0..W-2 ring of past C tokens, slot W-1 the query
+    v: torch.Tensor  # (L, H, W, hd)
+    valid: torch.Tensor  # (W,) bool: ring slots holding a frame
+    mask: torch.Tensor  # (1, 1, 2, W) bool attention mask of this step's two tokens
+    prev: torch.Tensor  # (R, 2, K) cells in [-1, 1] of the previous frame (lead, accomp)
+    tokens: torch.Tensor  # (1, 2, R, 2, K) the step's network input (noisy cells)
+    context: torch.Tensor  # (1, 2, R, 2, K) the step's given cells
+    given: torch.Tensor  # (1, 2, R) bool
+    visible: torch.Tensor  # (1, 2) bool, all True
+    x0: torch.Tensor  # (2, K) the last step's denoised accompaniment cells, before deciding
+    beat: torch.Tensor  # (1, 2) long
+    cond: torch.Tensor  # (1, d) noise + style conditioning at sigma_max
+    mods: list  # per block: six (1, 1, d) modulation tensors, precomputed
+    head_mod: tuple  # (shift, scale) of the output layer
+    style: torch.Tensor  # (S + 1,) mix weights
+    bar_steps: int
+    position: int = 0
+
+    def copy(self) -> "StreamState":
+        """An independent state: continuing from it is bit-identical to continuing from this."""
+        fields = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, torch.Tensor):
+                fields[name] = value.clone()
+            elif name == "mods":
+                fields[name] = [tuple(t.clone() for t in mod) for mod in value]
+            elif name == "head_mod":
+                fields[name] = tuple(t.clone() for t in value)
+            else:
+                fields[name] = value
+        return StreamState(**fields)
+
+
+class Student(nn.Module):
+    """A causal, streaming consistency model initialised from a teacher."""
+
+    delay = 0  # frames of look-ahead
+
+    def __init__(self, net: Teacher, *, kv_window: int | None = None) -> None:
+        super().__init__()
+        self.net = net
+        self.cfg = net.cfg
+        self.kv_window = kv_window or net.cfg.window
+        noise = net.cfg.noise
+        self.sigma_max, self.sigma_min, self.sigma_data = noise.sigma_max, noise.sigma_min, noise.sigma_data
+        c_skip, c_out = consistency_scalings(torch.tensor(self.sigma_max), self.sigma_data, self.sigma_min)
+        self.c_in_max = 1.0 / math.sqrt(self.sigma_max**2 + self.sigma_data**2)
+        self.c_skip_max, self.c_out_max = float(c_skip), float(c_out)
+
+    @classmethod
+    def from_teacher(cls, teacher: Teacher, *, lora_rank: int = 0, lora_alpha: float = 16.0, kv_window: int | None = None) -> "Student":
+        net = copy.deepcopy(teacher)
+        if lora_rank > 0:
+            net.requires_grad_(False)
+            add_lora(net, lora_rank, lora_alpha)
+        return cls(net, kv_window=kv_window)
+
+    # -- the consistency function over a whole sequence (training, tests) ---------------
+    def sequence_mask(self, T: int, device: torch.device) -> torch.Tensor:
+        """(1, 1, 2T, 2T) mask over tokens [C_0..C_{T-1}, Q_0..Q_{T-1}]."""
+        W = self.kv_window
+        s = torch.arange(T, device=device)
+        rel = s[:, None] - s[None, :]  # query frame - key frame
+        c_sees_c = (rel >= 0) & (rel <= W - 2)
+        q_sees_c = (rel >= 1) & (rel <= W - 1)
+        eye = torch.eye(T, dtype=torch.bool, device=device)
+        top = torch.cat([c_sees_c, torch.zeros_like(eye)], dim=1)
+        bottom = torch.cat([q_sees_c, eye], dim=1)
+        return torch.cat([top, bottom], dim=0)[None, None]
+
+    def consistency(
+        self,
+        x: torch.Tensor,  # (B, T, 2, K) noisy accompaniment at sigma
+        sigma: torch.Tensor,  # (B,) or scalar
+        lead: torch.Tensor,  # (B, T, 2, K) in [-1, 1]
+        past: torch.Tensor,  # (B, T, 2, K) in [-1, 1]: the accompaniment frames fed back as C tokens
+        beat: torch.Tensor,  # (B, T) long
+        style: torch.Tensor,  # (B, S + 1)
+    ) -> torch.Tensor:
+        """f(x, sigma) for every frame at once, with the streaming attention window."""
+        B, T = x.shape[:2]
+        dev = x.device
+        sigma = torch.as_tensor(sigma, dtype=x.dtype, device=dev).reshape(-1).expand(B)
+        _, _, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
+        c_skip, c_out = consistency_scalings(sigma, self.sigma_data, self.sigma_min)
+        zeros = torch.zeros_like(x)
+        clean = torch.stack([lead, past], dim=2)  # (B, T, R, 2, K)
+        query_ctx = torch.stack([lead, zeros], dim=2)
+        query_in = torch.stack([zeros, c_in.view(-1, 1, 1, 1) * x], dim=2)
+        given_c = torch.ones(B, T, 2, dtype=torch.bool, device=dev)
+        given_q = given_c.clone()
+        given_q[..., ACCOMP_ROLE] = False
+        cond = Cond(
+            context=torch.cat([clean, query_ctx], dim=1),
+            given=torch.cat([given_c, given_q], dim=1),
+            visible=torch.ones(B, 2 * T, dtype=torch.bool, device=dev),
+            beat=torch.cat([beat, beat], dim=1),
+            style=style,
+        )
+        x_in = torch.cat([torch.zeros_like(clean), query_in], dim=1)
+        pos = torch.arange(T, device=dev)
+        out = self.net(x_in, c_noise, cond, positions=torch.cat([pos, pos]), attn_mask=self.sequence_mask(T, dev))
+        f = out[:, T:, ACCOMP_ROLE]
+        return c_skip.view(-1, 1, 1, 1) * x + c_out.view(-1, 1, 1, 1) * f
+
+    # -- streaming ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def init_state(self, style: np.ndarray, bar_steps: int = 16) -> StreamState:
+        """A fresh stream for a style mix (weights over the styles plus "no style")."""
+        net, cfg = self.net, self.cfg
+        dev = next(net.parameters()).device
+        style_t = torch.as_tensor(np.asarray(style, dtype=np.float32), device=dev)
+        if style_t.shape != (len(cfg.styles) + 1,):
+            raise ValueError(f"style weights must have {len(cfg.styles) + 1} entries, got {tuple(style_t.shape)}")
+        sigma = torch.tensor([self.sigma_max], device=dev)
+        c_noise = edm_scalings(sigma, self.sigma_data)[3]
+        c = net.cond_vector(c_noise, style_t[None])
+        L, H, W = cfg.n_layers, cfg.n_heads, self.kv_window
+        hd, R, K = cfg.d_model // cfg.n_heads, len(cfg.roles), cfg.n_keys
+        given = torch.ones(1, 2, R, dtype=torch.bool, device=dev)
+        given[0, 1, ACCOMP_ROLE] = False
+        shift, scale = (m[:, None, :] for m in net.ada_out(F.silu(c)).chunk(2, dim=-1))
+        return StreamState(
+            k=torch.zeros(L, H, W, hd, device=dev),
+            v=torch.zeros(L, H, W, hd, device=dev),
+            valid=torch.zeros(W, dtype=torch.bool, device=dev),
+            mask=torch.zeros(1, 1, 2, W, dtype=torch.bool, device=dev),
+            prev=-torch.ones(R, 2, K, device=dev),
+            tokens=torch.zeros(1, 2, R, 2, K, device=dev),
+            context=torch.zeros(1, 2, R, 2, K, device=dev),
+            given=given,
+            visible=torch.ones(1, 2, dtype=torch.bool, device=dev),
+            x0=torch.zeros(2, K, device=dev),
+            beat=torch.zeros(1, 2, dtype=torch.long, device=dev),
+            cond=c,
+            mods=[block.modulation(c) for block in net.blocks],
+            head_mod=(shift, scale),
+            style=style_t,
+            bar_steps=max(1, int(bar_steps)),
+        )
+
+    @torch.inference_mode()
+    def step(self, state: StreamState, lead_frame: torch.Tensor, noise: torch.Tensor) -> tuple[StreamState, torch.Tensor]:
+        """One grid step: the lead's (2, K) {0, 1} frame and (2, K) noise -> the accompaniment
+        frame (2, K) uint8 {0, 1} for the same step. The state is updated in place."""
+        net, W, t = self.net, self.kv_window, state.position
+        sigma, c_in = self.sigma_max, self.c_in_max
+        # 1. The two tokens: C[t-1] (the previous frame, given) and Q[t] (lead given, accomp noisy).
+        state.context[0, 0].copy_(state.prev)
+        state.context[0, 1, LEAD_ROLE].copy_(lead_frame).mul_(2).sub_(1)
+        state.context[0, 1, ACCOMP_ROLE].zero_()
+        state.tokens[0, 1, ACCOMP_ROLE].copy_(noise).mul_(sigma * c_in)
+        state.beat[0, 0] = (t - 1) % state.bar_steps
+        state.beat[0, 1] = t % state.bar_steps
+        # 2. Which cache slots each token sees; C[t-1] goes into ring slot (t-1) mod (W-1).
+        slot = (t - 1) % (W - 1)
+        if t > 0:
+            state.valid[slot] = True
+        state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
+        state.mask[0, 0, 0, W - 1] = t == 0  # C[-1] does not exist: let it see the query slot only
+        state.mask[0, 0, 1, W - 1] = True
+        cond = Cond(state.context, state.given, state.visible, state.beat, state.style[None])
+        h = net.embed(state.tokens, cond)  # (1, 2, d)
+        cos, sin = rope_tables(torch.tensor([t - 1, t], device=h.device), self.cfg.d_model // self.cfg.n_heads)
+        for layer, block in enumerate(net.blocks):
+            mod = state.mods[layer]
+            q, k, v = block.pre_attention(h, mod, cos, sin)  # (1, H, 2, hd)
+            if t > 0:
+                state.k[layer, :, slot] = k[0, :, 0]
+                state.v[layer, :, slot] = v[0, :, 0]
+            state.k[layer, :, W - 1] = k[0, :, 1]
+            state.v[layer, :, W - 1] = v[0, :, 1]
+            a = F.scaled_dot_product_attention(q, state.k[layer][None], state.v[layer][None], attn_mask=state.mask)
+            h = block.post_attention(h, a, mod)
+        shift, scale = state.head_mod
+        hq = net.norm_out(h[:, 1:]) * (1 + scale) + shift
+        R, K = len(self.cfg.roles), self.cfg.n_keys
+        f = (net.out(hq).view(R, 2, K) + net.out_pc(hq).view(R, 2, 12) @ net.fold.T)[ACCOMP_ROLE]
+        x0 = state.x0  # c_skip * x + c_out * F, with x = tokens / c_in
+        torch.mul(state.tokens[0, 1, ACCOMP_ROLE], self.c_skip_max / c_in, out=x0).add_(f, alpha=self.c_out_max)
+        # 3. Decide the frame and remember it (as cells in [-1, 1]) for the next step.
+        onset = x0[0] > 0
+        sustain = (x0[1] > 0) | onset
+        frame = torch.stack([onset, sustain]).to(torch.uint8)
+        state.prev[LEAD_ROLE].copy_(state.context[0, 1, LEAD_ROLE])
+        state.prev[ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
+        state.position = t + 1
+        return state, frame

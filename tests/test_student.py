@@ -1,0 +1,117 @@
+"""The streaming student: the three tests every streaming model has, and its state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from accomp.model.student import Student
+from accomp.model.teacher import Teacher, TeacherConfig
+
+K = 88
+
+
+def random_student(kv_window: int = 8, lora_rank: int = 0) -> Student:
+    torch.manual_seed(0)
+    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return Student.from_teacher(teacher.eval(), kv_window=kv_window, lora_rank=lora_rank).eval()
+
+
+def random_lead(T: int, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    lead = torch.zeros(T, 2, K)
+    for t in range(0, T, 2):
+        k = int(torch.randint(30, 60, (1,), generator=g))
+        lead[t, :, k] = 1
+        lead[t + 1, 1, k] = 1
+    return lead
+
+
+def stream(student: Student, lead: torch.Tensor, noise: torch.Tensor, style=(0.7, 0.3, 0.0), bar_steps: int = 16):
+    state = student.init_state(np.array(style), bar_steps)
+    frames, x0s = [], []
+    for t in range(lead.shape[0]):
+        state, frame = student.step(state, lead[t], noise[t])
+        frames.append(frame.clone())
+        x0s.append(state.x0.clone())
+    return torch.stack(frames), torch.stack(x0s), state
+
+
+def test_streamed_steps_equal_one_causal_parallel_pass():
+    student = random_student(kv_window=8)  # 20 steps: the ring wraps twice
+    T = 20
+    lead = random_lead(T)
+    noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(2))
+    frames, x0s, _ = stream(student, lead, noise)
+    with torch.no_grad():
+        par = student.consistency(
+            (noise * student.sigma_max)[None],
+            torch.tensor(student.sigma_max),
+            lead[None] * 2 - 1,
+            frames[None].float() * 2 - 1,
+            (torch.arange(T) % 16)[None],
+            torch.tensor([[0.7, 0.3, 0.0]]),
+        )[0]
+    torch.testing.assert_close(x0s, par, atol=1e-4, rtol=1e-4)  # float32, different op order
+    assert frames.sum() > 0
+
+
+def test_causality_no_gradient_from_the_future():
+    student = random_student(kv_window=6)
+    T, t = 12, 5
+    lead = (random_lead(T) * 2 - 1).requires_grad_(True)
+    past = (torch.randn(T, 2, K) > 1).float().mul(2).sub(1).requires_grad_(True)
+    x = torch.randn(T, 2, K).requires_grad_(True)
+    out = student.consistency(x[None], torch.tensor(3.0), lead[None], past[None], (torch.arange(T) % 16)[None], torch.tensor([[1.0, 0, 0]]))
+    out[0, t].sum().backward()
+    assert lead.grad[t + 1 :].abs().max() == 0 and x.grad[t + 1 :].abs().max() == 0
+    assert past.grad[t:].abs().max() == 0  # frame t's own output is fed back only from t + 1
+    assert lead.grad[t].abs().sum() > 0 and past.grad[t - 1].abs().sum() > 0
+
+
+def test_window_limits_the_past():
+    student = random_student(kv_window=4)
+    T, t = 12, 9
+    lead = (random_lead(T) * 2 - 1).requires_grad_(True)
+    past = torch.zeros(T, 2, K).requires_grad_(True)
+    out = student.consistency(torch.randn(1, T, 2, K), torch.tensor(3.0), lead[None], past[None], (torch.arange(T) % 16)[None], torch.tensor([[1.0, 0, 0]]))
+    out[0, t].sum().backward()
+    # W=4, 2 layers: Q[t] sees C[t-3 .. t-1], each of which saw C[s-2 .. s] one layer down.
+    reach = (4 - 1) + (2 - 1) * (4 - 2)
+    assert past.grad[: t - reach].abs().max() == 0
+    assert past.grad[t - reach].abs().sum() > 0
+
+
+def test_state_copy_continues_bit_identically():
+    student = random_student(kv_window=8)
+    lead = random_lead(30)
+    noise = torch.randn(30, 2, K, generator=torch.Generator().manual_seed(3))
+    state = student.init_state(np.array([1.0, 0.0, 0.0]))
+    for t in range(12):
+        state, _ = student.step(state, lead[t], noise[t])
+    saved = state.copy()
+    outs_a = [student.step(state, lead[t], noise[t])[1].clone() for t in range(12, 30)]
+    outs_b = [student.step(saved, lead[t], noise[t])[1].clone() for t in range(12, 30)]
+    for a, b in zip(outs_a, outs_b):
+        assert torch.equal(a, b)
+
+
+def test_lora_starts_as_the_teacher_and_trains_only_adapters():
+    plain = random_student(kv_window=8)
+    adapted = random_student(kv_window=8, lora_rank=4)
+    lead = random_lead(10)
+    noise = torch.randn(10, 2, K, generator=torch.Generator().manual_seed(4))
+    a, xa, _ = stream(plain, lead, noise)
+    b, xb, _ = stream(adapted, lead, noise)
+    torch.testing.assert_close(xa, xb)
+    trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_style_weights_are_checked():
+    with pytest.raises(ValueError, match="3 entries"):
+        random_student().init_state(np.array([1.0, 0.0]))
