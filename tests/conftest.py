@@ -154,3 +154,13 @@ def _read_line(fd: int, timeout_s: float) -> str:
             return ""
         data += chunk
     return data.decode().strip()
+
+
+@pytest.fixture(autouse=True)
+def _private_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the real user's presets, teachers, settings or caches."""
+    root = tmp_path_factory.getbasetemp() / "user"
+    monkeypatch.setenv("ACCOMP_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("ACCOMP_CONFIG_DIR", str(root / "config"))
+    if "ACCOMP_CACHE_DIR" not in os.environ:
+        monkeypatch.setenv("ACCOMP_CACHE_DIR", str(root / "cache"))

@@ -114,9 +114,10 @@ class Student(nn.Module):
 
     delay = 0  # frames of look-ahead
 
-    def __init__(self, net: Teacher, *, kv_window: int | None = None) -> None:
+    def __init__(self, net: Teacher, *, kv_window: int | None = None, lora_rank: int = 0, lora_alpha: float = 16.0) -> None:
         super().__init__()
         self.net = net
+        self.lora_rank, self.lora_alpha = lora_rank, lora_alpha
         self.cfg = net.cfg
         self.kv_window = kv_window or net.cfg.window
         noise = net.cfg.noise
@@ -131,7 +132,7 @@ class Student(nn.Module):
         if lora_rank > 0:
             net.requires_grad_(False)
             add_lora(net, lora_rank, lora_alpha)
-        return cls(net, kv_window=kv_window)
+        return cls(net, kv_window=kv_window, lora_rank=lora_rank, lora_alpha=lora_alpha)
 
     # -- the consistency function over a whole sequence (training, tests) ---------------
     def sequence_mask(self, T: int, device: torch.device) -> torch.Tensor:

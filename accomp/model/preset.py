@@ -1,0 +1,138 @@
+"""Style presets: a student as low-rank adapters over a shared teacher, in one file.
+
+A preset file is safetensors holding the student's trained tensors (the LoRA adapters
+and any tensor it retrained) and a JSON header: format, version, the style (name and mix
+weights), the teacher it adapts (file name and content hash), the kv window, the
+distillation settings and metrics. Loading finds the teacher by hash: beside the preset,
+in the bundled ``resources/teachers``, or in the user's teacher folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from accomp.errors import CheckpointError, PresetError
+from accomp.model.checkpoint import atomic_save_tensors, file_hash, load_teacher, read_tensors
+from accomp.model.student import Student, merge_lora
+
+PRESET_FORMAT = "accomp-preset"
+PRESET_VERSION = 1
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def bundled_teachers() -> Path:
+    return RESOURCES / "teachers"
+
+
+def bundled_presets() -> Path:
+    return RESOURCES / "presets"
+
+
+def user_dir(kind: str) -> Path:
+    """User data folder for 'presets' or 'teachers' (ACCOMP_DATA_DIR overrides the root)."""
+    import platformdirs
+
+    root = Path(os.environ.get("ACCOMP_DATA_DIR") or platformdirs.user_data_dir("accomp"))
+    return root / kind
+
+
+def trained_tensors(student: Student) -> dict[str, torch.Tensor]:
+    """The tensors a preset stores: everything that requires grad (adapters, retrained parts)."""
+    return {name: p.detach() for name, p in student.named_parameters() if p.requires_grad}
+
+
+def save_preset(student: Student, teacher_path: str | os.PathLike, path: str | os.PathLike, *, style: dict, **extra: Any) -> None:
+    teacher_path = Path(teacher_path)
+    header = {
+        "format": PRESET_FORMAT,
+        "format_version": PRESET_VERSION,
+        "style": style,
+        "teacher": {"file": teacher_path.name, "hash": file_hash(teacher_path)},
+        "kv_window": student.kv_window,
+        "lora_rank": student.lora_rank,
+        "lora_alpha": student.lora_alpha,
+        "trained": sorted(trained_tensors(student)),
+        **extra,
+    }
+    atomic_save_tensors(trained_tensors(student), header, path)
+
+
+def find_teacher(header: dict, preset_path: Path) -> Path:
+    info = header.get("teacher") or {}
+    name, digest = info.get("file"), info.get("hash")
+    if not name or not digest:
+        raise PresetError(f"{preset_path}: header names no teacher")
+    candidates = [preset_path.parent / name, bundled_teachers() / name, user_dir("teachers") / name]
+    for folder in (preset_path.parent, bundled_teachers(), user_dir("teachers")):
+        if folder.is_dir():
+            candidates += sorted(folder.glob("*.safetensors"))
+    for path in candidates:
+        if path.is_file() and file_hash(path) == digest:
+            return path
+    raise PresetError(f"{preset_path}: its teacher '{name}' (hash {digest}) is not beside it, bundled or in {user_dir('teachers')}")
+
+
+def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, merge: bool = True) -> tuple[Student, dict]:
+    """(student ready to stream, header). ``merge`` folds the adapters into the weights."""
+    path = Path(path)
+    try:
+        header, tensors = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
+    except CheckpointError as exc:
+        raise PresetError(str(exc)) from None
+    try:
+        teacher, _, _ = load_teacher(find_teacher(header, path))
+    except CheckpointError as exc:
+        raise PresetError(f"{path}: its teacher cannot be loaded ({exc})") from None
+    try:
+        student = Student.from_teacher(
+            teacher, lora_rank=int(header["lora_rank"]), lora_alpha=float(header["lora_alpha"]), kv_window=int(header["kv_window"])
+        )
+        style = np.asarray(header["style"]["weights"], dtype=np.float32)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PresetError(f"{path}: invalid header ({exc})") from None
+    params = dict(student.named_parameters())
+    for name, value in tensors.items():
+        if name not in params or params[name].shape != value.shape:
+            raise PresetError(f"{path}: tensor '{name}' does not fit its teacher")
+        if not torch.isfinite(value).all():
+            raise PresetError(f"{path}: tensor '{name}' contains NaN or infinity")
+        with torch.no_grad():
+            params[name].copy_(value)
+    if style.shape != (len(student.cfg.styles) + 1,) or not np.isclose(style.sum(), 1.0) or (style < 0).any():
+        raise PresetError(f"{path}: style weights {style.tolist()} do not fit the teacher's styles")
+    if merge:
+        merge_lora(student.net)
+    return student.to(device).eval().requires_grad_(False), header
+
+
+def list_presets() -> list[tuple[Path, dict | None, str | None]]:
+    """Bundled then user presets: (path, header or None, error or None)."""
+    out = []
+    for folder in (bundled_presets(), user_dir("presets")):
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            try:
+                header, _ = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
+                out.append((path, header, None))
+            except CheckpointError as exc:
+                out.append((path, None, str(exc)))
+    return out
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    """A preset by file path or by name (bundled first, then the user's)."""
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or os.sep in name_or_path:
+        if not path.is_file():
+            raise PresetError(f"{path}: no such preset file")
+        return path
+    for folder in (bundled_presets(), user_dir("presets")):
+        candidate = folder / f"{name_or_path}.safetensors"
+        if candidate.is_file():
+            return candidate
+    known = sorted({p.stem for p, _, _ in list_presets()})
+    raise PresetError(f"no preset named '{name_or_path}' (known: {', '.join(known) or 'none'})")
