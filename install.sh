@@ -33,15 +33,18 @@ done
 
 # ---------------------------------------------------------------- system packages (apt-get)
 
-# The app: PortAudio for sounddevice, ALSA for MIDI, Qt 6's runtime libraries (xcb platform).
+# The app: PortAudio for sounddevice, ALSA for MIDI, the default SoundFont (FluidR3 GM, MIT),
+# Qt 6's runtime libraries (xcb platform).
 app_packages=(
-    libportaudio2 libasound2
+    libportaudio2 libasound2 fluid-soundfont-gm
     libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xkb1 libxcb-xfixes0
     libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0
 )
 # The tests: a JACK server with the dummy driver, and a virtual X screen.
 test_packages=(jackd2 xvfb xauth)
+# tinysoundfont depends on PyAudio, which has no Linux wheel: pip compiles it against these.
+pyaudio_build_packages=(build-essential python3-dev portaudio19-dev)
 # Only when a Python package has to be compiled (no wheel for this platform).
 build_packages=(build-essential pkg-config python3-dev portaudio19-dev libasound2-dev libjack-jackd2-dev)
 
@@ -134,6 +137,7 @@ say "installing torch $TORCH_VERSION${ACCOMP_TORCH_INDEX:+ from $ACCOMP_TORCH_IN
 "${pip[@]}" install -qq "${torch_args[@]}"
 echo "$torch_index" >"$VENV/.accomp-torch"
 
+apt_install "${pyaudio_build_packages[@]}"
 target=.
 ((with_test)) && target='.[test]'
 say "installing accomp and its dependencies ($target)"
