@@ -45,7 +45,7 @@ def run(student: Student, steps: int = 12) -> torch.Tensor:
         lead = torch.zeros(2, 88)
         lead[:, 40 + t % 5] = 1
         state, _ = student.step(state, lead, torch.randn(2, 88, generator=g))
-        out.append(state.x0.clone())
+        out.append(state.x0[0].clone())
     return torch.stack(out)
 
 

@@ -37,7 +37,7 @@ def stream(student: Student, lead: torch.Tensor, noise: torch.Tensor, style=(0.7
     for t in range(lead.shape[0]):
         state, frame = student.step(state, lead[t], noise[t])
         frames.append(frame.clone())
-        x0s.append(state.x0.clone())
+        x0s.append(state.x0[0].clone())
     return torch.stack(frames), torch.stack(x0s), state
 
 
@@ -115,3 +115,20 @@ def test_lora_starts_as_the_teacher_and_trains_only_adapters():
 def test_style_weights_are_checked():
     with pytest.raises(ValueError, match="3 entries"):
         random_student().init_state(np.array([1.0, 0.0]))
+
+
+def test_batched_streams_equal_single_streams():
+    student = random_student(kv_window=8)
+    T = 10
+    leads = [random_lead(T, seed) for seed in (1, 2)]
+    noise = torch.randn(2, T, 2, K, generator=torch.Generator().manual_seed(5))
+    styles = np.array([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    state = student.init_state(styles, batch=2)
+    batched = []
+    for t in range(T):
+        state, frames = student.step(state, torch.stack([leads[0][t], leads[1][t]]), noise[:, t])
+        batched.append(state.x0.clone())
+    batched = torch.stack(batched, dim=1)
+    for i in range(2):
+        _, single, _ = stream(student, leads[i], noise[i], style=tuple(styles[i]))
+        torch.testing.assert_close(batched[i], single, atol=1e-5, rtol=1e-5)

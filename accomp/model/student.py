@@ -74,25 +74,29 @@ def merge_lora(net: Teacher) -> None:
 
 @dataclass
 class StreamState:
-    """Everything a stream carries from one step to the next, preallocated at init."""
+    """Everything a stream (or B streams side by side) carries between steps, preallocated."""
 
-    k: torch.Tensor  # (L, H, W, hd): slots 0..W-2 ring of past C tokens, slot W-1 the query
-    v: torch.Tensor  # (L, H, W, hd)
+    k: torch.Tensor  # (L, B, H, W, hd): slots 0..W-2 ring of past C tokens, slot W-1 the query
+    v: torch.Tensor  # (L, B, H, W, hd)
     valid: torch.Tensor  # (W,) bool: ring slots holding a frame
     mask: torch.Tensor  # (1, 1, 2, W) bool attention mask of this step's two tokens
-    prev: torch.Tensor  # (R, 2, K) cells in [-1, 1] of the previous frame (lead, accomp)
-    tokens: torch.Tensor  # (1, 2, R, 2, K) the step's network input (noisy cells)
-    context: torch.Tensor  # (1, 2, R, 2, K) the step's given cells
-    given: torch.Tensor  # (1, 2, R) bool
-    visible: torch.Tensor  # (1, 2) bool, all True
-    x0: torch.Tensor  # (2, K) the last step's denoised accompaniment cells, before deciding
-    beat: torch.Tensor  # (1, 2) long
-    cond: torch.Tensor  # (1, d) noise + style conditioning at sigma_max
-    mods: list  # per block: six (1, 1, d) modulation tensors, precomputed
+    prev: torch.Tensor  # (B, R, 2, K) cells in [-1, 1] of the previous frame (lead, accomp)
+    tokens: torch.Tensor  # (B, 2, R, 2, K) the step's network input (noisy cells)
+    context: torch.Tensor  # (B, 2, R, 2, K) the step's given cells
+    given: torch.Tensor  # (B, 2, R) bool
+    visible: torch.Tensor  # (B, 2) bool, all True
+    x0: torch.Tensor  # (B, 2, K) the last step's denoised accompaniment cells, before deciding
+    beat: torch.Tensor  # (B, 2) long
+    cond: torch.Tensor  # (B, d) noise + style conditioning at sigma_max
+    mods: list  # per block: six (B, 1, d) modulation tensors, precomputed
     head_mod: tuple  # (shift, scale) of the output layer
-    style: torch.Tensor  # (S + 1,) mix weights
+    style: torch.Tensor  # (B, S + 1) mix weights
     bar_steps: int
     position: int = 0
+
+    @property
+    def batch(self) -> int:
+        return self.prev.shape[0]
 
     def copy(self) -> "StreamState":
         """An independent state: continuing from it is bit-identical to continuing from this."""
@@ -184,33 +188,38 @@ class Student(nn.Module):
 
     # -- streaming ---------------------------------------------------------------------
     @torch.inference_mode()
-    def init_state(self, style: np.ndarray, bar_steps: int = 16) -> StreamState:
-        """A fresh stream for a style mix (weights over the styles plus "no style")."""
+    def init_state(self, style: np.ndarray, bar_steps: int = 16, batch: int = 1) -> StreamState:
+        """A fresh stream for a style mix (weights over the styles plus "no style").
+
+        ``style`` is (S + 1,) for one mix or (batch, S + 1) for one mix per stream.
+        """
         net, cfg = self.net, self.cfg
         dev = next(net.parameters()).device
+        S1 = len(cfg.styles) + 1
         style_t = torch.as_tensor(np.asarray(style, dtype=np.float32), device=dev)
-        if style_t.shape != (len(cfg.styles) + 1,):
-            raise ValueError(f"style weights must have {len(cfg.styles) + 1} entries, got {tuple(style_t.shape)}")
-        sigma = torch.tensor([self.sigma_max], device=dev)
-        c_noise = edm_scalings(sigma, self.sigma_data)[3]
-        c = net.cond_vector(c_noise, style_t[None])
+        if style_t.shape[-1:] != (S1,) or style_t.dim() > 2:
+            raise ValueError(f"style weights must have {S1} entries, got {tuple(style_t.shape)}")
+        style_t = style_t.reshape(-1, S1).expand(batch, S1).clone()
+        B = batch
+        sigma = torch.full((B,), self.sigma_max, device=dev)
+        c = net.cond_vector(edm_scalings(sigma, self.sigma_data)[3], style_t)
         L, H, W = cfg.n_layers, cfg.n_heads, self.kv_window
         hd, R, K = cfg.d_model // cfg.n_heads, len(cfg.roles), cfg.n_keys
-        given = torch.ones(1, 2, R, dtype=torch.bool, device=dev)
-        given[0, 1, ACCOMP_ROLE] = False
+        given = torch.ones(B, 2, R, dtype=torch.bool, device=dev)
+        given[:, 1, ACCOMP_ROLE] = False
         shift, scale = (m[:, None, :] for m in net.ada_out(F.silu(c)).chunk(2, dim=-1))
         return StreamState(
-            k=torch.zeros(L, H, W, hd, device=dev),
-            v=torch.zeros(L, H, W, hd, device=dev),
+            k=torch.zeros(L, B, H, W, hd, device=dev),
+            v=torch.zeros(L, B, H, W, hd, device=dev),
             valid=torch.zeros(W, dtype=torch.bool, device=dev),
             mask=torch.zeros(1, 1, 2, W, dtype=torch.bool, device=dev),
-            prev=-torch.ones(R, 2, K, device=dev),
-            tokens=torch.zeros(1, 2, R, 2, K, device=dev),
-            context=torch.zeros(1, 2, R, 2, K, device=dev),
+            prev=-torch.ones(B, R, 2, K, device=dev),
+            tokens=torch.zeros(B, 2, R, 2, K, device=dev),
+            context=torch.zeros(B, 2, R, 2, K, device=dev),
             given=given,
-            visible=torch.ones(1, 2, dtype=torch.bool, device=dev),
-            x0=torch.zeros(2, K, device=dev),
-            beat=torch.zeros(1, 2, dtype=torch.long, device=dev),
+            visible=torch.ones(B, 2, dtype=torch.bool, device=dev),
+            x0=torch.zeros(B, 2, K, device=dev),
+            beat=torch.zeros(B, 2, dtype=torch.long, device=dev),
             cond=c,
             mods=[block.modulation(c) for block in net.blocks],
             head_mod=(shift, scale),
@@ -220,17 +229,19 @@ class Student(nn.Module):
 
     @torch.inference_mode()
     def step(self, state: StreamState, lead_frame: torch.Tensor, noise: torch.Tensor) -> tuple[StreamState, torch.Tensor]:
-        """One grid step: the lead's (2, K) {0, 1} frame and (2, K) noise -> the accompaniment
-        frame (2, K) uint8 {0, 1} for the same step. The state is updated in place."""
+        """One grid step: the lead's {0, 1} frame and standard-normal noise, each (2, K) (or
+        (B, 2, K) for B streams) -> the accompaniment frame, uint8 {0, 1} of the same shape,
+        for the same step. The state is updated in place."""
         net, W, t = self.net, self.kv_window, state.position
         sigma, c_in = self.sigma_max, self.c_in_max
+        B, R, K = state.batch, len(self.cfg.roles), self.cfg.n_keys
         # 1. The two tokens: C[t-1] (the previous frame, given) and Q[t] (lead given, accomp noisy).
-        state.context[0, 0].copy_(state.prev)
-        state.context[0, 1, LEAD_ROLE].copy_(lead_frame).mul_(2).sub_(1)
-        state.context[0, 1, ACCOMP_ROLE].zero_()
-        state.tokens[0, 1, ACCOMP_ROLE].copy_(noise).mul_(sigma * c_in)
-        state.beat[0, 0] = (t - 1) % state.bar_steps
-        state.beat[0, 1] = t % state.bar_steps
+        state.context[:, 0].copy_(state.prev)
+        state.context[:, 1, LEAD_ROLE].copy_(lead_frame.view(-1, 2, K)).mul_(2).sub_(1)
+        state.context[:, 1, ACCOMP_ROLE].zero_()
+        state.tokens[:, 1, ACCOMP_ROLE].copy_(noise.view(-1, 2, K)).mul_(sigma * c_in)
+        state.beat[:, 0] = (t - 1) % state.bar_steps
+        state.beat[:, 1] = t % state.bar_steps
         # 2. Which cache slots each token sees; C[t-1] goes into ring slot (t-1) mod (W-1).
         slot = (t - 1) % (W - 1)
         if t > 0:
@@ -238,30 +249,29 @@ class Student(nn.Module):
         state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
         state.mask[0, 0, 0, W - 1] = t == 0  # C[-1] does not exist: let it see the query slot only
         state.mask[0, 0, 1, W - 1] = True
-        cond = Cond(state.context, state.given, state.visible, state.beat, state.style[None])
-        h = net.embed(state.tokens, cond)  # (1, 2, d)
+        cond = Cond(state.context, state.given, state.visible, state.beat, state.style)
+        h = net.embed(state.tokens, cond)  # (B, 2, d)
         cos, sin = rope_tables(torch.tensor([t - 1, t], device=h.device), self.cfg.d_model // self.cfg.n_heads)
         for layer, block in enumerate(net.blocks):
             mod = state.mods[layer]
-            q, k, v = block.pre_attention(h, mod, cos, sin)  # (1, H, 2, hd)
+            q, k, v = block.pre_attention(h, mod, cos, sin)  # (B, H, 2, hd)
             if t > 0:
-                state.k[layer, :, slot] = k[0, :, 0]
-                state.v[layer, :, slot] = v[0, :, 0]
-            state.k[layer, :, W - 1] = k[0, :, 1]
-            state.v[layer, :, W - 1] = v[0, :, 1]
-            a = F.scaled_dot_product_attention(q, state.k[layer][None], state.v[layer][None], attn_mask=state.mask)
+                state.k[layer, :, :, slot] = k[:, :, 0]
+                state.v[layer, :, :, slot] = v[:, :, 0]
+            state.k[layer, :, :, W - 1] = k[:, :, 1]
+            state.v[layer, :, :, W - 1] = v[:, :, 1]
+            a = F.scaled_dot_product_attention(q, state.k[layer], state.v[layer], attn_mask=state.mask)
             h = block.post_attention(h, a, mod)
         shift, scale = state.head_mod
-        hq = net.norm_out(h[:, 1:]) * (1 + scale) + shift
-        R, K = len(self.cfg.roles), self.cfg.n_keys
-        f = (net.out(hq).view(R, 2, K) + net.out_pc(hq).view(R, 2, 12) @ net.fold.T)[ACCOMP_ROLE]
+        hq = net.norm_out(h[:, 1:]) * (1 + scale) + shift  # (B, 1, d)
+        f = (net.out(hq).view(B, R, 2, K) + net.out_pc(hq).view(B, R, 2, 12) @ net.fold.T)[:, ACCOMP_ROLE]
         x0 = state.x0  # c_skip * x + c_out * F, with x = tokens / c_in
-        torch.mul(state.tokens[0, 1, ACCOMP_ROLE], self.c_skip_max / c_in, out=x0).add_(f, alpha=self.c_out_max)
+        torch.mul(state.tokens[:, 1, ACCOMP_ROLE], self.c_skip_max / c_in, out=x0).add_(f, alpha=self.c_out_max)
         # 3. Decide the frame and remember it (as cells in [-1, 1]) for the next step.
-        onset = x0[0] > 0
-        sustain = (x0[1] > 0) | onset
-        frame = torch.stack([onset, sustain]).to(torch.uint8)
-        state.prev[LEAD_ROLE].copy_(state.context[0, 1, LEAD_ROLE])
-        state.prev[ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
+        onset = x0[:, 0] > 0
+        sustain = (x0[:, 1] > 0) | onset
+        frame = torch.stack([onset, sustain], dim=1).to(torch.uint8)  # (B, 2, K)
+        state.prev[:, LEAD_ROLE].copy_(state.context[:, 1, LEAD_ROLE])
+        state.prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
         state.position = t + 1
-        return state, frame
+        return state, frame.view(lead_frame.shape)
