@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
 
     _add_teacher(sub)
+
+    p = sub.add_parser("devices", help="list audio host APIs and devices, and MIDI ports (every API)")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=_lazy("accomp.devices.listing", "list_devices"))
     return parser
 
 

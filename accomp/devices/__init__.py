@@ -1,0 +1,1 @@
+"""Audio (sounddevice) and MIDI (python-rtmidi) devices, and how to list them."""

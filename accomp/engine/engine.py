@@ -1,0 +1,325 @@
+"""The engine: lead input -> grid steps -> a step player -> note events ahead of their time.
+
+One code path for live play and simulated time. Whoever drives the engine (the live worker
+thread in :mod:`accomp.engine.live`, or the offline loop in :mod:`accomp.engine.offline`)
+calls :meth:`Engine.poll` with the current sample time, whenever lead input has arrived
+and at the latest at the sample :meth:`Engine.poll` returned; the engine never reads a wall
+clock itself, which is what makes simulated time exact and deterministic.
+
+Per grid step ``k`` (starting at sample ``S_k``):
+
+1. At ``S_k - lookahead`` the engine builds the lead frame of step ``k`` (onsets of lead
+   notes quantised to ``k`` so far, and the keys held) and asks the player for the
+   accompaniment frame of step ``k``; its notes are scheduled at ``S_k``.
+2. Until ``S_k + grace`` the step stays *open*: a lead onset that quantises to ``k`` but
+   arrives late (a player is never exactly on the grid) re-decides the step
+   (:meth:`StepPlayer.redo`, from the state before step ``k``); what changed is scheduled at
+   once: ``slack`` into the first block not rendered yet. A later onset counts for the next
+   undecided step.
+
+The engine is the only producer of its output rings and the only caller of the player.
+Every sink (synth, MIDI out, recorder) keeps its own table of what it has sounded, so a
+flush (stop, panic, preset switch) always ends every note.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
+from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.rings import EventRing
+from accomp.engine.transport import Metronome, Transport, TransportSettings
+
+LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order)
+ONSET_SLOTS = 8  # lead onsets kept for this many upcoming steps
+MAX_REDOS_PER_STEP = 4  # a flood of late notes cannot make a step re-decide without end
+LOG_SIZE = 4096  # recent step timings and lead-note latencies kept for the metrics
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    sample_rate: int = 48000
+    block_frames: int = 128
+    transport: TransportSettings = field(default_factory=TransportSettings)
+    spec: FrameSpec = DEFAULT_SPEC
+    lookahead_ms: float = 2.0  # a step is decided this far ahead of the block that plays it
+    grace_ms: float = 30.0  # a late lead onset still changes its step this long after it began
+    slack_ms: float = 0.5  # a re-decided step's notes are scheduled this far after the decision
+    accomp_channel: int = 1  # MIDI out channel of the accompaniment (0-based)
+    accomp_velocity: int = 72
+    ring_capacity: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.sample_rate < 8000 or self.block_frames < 16:
+            raise ValueError("sample rate must be >= 8000 Hz and blocks >= 16 frames")
+        if min(self.lookahead_ms, self.grace_ms, self.slack_ms) < 0:
+            raise ValueError("lookahead, grace and slack must be >= 0 ms")
+
+
+class StepPlayer(Protocol):
+    """Decides the accompaniment one grid step at a time (the accompanist implements it)."""
+
+    def step(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        """Accompaniment frame ``(2, K)`` uint8 of ``step`` given its lead frame ``(2, K)``."""
+
+    def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        """Decide the last step again, from the state before it, with an updated lead frame."""
+
+
+@dataclass
+class EngineMetrics:
+    """A snapshot for the GUI and the end-of-play summary."""
+
+    steps: int
+    redos: int
+    lead_notes: int
+    late_lead_notes: int  # arrived after their step closed: counted for the next step
+    step_ms_p50: float
+    step_ms_p99: float
+    step_ms_max: float
+    ring_overflows: int
+    accomp_sounding: int
+
+
+class Engine:
+    def __init__(self, settings: EngineSettings, player: StepPlayer | None = None) -> None:
+        self.settings = settings
+        self.player = player
+        sr = settings.sample_rate
+        self.transport = Transport(settings.transport, sr)
+        self.metronome = Metronome(self.transport)
+        self.block = settings.block_frames
+        # A step is decided before the block that holds it starts rendering, by lookahead_ms.
+        self.lookahead = self.block + round(settings.lookahead_ms * sr / 1000)
+        self.grace = round(settings.grace_ms * sr / 1000)
+        self.slack = round(settings.slack_ms * sr / 1000)
+        cap = settings.ring_capacity
+        self.lead_in = EventRing(cap)  # MIDI input -> engine
+        self.lead_monitor = EventRing(cap)  # MIDI input -> synth: the player hears themself at once
+        self.accomp_synth = EventRing(cap)  # engine -> synth
+        self.click_synth = EventRing(cap)  # engine -> synth
+        self.accomp_midi = EventRing(cap)  # engine -> MIDI out
+        self.clock_midi = EventRing(cap)  # engine -> MIDI out (MIDI clock, start, stop)
+        self.record = EventRing(cap)  # engine -> recorder (lead and accompaniment)
+        self.synth_inputs = (self.lead_monitor, self.accomp_synth, self.click_synth)
+        self.midi_out_inputs = (self.accomp_midi, self.clock_midi)
+        k = settings.spec.n_keys
+        self._onsets = np.zeros((ONSET_SLOTS, k), dtype=np.uint8)
+        self._held = np.zeros(k, dtype=np.uint8)
+        self._lead = np.zeros((2, k), dtype=np.uint8)  # lead frame of the open step
+        self._sounding = np.zeros(k, dtype=bool)  # accompaniment keys on, as scheduled
+        self._prev_sustain = np.zeros(k, dtype=bool)  # sustain of the step before the open one
+        self._open_sustain = np.zeros(k, dtype=bool)  # sustain of the open step, as decided
+        self._struck_at = np.full(k, -(1 << 30), dtype=np.int64)  # step of each key's last onset
+        self._next_step = -self.transport.count_in_steps
+        self._open_step: int | None = None
+        self._open_redos = 0
+        self._redo_wanted = False
+        self._last_time = [0] * 3  # last sample time pushed to the accompaniment rings
+        self._step_s = np.zeros(LOG_SIZE, dtype=np.float64)
+        self._n_steps = 0
+        self.redos = 0
+        self.lead_notes = 0
+        self.late_lead_notes = 0
+        # Per lead onset taken into account: (note time, decision time, compute s, sounding at).
+        self.latency_log = np.zeros((LOG_SIZE, 4), dtype=np.float64)
+        self.latency_count = 0
+        self._pending_notes: list[int] = []  # sample times of lead onsets awaiting their decision
+
+    # ------------------------------------------------------------------ input (any producer)
+
+    def receive(self, time: int, status: int, data1: int, data2: int) -> None:
+        """A lead MIDI message stamped with its sample time (the MIDI input's one producer)."""
+        if status & 0xF0 == NOTE_ON and data2 == 0:
+            status = NOTE_OFF | (status & 0x0F)
+        self.lead_in.push(time, LEAD, status, data1, data2)
+        self.lead_monitor.push(time, LEAD, status, data1, data2)
+
+    # ------------------------------------------------------------------ control
+
+    def start(self, now: int) -> None:
+        self.transport.start(now + self.lookahead)
+        self._next_step = -self.transport.count_in_steps
+
+    def set_player(self, player: StepPlayer | None, now: int) -> None:
+        """Switch the player (a preset switch): its predecessor's notes all end first."""
+        self._end_accomp(now)
+        self.player = player
+        self._open_step = None
+
+    def stop(self, now: int) -> None:
+        """Stop the transport and end every note this engine scheduled (sinks flush)."""
+        self.metronome.stop(now, self._push_clock)
+        self.transport.stop()
+        self._end_accomp(now)
+        self.click_synth.request_flush()
+        self.lead_monitor.request_flush()
+        self._open_step = None
+
+    def _end_accomp(self, now: int) -> None:
+        for key in np.flatnonzero(self._sounding):
+            self.record.push(max(now, self._last_time[2]), ACCOMP, NOTE_OFF, self._pitch(key), 0)
+        self._sounding[:] = False
+        self.accomp_synth.request_flush()
+        self.accomp_midi.request_flush()
+
+    # ------------------------------------------------------------------ the one code path
+
+    def poll(self, now: int) -> int:
+        """Do everything due at sample ``now``; returns the sample of the next thing due."""
+        self._drain_lead(now)
+        t = self.transport
+        if not t.running:
+            return now + t.sample_rate
+        while now >= t.step_sample(self._next_step) - self.lookahead:
+            self._decide(self._next_step, now)
+            self._next_step += 1
+        if self._open_step is not None and now > t.step_sample(self._open_step) + self.grace:
+            self._open_step = None
+        if self._redo_wanted:
+            self._redo(now)
+        horizon = now + self.lookahead + t.sample_rate // 100
+        self.metronome.schedule(horizon, self._push_click, self._push_clock)
+        wake = min(t.step_sample(self._next_step) - self.lookahead, horizon - self.lookahead)
+        if self._open_step is not None:
+            wake = min(wake, t.step_sample(self._open_step) + self.grace + 1)
+        return max(wake, now + 1)
+
+    def _drain_lead(self, now: int) -> None:
+        ring = self.lead_in
+        spec = self.settings.spec
+        t = self.transport
+        while True:
+            i = ring.head()
+            if i < 0 or ring.time_mv[i] > now:
+                return
+            when, status, pitch, velocity = ring.time_mv[i], ring.status_mv[i], ring.data1_mv[i], ring.data2_mv[i]
+            ring.advance()
+            self.record.push(when, LEAD, status, pitch, velocity)
+            kind = status & 0xF0
+            key = pitch - spec.lowest_pitch
+            if kind not in (NOTE_ON, NOTE_OFF) or not 0 <= key < spec.n_keys:
+                continue
+            if kind == NOTE_OFF:
+                self._held[key] = 0
+                continue
+            self._held[key] = 1
+            self.lead_notes += 1
+            if not t.running:
+                continue
+            step = math.floor(t.position(when) + 0.5)  # nearest grid step
+            if step == self._open_step and self._open_redos < MAX_REDOS_PER_STEP:
+                self._lead[ONSET, key] = 1
+                self._lead[SUSTAIN, key] = 1
+                self._redo_wanted = True
+                self._pending_notes.append(when)
+                continue
+            if step < self._next_step:
+                self.late_lead_notes += 1
+                step = self._next_step
+            if step < self._next_step + ONSET_SLOTS:
+                self._onsets[step % ONSET_SLOTS, key] = 1
+                self._pending_notes.append(when)
+
+    def _decide(self, step: int, now: int) -> None:
+        slot = step % ONSET_SLOTS
+        self._lead[ONSET] = self._onsets[slot]
+        self._lead[SUSTAIN] = self._held | self._onsets[slot]
+        self._onsets[slot] = 0
+        self._open_step, self._open_redos, self._redo_wanted = step, 0, False
+        self._prev_sustain[:] = self._open_sustain
+        self._open_sustain[:] = False
+        if self.player is None or step < 0:
+            self._pending_notes.clear()
+            return
+        started = time.perf_counter()
+        frame = self.player.step(step, self._lead, self.transport.beat_in_bar(step))
+        self._schedule(step, frame, max(self.transport.step_sample(step), self._earliest(now)), now, started)
+
+    def _earliest(self, now: int) -> int:
+        """The first sample not rendered yet at ``now``: blocks start at multiples of the block
+        size, and the block holding ``now`` was rendered when it began."""
+        return (now // self.block + 1) * self.block
+
+    def _redo(self, now: int) -> None:
+        self._redo_wanted = False
+        step = self._open_step
+        if self.player is None or step is None or step < 0:
+            self._pending_notes.clear()
+            return
+        self._open_redos += 1
+        self.redos += 1
+        started = time.perf_counter()
+        frame = self.player.redo(step, self._lead, self.transport.beat_in_bar(step))
+        at = max(self.transport.step_sample(step), self._earliest(now) + self.slack)
+        self._schedule(step, frame, at, now, started)
+
+    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float) -> None:
+        """Turn the accompaniment frame of ``step`` into note events at sample ``at``."""
+        compute = time.perf_counter() - started
+        self._step_s[self._n_steps % LOG_SIZE] = compute
+        self._n_steps += 1
+        for note_time in self._pending_notes:
+            row = self.latency_log[self.latency_count % LOG_SIZE]
+            row[0], row[1], row[2], row[3] = note_time, now, compute, at
+            self.latency_count += 1
+        self._pending_notes.clear()
+        onset = frame[ONSET].astype(bool)
+        sustain = frame[SUSTAIN].astype(bool) | onset
+        struck_now = self._struck_at == step  # struck by an earlier decision of this same step
+        strike = onset & ~struck_now
+        end = self._sounding & (strike | ~sustain)
+        # Sustain switching on without an onset starts a note too (as roll_to_notes decodes);
+        # sustain merely going on (say after a panic ended the note) does not.
+        start = strike | (sustain & ~onset & ~self._prev_sustain & ~self._sounding)
+        self._open_sustain[:] = sustain
+        for key in np.flatnonzero(end):
+            self._push_accomp(at, NOTE_OFF, key, 0)
+        for key in np.flatnonzero(start):
+            self._push_accomp(at, NOTE_ON, key, self.settings.accomp_velocity)
+        self._sounding = (self._sounding & ~end) | start
+        self._struck_at[strike] = step
+        self._struck_at[struck_now & ~onset] = -(1 << 30)
+
+    def _pitch(self, key: int) -> int:
+        return self.settings.spec.lowest_pitch + int(key)
+
+    def _push_accomp(self, at: int, kind: int, key: int, velocity: int) -> None:
+        pitch = self._pitch(key)
+        self._last_time[0] = at = max(at, self._last_time[0])
+        self.accomp_synth.push(at, ACCOMP, kind, pitch, velocity)
+        self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
+        self._last_time[2] = max(at, self._last_time[2])
+        self.record.push(at, ACCOMP, kind, pitch, velocity)
+
+    def _push_click(self, at: int, status: int, data1: int, data2: int) -> None:
+        self.click_synth.push(at, CLICK, status, data1, data2)
+
+    def _push_clock(self, at: int, status: int, data1: int, data2: int) -> None:
+        self.clock_midi.push(at, CLICK, status, data1, data2)
+
+    # ------------------------------------------------------------------ metrics
+
+    def metrics(self) -> EngineMetrics:
+        n = min(self._n_steps, LOG_SIZE)
+        ms = np.sort(self._step_s[:n]) * 1000 if n else np.zeros(1)
+        rings = (self.lead_in, self.lead_monitor, self.accomp_synth, self.click_synth,
+                 self.accomp_midi, self.clock_midi, self.record)  # fmt: skip
+        return EngineMetrics(
+            steps=self._n_steps - self.redos,
+            redos=self.redos,
+            lead_notes=self.lead_notes,
+            late_lead_notes=self.late_lead_notes,
+            step_ms_p50=float(np.percentile(ms, 50)),
+            step_ms_p99=float(np.percentile(ms, 99)),
+            step_ms_max=float(ms[-1]),
+            ring_overflows=sum(r.overflows for r in rings),
+            accomp_sounding=int(self._sounding.sum()),
+        )
+

@@ -1,0 +1,227 @@
+"""The engine live: the audio callback keeps time, a worker thread drives the engine.
+
+:class:`LiveSession` builds and owns the pieces for one run: the sample clock, the synth,
+the audio device, MIDI input and output, the recorder. Its worker thread is the engine's
+only caller: it polls the engine when lead input arrives (rtmidi's callback writes a byte to
+a pipe) or when the engine asked to be woken, and checks the audio device is still alive.
+A recorder thread drains the recording rings.
+
+:meth:`LiveSession.stop` always runs to the end, whatever failed: the engine stops (its
+sinks flush: every note ends, on the synth and on MIDI out), MIDI input closes, MIDI output
+sends its note-offs and CCs and closes, the audio device closes, the recording is written.
+A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+
+from accomp.devices.audio import AudioDevice, AudioSettings
+from accomp.engine.clock import SampleClock
+from accomp.engine.engine import Engine
+from accomp.engine.recorder import Recorder
+from accomp.errors import DeviceError
+
+FIRST_CALLBACK_S = 5.0
+WORKER_TICK_S = 0.05  # the worker looks at the devices at least this often
+RECORDER_TICK_S = 0.05
+FLUSH_WAIT_S = 1.0
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    synth: bool = True  # the built-in SoundFont synth on the audio output
+    soundfont: str | None = None
+    midi_in: str | int | None = None  # port name (part of it) or number
+    midi_in_virtual: str | None = None  # or open a virtual input port of this name
+    midi_out: str | int | None = None  # None and no virtual port: no MIDI output
+    midi_out_virtual: str | None = None
+    midi_api: str | None = None  # 'alsa', 'jack', ...; None: the best one present
+    use_midi_in: bool = True
+    record_midi: str | None = None
+    record_wav: str | None = None
+
+
+class LiveSession:
+    def __init__(self, engine: Engine, settings: LiveSettings, parts=None) -> None:
+        if engine.settings.sample_rate != settings.audio.sample_rate or engine.settings.block_frames != settings.audio.block_frames:
+            raise ValueError("engine and audio device must agree on sample rate and block size")
+        self.engine = engine
+        self.settings = settings
+        self._parts = parts
+        self.clock = SampleClock(settings.audio.sample_rate, settings.audio.block_frames)
+        self.synth = None
+        self.audio: AudioDevice | None = None
+        self.midi_in = None
+        self.midi_out = None
+        self.recorder: Recorder | None = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self.ended = threading.Event()  # set when play ended by itself (a device failed)
+        self._panic = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._worker: threading.Thread | None = None
+        self._recorder_thread: threading.Thread | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Open every device and start playing; on any failure, close what was opened."""
+        try:
+            self._open()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _open(self) -> None:
+        from accomp.devices import midi
+
+        s = self.settings
+        e = self.engine
+        if s.synth:
+            from accomp.synth.soundfont import DEFAULT_PARTS, Synth
+
+            self.synth = Synth(s.audio.sample_rate, s.audio.block_frames, e.synth_inputs,
+                               self._parts or DEFAULT_PARTS, s.soundfont)  # fmt: skip
+        if s.record_midi or s.record_wav:
+            self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav)
+        render = self.synth.render if self.synth is not None else None
+        tap = self.recorder.audio if self.recorder is not None else None
+        self.audio = AudioDevice(s.audio, self.clock, render, tap=tap)
+        self.audio.open()
+        api = midi.midi_api(s.midi_api)
+        if s.use_midi_in:
+            self.midi_in = midi.MidiInput(e.receive, self.clock, port=s.midi_in, virtual=s.midi_in_virtual,
+                                          api=api, wake_fd=self._wake_w)  # fmt: skip
+        if s.midi_out is not None or s.midi_out_virtual is not None:
+            self.midi_out = midi.MidiOutput(e.midi_out_inputs, self.clock, port=s.midi_out,
+                                            virtual=s.midi_out_virtual, api=api)  # fmt: skip
+        self.audio.start()
+        deadline = time.perf_counter() + FIRST_CALLBACK_S
+        while self.audio.callbacks == 0:  # the clock starts with the first callback
+            if time.perf_counter() > deadline or self.audio.finished.is_set():
+                raise DeviceError(f"audio device '{self.audio.device_name}' never asked for audio")
+            self._stop.wait(0.005)
+        if self.midi_out is not None:
+            self.midi_out.start()
+        self._worker = threading.Thread(target=self._run, name="accomp-engine", daemon=True)
+        self._worker.start()
+        if self.recorder is not None:
+            self._recorder_thread = threading.Thread(target=self._record, name="accomp-recorder", daemon=True)
+            self._recorder_thread.start()
+
+    def wait(self, seconds: float | None) -> None:
+        """Play for ``seconds`` (None: until a device fails or :meth:`stop` is called)."""
+        self.ended.wait(seconds)
+
+    def panic(self) -> None:
+        """End every sounding note now (the transport keeps running)."""
+        self._panic = True
+        self._nudge()
+
+    def stop(self) -> None:
+        """Stop and close everything; safe to call more than once, and after a failure."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        self._nudge()
+        if self._worker is not None:
+            self._worker.join(timeout=10)
+        else:
+            self.engine.stop(self.clock.now())
+        if self.midi_in is not None:
+            self.midi_in.close()
+        self._wait_for_flushes()
+        if self.midi_out is not None:
+            self.midi_out.close()
+            self.error = self.error or self.midi_out.failed
+        if self.audio is not None:
+            self.audio.close()
+        if self._recorder_thread is not None:
+            self._recorder_thread.join(timeout=10)
+        if self.recorder is not None:
+            self.recorder.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self.ended.set()
+
+    def _wait_for_flushes(self) -> None:
+        """Give the audio thread a few blocks to apply the stop (its flushes end every note)."""
+        if self.audio is None or not self.audio.alive():
+            return
+        target = self.audio.callbacks + 3
+        deadline = time.perf_counter() + FLUSH_WAIT_S
+        while self.audio.callbacks < target and time.perf_counter() < deadline and self.audio.alive():
+            self._stop.wait(0.002)
+
+    def _nudge(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass
+
+    # ------------------------------------------------------------------ threads
+
+    def _run(self) -> None:
+        e, clock = self.engine, self.clock
+        e.start(clock.now())
+        wake = e.poll(clock.now())
+        try:
+            while not self._stop.is_set():
+                timeout = min(max(clock.seconds_until(wake), 0.0), WORKER_TICK_S)
+                if select.select([self._wake_r], [], [], timeout)[0]:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                if self._panic:
+                    self._panic = False
+                    e.set_player(e.player, clock.now())
+                    e.lead_monitor.request_flush()
+                    e.click_synth.request_flush()
+                if not self.audio.alive():
+                    self.error = self.audio.failed
+                    break
+                wake = e.poll(clock.now())
+        finally:
+            e.stop(clock.now())
+            if self.error:
+                self.ended.set()
+
+    def _record(self) -> None:
+        while not self._stop.wait(RECORDER_TICK_S):
+            self.recorder.poll()
+
+    # ------------------------------------------------------------------ metrics
+
+    def summary(self) -> dict:
+        m = self.engine.metrics()
+        audio = self.audio
+        loads = audio.load() if audio is not None else None
+        return {
+            "engine": m.__dict__,
+            "audio": {
+                "device": getattr(audio, "device_name", None),
+                "callbacks": audio.callbacks if audio else 0,
+                "xruns": audio.xruns() if audio else 0,
+                "load_mean": float(loads.mean()) if loads is not None and loads.size else 0.0,
+                "load_max": float(loads.max()) if loads is not None and loads.size else 0.0,
+                "output_latency_ms": 1000 * audio.output_latency if audio else 0.0,
+            },
+            "synth": None if self.synth is None else {
+                "events": self.synth.events_played, "late_events": list(self.synth.late_events),
+            },
+            "midi_in": None if self.midi_in is None else {
+                "port": self.midi_in.port_name, "received": self.midi_in.received, "ignored": self.midi_in.ignored,
+            },
+            "error": self.error,
+        }  # fmt: skip

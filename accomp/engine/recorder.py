@@ -1,0 +1,157 @@
+"""Recording the session: a .mid (tracks ``lead`` and ``accomp``, the tempo map) and a .wav.
+
+The audio callback writes each output block into :attr:`Recorder.audio` (an
+:class:`AudioRing`); the engine writes every lead and accompaniment event into its
+``record`` ring. :meth:`Recorder.poll`, called from a non-real-time thread (or the offline
+loop), drains both: audio goes straight into a 16-bit PCM .wav being written under a
+temporary name, events into a list. :meth:`Recorder.close` (idempotent, and called from
+``finally`` blocks so a failing device or an interrupt still ends here) ends notes left
+open, writes the .mid, and moves both files into place with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from accomp.engine.engine import ACCOMP, LEAD
+from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.rings import AudioRing, EventRing
+from accomp.engine.transport import Transport
+from accomp.errors import DeviceError
+from accomp.music.frames import OUT_TICKS_PER_BEAT, save_midi
+
+TRACKS = {LEAD: ("lead", 0), ACCOMP: ("accomp", 1)}  # part -> (track name, MIDI channel)
+CHUNK = 4096
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class Recorder:
+    def __init__(
+        self,
+        transport: Transport,
+        events: EventRing,
+        *,
+        midi_path: str | os.PathLike | None = None,
+        wav_path: str | os.PathLike | None = None,
+        channels: int = 2,
+        buffer_seconds: float = 4.0,
+    ) -> None:
+        self.transport = transport
+        self.events = events
+        self.midi_path = Path(midi_path) if midi_path else None
+        self.wav_path = Path(wav_path) if wav_path else None
+        sr = transport.sample_rate
+        self.audio = AudioRing(max(CHUNK, round(buffer_seconds * sr)), channels)
+        self._chunk = np.zeros((CHUNK, channels), dtype=np.float32)
+        self._pcm = np.zeros((CHUNK, channels), dtype=np.int16)
+        self._notes: list[tuple[int, int, int, int, int]] = []  # (time, part, status, pitch, velocity)
+        self._wav: wave.Wave_write | None = None
+        self._wav_file = None
+        self.frames_written = 0
+        self.closed = False
+        if self.wav_path is not None:
+            try:
+                self._wav_file = open(_tmp_path(self.wav_path), "wb")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise DeviceError(f"{self.wav_path}: cannot write ({exc.strerror or exc})") from None
+            self._wav = wave.open(self._wav_file, "wb")
+            self._wav.setnchannels(channels)
+            self._wav.setsampwidth(2)
+            self._wav.setframerate(sr)
+
+    def poll(self) -> None:
+        """Drain the audio and event rings (a non-real-time thread)."""
+        while True:
+            i = self.events.head()
+            if i < 0:
+                break
+            ring = self.events
+            self._notes.append((ring.time_mv[i], ring.part_mv[i], ring.status_mv[i], ring.data1_mv[i], ring.data2_mv[i]))
+            ring.advance()
+        while True:
+            n = self.audio.read(self._chunk)
+            if n == 0:
+                break
+            if self._wav is not None:
+                np.multiply(self._chunk[:n], 32767.0, out=self._chunk[:n])
+                np.clip(self._chunk[:n], -32768, 32767, out=self._chunk[:n])
+                self._pcm[:n] = self._chunk[:n]
+                self._wav.writeframesraw(self._pcm[:n].tobytes())
+                self.frames_written += n
+
+    def close(self) -> None:
+        """Finish both files and move them into place. Safe to call more than once."""
+        if self.closed:
+            return
+        self.closed = True
+        self.poll()
+        if self._wav is not None:
+            self._wav.close()
+            self._wav_file.close()
+            os.replace(_tmp_path(self.wav_path), self.wav_path)
+        if self.midi_path is not None:
+            save_midi(self.to_midi(), self.midi_path)
+
+    def discard(self) -> None:
+        """Drop the temporary files without writing anything (a recording never started)."""
+        self.closed = True
+        if self._wav is not None:
+            self._wav.close()
+            self._wav_file.close()
+            _tmp_path(self.wav_path).unlink(missing_ok=True)
+
+    def to_midi(self) -> mido.MidiFile:
+        """The events so far as a type-1 file: conductor, then ``lead`` and ``accomp``."""
+        t = self.transport
+        tpb = OUT_TICKS_PER_BEAT
+
+        def tick(sample: int) -> int:
+            return max(0, round(t.beats_since_origin(sample) * tpb))
+
+        num, den = t.settings.meter
+        conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
+        conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
+        midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
+        midi.tracks.append(_track("conductor", sorted(conductor, key=lambda e: e[0])))
+        end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
+        for part, (name, channel) in TRACKS.items():
+            timed: list[tuple[int, int, mido.Message]] = []
+            sounding: set[int] = set()
+            for when, p, status, pitch, velocity in self._notes:
+                if p != part:
+                    continue
+                kind = status & 0xF0
+                if kind == NOTE_ON and velocity > 0:
+                    if pitch in sounding:
+                        timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))
+                    sounding.add(pitch)
+                    timed.append((tick(when), 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+                elif kind in (NOTE_ON, NOTE_OFF) and pitch in sounding:
+                    sounding.discard(pitch)
+                    timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))
+                elif kind == 0xB0:
+                    msg = mido.Message("control_change", channel=channel, control=pitch, value=velocity)
+                    timed.append((tick(when), 1, msg))
+            for pitch in sorted(sounding):  # notes that never ended end with the recording
+                timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
+            timed.sort(key=lambda e: (e[0], e[1]))
+            midi.tracks.append(_track(name, [(tk, m) for tk, _, m in timed]))
+        return midi
+
+
+def _track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+    now = 0
+    for tk, msg in timed:
+        track.append(msg.copy(time=tk - now))
+        now = tk
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track

@@ -1,0 +1,1 @@
+"""The built-in SoundFont synth (tinysoundfont) that renders into the audio buffer."""

@@ -1,0 +1,214 @@
+"""Real devices on a JACK dummy server: sounddevice on its JACK host API, rtmidi on its JACK API.
+
+A test client plays a melody into the app's MIDI input (a virtual port of its own, which
+the app opens by name like a hardware port), records the app's audio output (its JACK ports
+wired to the client's) and listens to the app's MIDI output. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accomp.engine.engine import Engine, EngineSettings
+from accomp.engine.live import LiveSession, LiveSettings
+from accomp.engine.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
+from accomp.engine.rings import AudioRing
+from accomp.engine.transport import TransportSettings
+from accomp.errors import DeviceError
+
+pytest.importorskip("tinysoundfont")
+
+from accomp.devices.audio import AudioDevice, AudioSettings, refresh, release  # noqa: E402
+from accomp.engine.clock import SampleClock  # noqa: E402
+from accomp.synth.soundfont import PartSound  # noqa: E402
+
+SR = 48000
+BLOCK = 128
+CLIENT = "accomp-test-client"
+SQUARE = 80
+
+
+@pytest.fixture(scope="module")
+def jack(jack_server):
+    refresh()  # PortAudio sees only servers running when it started
+    yield jack_server
+    release()  # before the server stops: PortAudio aborts the process if its server vanished
+
+
+class Fifth:
+    def step(self, step, lead, beat_in_bar):
+        out = np.zeros_like(lead)
+        out[:, :-7] = lead[:, 7:]
+        return out
+
+    redo = step
+
+
+def jack_ports(jack, *flags: str) -> list[str]:
+    done = subprocess.run(["jack_lsp", *flags], env=jack.env(), capture_output=True, text=True, timeout=10)
+    return done.stdout.split()
+
+
+def jack_connect(jack, source: str, dest: str, connect: bool = True) -> None:
+    cmd = "jack_connect" if connect else "jack_disconnect"
+    subprocess.run([cmd, source, dest], env=jack.env(), check=True, capture_output=True, timeout=10)
+
+
+def pace(seconds: float) -> None:
+    """Let musical time pass (pacing the melody; nothing is being waited for)."""
+    threading.Event().wait(seconds)
+
+
+def test_accomp_devices_lists_the_jack_host_api_and_midi_ports(jack):
+    done = subprocess.run([sys.executable, "-m", "accomp", "devices", "--json"], env=jack.env(),
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    jack_api = [a for a in found["audio"] if "JACK" in a["host_api"]]
+    assert jack_api and jack_api[0]["devices"][0]["outputs"] >= 2
+    midi = {a["api"]: a for a in found["midi"]}
+    assert "unavailable" not in midi["Jack"]
+    plain = subprocess.run([sys.executable, "-m", "accomp", "devices"], env=jack.env(),
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "JACK Audio Connection Kit" in plain.stdout and "MIDI" in plain.stdout
+
+
+def test_device_errors_are_one_line(jack):
+    clock = SampleClock(SR, BLOCK)
+    cases = [
+        AudioSettings(host_api="JACK", output_device="no-such-device"),
+        AudioSettings(host_api="JACK", sample_rate=44100),  # the server runs at 48 kHz
+        AudioSettings(host_api="no-such-api"),
+    ]
+    for settings in cases:
+        with pytest.raises(DeviceError) as err:
+            AudioDevice(settings, clock, None).open()
+        assert "\n" not in str(err.value)
+    from accomp.devices.midi import MidiInput, midi_api
+
+    with pytest.raises(DeviceError, match="no MIDI input port matching"):
+        MidiInput(lambda *a: None, clock, port="no-such-port", api=midi_api("jack"))
+    with pytest.raises(DeviceError, match="no MIDI API"):
+        midi_api("no-such-api")
+
+
+def test_live_play_end_to_end(jack, tmp_path):
+    import rtmidi
+    import sounddevice as sd
+
+    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
+    keyboard.open_virtual_port("keys")
+    synth_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-thru")
+    synth_in.open_virtual_port("in")
+    received: list[list[int]] = []
+    synth_in.set_callback(lambda event, data=None: received.append(event[0]))
+
+    transport = TransportSettings(tempo=120, count_in_bars=0, click=False)
+    engine = Engine(EngineSettings(transport=transport), Fifth())
+    parts = (PartSound("lead", 0, mute=True), PartSound("accomp", 1, program=SQUARE), PartSound("click", 9, drums=True))
+    settings = LiveSettings(
+        audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
+        midi_in=f"{CLIENT}:keys", midi_out=f"{CLIENT}-thru:in", midi_api="jack",
+        record_midi=str(tmp_path / "take.mid"), record_wav=str(tmp_path / "take.wav"),
+    )  # fmt: skip
+    session = LiveSession(engine, settings, parts=parts)
+    heard = AudioRing(SR * 30, 2)
+    listener = None
+    try:
+        before = set(jack_ports(jack, "-p"))
+        session.start()
+        app_outs = [p for p in jack_ports(jack) if p not in before and ":out_" in p]
+        listener = sd.InputStream(samplerate=SR, blocksize=BLOCK, channels=2, dtype="float32",
+                                  callback=lambda indata, frames, t, status: heard.write(indata))  # fmt: skip
+        listener.start()
+        listener_ins = [p for p in jack_ports(jack) if p not in before and ":in_" in p]
+        assert len(app_outs) == 2 and len(listener_ins) == 2, jack_ports(jack)
+        for src, dst in zip(app_outs, listener_ins):
+            for capture in jack_ports(jack):
+                if capture.startswith("system:capture"):
+                    subprocess.run(["jack_disconnect", capture, dst], env=jack.env(), capture_output=True, timeout=10)
+            jack_connect(jack, src, dst)
+        pace(0.3)
+        melody = [72, 74, 76, 77, 79, 81]
+        for pitch in melody:  # quarter notes at 120 bpm, each held for an eighth
+            keyboard.send_message([NOTE_ON, pitch, 100])
+            keyboard.send_message([0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7])  # sysex: ignored
+            pace(0.25)
+            keyboard.send_message([NOTE_OFF, pitch, 0])
+            pace(0.25)
+        keyboard.send_message([NOTE_ON, 84, 100])  # a note-off that never comes
+        keyboard.send_message([NOTE_ON | 0, 86, 100])
+        keyboard.send_message([NOTE_ON | 0, 86, 0])  # velocity 0: a note-off
+        pace(0.4)
+        assert session.synth.sounding() >= 1
+        session.panic()
+        pace(0.1)
+        assert session.synth.sounding() == 0
+        keyboard.send_message([NOTE_ON, 88, 100])  # plays on after the panic, never released
+        pace(0.4)
+    finally:
+        session.stop()
+        pace(0.2)  # the listener records the silence after the stop
+        if listener is not None:
+            listener.close()
+        keyboard.close_port()
+        keyboard.delete()
+        synth_in.cancel_callback()
+        synth_in.close_port()
+        synth_in.delete()
+
+    summary = session.summary()
+    assert session.error is None
+    assert summary["midi_in"]["received"] == 2 * len(melody) + 4  # the sysex never reached the engine
+    assert session.synth.sounding() == 0
+
+    # The app's own recording is in its sample clock: each answer starts where it was scheduled.
+    scheduled = [int(row[3]) for row in engine.latency_log[: engine.latency_count]]
+    with wave.open(str(tmp_path / "take.wav")) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
+    onsets = onset_samples(audio[:, 0].astype(np.float32) / 32767)
+    assert len(onsets) == len(melody) + 2, (onsets, scheduled)  # the melody, 84, and 88 after the panic
+    for at in scheduled[: len(melody)]:
+        assert any(0 <= o - at <= 2 for o in onsets), (at, onsets)
+
+    # What the listener heard through JACK: the same notes, then silence.
+    got = np.zeros((heard.available(), 2), dtype=np.float32)
+    heard.read(got)
+    assert len(onset_samples(got[:, 0])) == len(melody) + 2
+    assert np.abs(got[-SR // 10 :]).max() < 1e-4
+
+    # MIDI out: every note that went out was ended, then the pedal, all-notes-off, all-sound-off.
+    on = set()
+    for message in received:
+        if message[0] & 0xF0 == NOTE_ON and message[2] > 0:
+            on.add(message[1])
+        elif message[0] & 0xF0 in (NOTE_ON, NOTE_OFF):
+            on.discard(message[1])
+    assert on == set()
+    ccs = [m[1] for m in received if m[0] & 0xF0 == CONTROL]
+    assert ccs[-3:] == [CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF]
+
+    import mido
+
+    take = mido.MidiFile(tmp_path / "take.mid")
+    assert [t.name for t in take.tracks] == ["conductor", "lead", "accomp"]
+    lead_notes = [m.note for m in take.tracks[1] if m.type == "note_on" and m.velocity > 0]
+    assert lead_notes[: len(melody)] == melody
+
+
+def onset_samples(signal: np.ndarray, threshold: float = 0.01, gap: int = SR // 20) -> list[int]:
+    """Starts of sounds: the signal crosses ``threshold`` after ``gap`` samples below it."""
+    loud = np.flatnonzero(np.abs(signal) > threshold)
+    if loud.size == 0:
+        return []
+    starts = [int(loud[0])] + [int(b) for a, b in zip(loud, loud[1:]) if b - a > gap]
+    return starts
+

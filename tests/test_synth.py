@@ -1,0 +1,145 @@
+"""The built-in SoundFont synth: finding the font, sample-accurate events, parts, pedal, panic."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from accomp.engine.notes import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM
+from accomp.engine.rings import EventRing
+from accomp.errors import DeviceError
+
+tinysoundfont = pytest.importorskip("tinysoundfont")
+
+from accomp.synth.soundfont import DEFAULT_PARTS, PartSound, Synth, default_soundfont, load_soundfont  # noqa: E402
+
+SR = 48000
+BLOCK = 128
+SQUARE = 80  # GM "square lead": no attack, starts at its first sample
+
+
+@pytest.fixture(scope="module")
+def soundfont():
+    try:
+        return default_soundfont()
+    except DeviceError as exc:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+def render(synth: Synth, blocks: int, start_block: int = 0) -> np.ndarray:
+    return np.concatenate([synth.render(BLOCK, (start_block + b) * BLOCK).copy() for b in range(blocks)])
+
+
+def first_sound(audio: np.ndarray, threshold: float = 1e-6) -> int:
+    loud = np.flatnonzero(np.abs(audio).max(axis=1) > threshold)
+    return int(loud[0]) if loud.size else -1
+
+
+def test_the_default_soundfont_is_licence_clean_fluid_r3(soundfont):
+    if os.environ.get("ACCOMP_SOUNDFONT"):
+        pytest.skip("ACCOMP_SOUNDFONT chooses another font")
+    assert soundfont.name.startswith("FluidR3_GM")  # MIT; never TimGM6mb (GPL-2)
+
+
+@pytest.mark.parametrize("content", [None, b"", b"RIFF\x10\x00\x00\x00WAVEfmt ", b"RIFF\x10\x00\x00\x00sfbk" + b"\x00" * 64])
+def test_missing_or_corrupt_soundfonts_fail_in_one_line(tmp_path, content):
+    path = tmp_path / "font.sf2"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(DeviceError) as err:
+        load_soundfont(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_no_soundfont_anywhere_says_how_to_get_one(monkeypatch):
+    monkeypatch.delenv("ACCOMP_SOUNDFONT", raising=False)
+    monkeypatch.setattr("accomp.synth.soundfont.DEFAULT_SOUNDFONTS", ())
+    with pytest.raises(DeviceError, match="fluid-soundfont-gm"):
+        default_soundfont()
+
+
+def test_events_sound_at_their_exact_sample(soundfont):
+    for at in (1000, 1001, 1151, 3 * BLOCK):
+        ring = EventRing()
+        synth = Synth(SR, BLOCK, [ring], parts=[PartSound("lead", 0, program=SQUARE)], soundfont=soundfont)
+        ring.push(at, 0, NOTE_ON, 60, 100)
+        assert first_sound(render(synth, 20)) == at
+        assert synth.late_events == [0]
+
+
+def test_parts_have_their_own_instrument_volume_and_mute(soundfont):
+    lead, accomp = EventRing(), EventRing()
+    synth = Synth(SR, BLOCK, [lead, accomp], parts=DEFAULT_PARTS[:2], soundfont=soundfont)
+    accomp.push(0, 1, NOTE_ON, 48, 100)
+    loud = np.abs(render(synth, 40)).max()
+    synth.set_part("accomp", volume=0.1)
+    quiet = np.abs(render(synth, 40, 40)).max()
+    assert 0 < quiet < loud / 3
+    synth.set_part("accomp", mute=True)
+    audio = render(synth, 200, 80)
+    assert synth.sounding() == 0 and np.abs(audio[-BLOCK:]).max() == 0
+    accomp.push(300 * BLOCK, 1, NOTE_ON, 50, 100)  # muted: dropped
+    assert np.abs(render(synth, 20, 299)).max() == 0 and synth.muted_notes == 1
+    synth.set_part("accomp", mute=False, program=SQUARE)
+    accomp.push(400 * BLOCK + 7, 1, NOTE_ON, 50, 100)
+    assert first_sound(render(synth, 10, 400)) == 7  # square lead: no attack
+    accomp.push(410 * BLOCK, 1, NOTE_OFF, 50, 0)
+    render(synth, 80, 410)
+    lead.push(500 * BLOCK, 0, PROGRAM, SQUARE, 0)
+    lead.push(500 * BLOCK + 3, 0, NOTE_ON, 70, 100)
+    assert first_sound(render(synth, 10, 500), threshold=1e-3) == 3
+    assert synth.preset_name(0) and synth.preset_name(127, bank=5) is None
+
+
+def test_sustain_pedal_holds_released_notes_until_it_lifts(soundfont):
+    ring = EventRing()
+    synth = Synth(SR, BLOCK, [ring], parts=[PartSound("lead", 0, program=SQUARE)], soundfont=soundfont)
+    ring.push(0, 0, CONTROL, 64, 127)
+    ring.push(10, 0, NOTE_ON, 60, 100)
+    ring.push(2000, 0, NOTE_OFF, 60, 0)
+    held = render(synth, 100)
+    assert np.abs(held[-BLOCK:]).max() > 0.01 and synth.sounding() == 1
+    ring.push(100 * BLOCK, 0, CONTROL, 64, 0)
+    after = render(synth, 100, 100)
+    assert np.abs(after[-BLOCK:]).max() < np.abs(held[-BLOCK:]).max() / 100 and synth.sounding() == 0
+
+
+def test_panic_ends_every_part_and_drops_what_was_queued(soundfont):
+    rings = [EventRing(), EventRing(), EventRing()]
+    synth = Synth(SR, BLOCK, rings, soundfont=soundfont)
+    for part, ring in enumerate(rings[:2]):
+        ring.push(0, part, CONTROL, 64, 127)
+        for pitch in (48, 52, 55):
+            ring.push(5, part, NOTE_ON, pitch, 100)
+    rings[1].push(50 * BLOCK, 1, NOTE_ON, 60, 100)  # queued for later: must never sound
+    render(synth, 10)
+    assert synth.sounding() == 6
+    synth.panic()
+    audio = render(synth, 100, 10)
+    assert synth.sounding() == 0 and np.abs(audio[-10 * BLOCK :]).max() == 0
+
+
+def test_render_makes_no_arrays_in_steady_state(soundfont):
+    ring = EventRing()
+    synth = Synth(SR, BLOCK, [ring], soundfont=soundfont)
+    for pitch in range(40, 80, 3):
+        ring.push(0, 1, NOTE_ON, pitch, 90)
+    render(synth, 10)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for b in range(10, 2010):
+            if b % 8 == 0:
+                ring.push(b * BLOCK + 17, 1, NOTE_OFF, 40 + b % 40, 0)
+                ring.push(b * BLOCK + 40, 1, NOTE_ON, 40 + b % 40, 80)
+            synth.render(BLOCK, b * BLOCK)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename") if s.size_diff > 0)
+    assert grown < 4096, f"render kept {grown} bytes"
