@@ -69,11 +69,108 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
 
     _add_teacher(sub)
+    _add_distill(sub)
 
     p = sub.add_parser("devices", help="list audio host APIs and devices, and MIDI ports (every API)")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=_lazy("accomp.devices.listing", "list_devices"))
+    _add_engine(sub)
     return parser
+
+
+DEFAULT_TEACHER = "resources/teachers/teacher.safetensors"
+
+
+def _bundled_teacher() -> str:
+    from pathlib import Path
+
+    return str(Path(__file__).resolve().parents[1] / DEFAULT_TEACHER)
+
+
+def _add_distill(sub) -> None:
+    p = sub.add_parser("distill", help="distil a streaming student (a style preset) from the teacher, data-free")
+    p.add_argument("--teacher", default=_bundled_teacher(), help="teacher checkpoint (default: the bundled one)")
+    style = p.add_mutually_exclusive_group(required=True)
+    style.add_argument("--style", help="one style of the teacher, e.g. pop")
+    style.add_argument("--mix", help="weighted style mix, e.g. pop=0.7,chorale=0.3")
+    p.add_argument("--out", help="preset file to write (default: your preset folder)")
+    p.add_argument("--name", help="preset name shown in the app (default: the style or mix)")
+    p.add_argument("--description", help="one line about the preset")
+    p.add_argument("--quick", action="store_true", help="a short run (about 15 minutes on a 2-core CPU)")
+    p.add_argument("--steps", type=int, default=None, help="student updates")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--objective", choices=["consistency", "regression"], default=None,
+                   help="regression: plain regression onto the teacher's samples (the ablation)")
+    p.add_argument("--no-term", action="append", choices=["latent", "spectral", "temporal"], help="switch a loss term off")
+    p.add_argument("--progress", choices=["bar", "jsonl"], default="bar", help="jsonl: one JSON event per line (for the GUI)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=_lazy("accomp.distill.commands", "distill"))
+
+    student = sub.add_parser("student", help="evaluate a distilled student preset")
+    ssub = student.add_subparsers(title="student commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = ssub.add_parser("eval", help="metrics table: student (streamed) vs teacher (causal), human and baselines")
+    p.add_argument("--preset", required=True, help="preset name or file")
+    _add_corpus_args(p, required=True, multiple=True)
+    p.add_argument("--split", choices=["train", "val", "all"], default="val")
+    p.add_argument("--max-pieces", type=int, default=64)
+    p.add_argument("--bars", type=int, default=8)
+    p.add_argument("--teacher-steps", type=int, default=12, help="the teacher's sampler steps for its causal row")
+    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=_lazy("accomp.distill.commands", "student_eval"))
+
+
+def _add_sound_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--soundfont", help="a .sf2/.sf3 file for the built-in synth (default: FluidR3 GM)")
+    p.add_argument("--lead-program", type=int, default=0, help="General MIDI program of the lead (0-127)")
+    p.add_argument("--accomp-program", type=int, default=0, help="General MIDI program of the accompaniment")
+    p.add_argument("--lead-volume", type=float, default=0.8, help="0..1")
+    p.add_argument("--accomp-volume", type=float, default=0.8, help="0..1")
+    p.add_argument("--click-volume", type=float, default=0.6, help="metronome volume, 0..1")
+    p.add_argument("--mute-lead", action="store_true", help="do not play the lead through the synth")
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", required=True, help="style preset: a name (bundled or yours) or a file")
+    p.add_argument("--sample-rate", type=int, default=48000)
+    p.add_argument("--buffer", type=int, default=128, help="audio buffer size in frames")
+    p.add_argument("--grace-ms", type=float, default=30.0, help="a late lead note still changes its step this long")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
+    _add_sound_args(p)
+
+
+def _add_engine(sub) -> None:
+    p = sub.add_parser("play", help="play along live: MIDI in, accompaniment out (synth and/or MIDI)")
+    _add_engine_args(p)
+    p.add_argument("--midi-in", help="MIDI input port (name or number; default: the first)")
+    p.add_argument("--midi-in-virtual", metavar="NAME", help="open a virtual MIDI input port instead")
+    p.add_argument("--no-midi-in", action="store_true", help="no MIDI input (the accompaniment plays alone)")
+    p.add_argument("--midi-out", help="also send the accompaniment to this MIDI output port")
+    p.add_argument("--midi-out-virtual", metavar="NAME", help="send it to a virtual MIDI output port of this name")
+    p.add_argument("--midi-api", help="alsa or jack (default: ALSA when present, else JACK)")
+    p.add_argument("--audio-out", help="audio output device (name or number; default: the system's)")
+    p.add_argument("--host-api", help="audio host API, e.g. JACK or ALSA")
+    p.add_argument("--no-synth", action="store_true", help="no built-in synth (MIDI out only)")
+    p.add_argument("--tempo", type=float, default=100.0, help="beats per minute")
+    p.add_argument("--meter", default="4/4")
+    p.add_argument("--count-in", type=int, default=1, help="bars of count-in")
+    p.add_argument("--no-click", action="store_true", help="no metronome after the count-in")
+    p.add_argument("--midi-clock", action="store_true", help="send MIDI clock (24 ppqn) with the MIDI output")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl+C)")
+    p.add_argument("--record", metavar="OUT", help="record the session to OUT.mid and OUT.wav")
+    p.add_argument("--metrics-json", metavar="FILE", help="also write the end-of-play summary as JSON")
+    p.set_defaults(func=_lazy("accomp.engine.commands", "play"))
+
+    p = sub.add_parser("render", help="accompany a MIDI file offline, through the live engine in simulated time")
+    p.add_argument("lead", metavar="LEAD.mid", help="MIDI file with the lead (its only track, or the lead rule)")
+    p.add_argument("-o", "--output", required=True, help="MIDI file to write (tracks lead and accomp)")
+    p.add_argument("--wav", metavar="OUT.wav", help="also render the audio through the built-in synth")
+    _add_engine_args(p)
+    p.set_defaults(func=_lazy("accomp.engine.commands", "render"))
 
 
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:

@@ -90,13 +90,13 @@ def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None) -> li
     return out
 
 
-def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32) -> dict[str, list[Piece]]:
-    """Teacher accompaniments of the pieces' leads, full view and causal."""
+def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32, modes=("full view", "causal")) -> dict[str, list[Piece]]:
+    """Teacher accompaniments of the pieces' leads, in full view and/or causal mode."""
     from accomp.model.generate import generate, style_weights
     from accomp.music.evaluate import with_accomp
 
-    rows: dict[str, list[Piece]] = {"teacher (full view)": [], "teacher (causal)": []}
-    for causal, name in ((False, "teacher (full view)"), (True, "teacher (causal)")):
+    rows: dict[str, list[Piece]] = {f"teacher ({mode})": [] for mode in modes}
+    for causal, name in ((mode == "causal", f"teacher ({mode})") for mode in modes):
         for i in range(0, len(pieces), batch):
             chunk = pieces[i : i + batch]
             style = np.stack([style_weights(teacher.cfg.styles, style=p.style) for p in chunk])

@@ -124,3 +124,13 @@ def infill(denoise: Denoiser, known: torch.Tensor, known_mask: torch.Tensor) -> 
         return torch.where(known_mask, known, denoise(x, sigma))
 
     return wrapped
+
+
+def heun_trajectory(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:
+    """The states of :func:`sample_heun` at every level (``len(sigmas)`` tensors, the last
+    one clean): adjacent pairs are exact teacher steps, as consistency distillation needs."""
+    states = [x]
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        x = sample_heun(denoise, x, torch.stack([s, s_next]))
+        states.append(x)
+    return states

@@ -1,0 +1,177 @@
+"""`accomp distill` and `accomp student eval`.
+
+``distill`` opens no dataset: its metrics compare the student with the teacher on leads
+the teacher itself wrote. ``student eval`` is where corpora come in, to compare with
+human playing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from accomp.config import ACCOMP, LEAD
+from accomp.errors import PresetError
+from accomp.model.generate import SamplerSettings, generate, style_weights
+
+
+def pick_device(name: str | None) -> torch.device:
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PresetError("--device cuda asked for, but this torch build or machine has no CUDA")
+    return torch.device(name)
+
+
+def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int) -> np.ndarray:
+    """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
+    through ``Student.step`` exactly as the engine calls it (B streams side by side)."""
+    device = next(student.parameters()).device
+    B, T = lead.shape[:2]
+    state = student.init_state(np.asarray(style), bar_steps=beat_bar, batch=B)
+    g = torch.Generator().manual_seed(seed)
+    lead_t = torch.from_numpy(lead).float().to(device)
+    out = np.zeros(lead.shape, np.uint8)
+    for t in range(T):
+        noise = torch.randn(B, 2, lead.shape[-1], generator=g).to(device)
+        state, frame = student.step(state, lead_t[:, t], noise)
+        out[:, t] = frame.cpu().numpy()
+    return out
+
+
+def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1) -> dict:
+    """Student vs teacher (causal) on leads the teacher wrote: no dataset is opened."""
+    from accomp.music.evaluate import evaluate_pieces
+    from accomp.music.frames import Piece
+
+    device = next(student.parameters()).device
+    T = bars * 16
+    beat = np.tile(np.arange(T) % 16, (n, 1))
+    styles = np.tile(style, (n, 1))
+    settings = SamplerSettings(seed=seed)
+    lead, _, _ = generate(teacher, beat, styles, settings, device=device)
+    _, teacher_acc, _ = generate(teacher, beat, styles, settings, lead=lead, causal=True, device=device)
+    t0 = time.perf_counter()
+    student_acc = stream_accompaniment(student, lead, style, 16, seed)
+    per_bar = (time.perf_counter() - t0) / (n * bars)
+
+    def pieces(acc):
+        return [Piece(f"gen-{i}", "generated", spec, {LEAD: lead[i], ACCOMP: acc[i]}) for i in range(n)]
+
+    table = evaluate_pieces({"teacher (causal)": pieces(teacher_acc), "student": pieces(student_acc)}, pieces(teacher_acc))
+    return {"leads": f"{n} teacher-written leads x {bars} bars", "reference": "teacher (causal)", "table": table,
+            "student_seconds_per_bar": round(per_bar, 5)}
+
+
+def _progress_printer(mode: str, total: int):
+    if mode == "jsonl":
+        from accomp.distill.loop import jsonl_progress
+
+        return jsonl_progress, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="distill", unit="step", dynamic_ncols=True)
+
+    def show(event: dict) -> None:
+        if event["event"] == "progress":
+            bar.n = event["step"]
+            bar.set_postfix(loss=event["loss"])
+            bar.refresh()
+        elif event["event"] in ("songs", "resumed", "budget"):
+            bar.write(json.dumps(event))
+
+    return show, bar.close
+
+
+def distill(args: argparse.Namespace) -> int:
+    from accomp.distill.loop import QUICK, DistillConfig, run_distill
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.preset import save_preset, user_dir
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(args.device)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    teacher, spec, _ = load_teacher(args.teacher, device)
+    weights = style_weights(teacher.cfg.styles, style=args.style, mix=args.mix)
+    if args.out:
+        out = Path(args.out)
+    else:  # the user's preset folder, created on first use
+        out = user_dir("presets") / f"{args.name or args.style or 'mix'}.safetensors"
+        out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise PresetError(f"{out.parent}: output folder does not exist or is not writable")
+    cfg = DistillConfig(**(QUICK if args.quick else {}))
+    overrides = {k: v for k, v in dict(steps=args.steps, minutes=args.minutes, seed=args.seed, objective=args.objective).items() if v is not None}
+    for term in args.no_term or []:
+        overrides[f"w_{term}"] = 0.0
+    cfg = replace(cfg, **overrides)
+    name = args.name or (args.style if args.style else args.mix)
+    show, close = _progress_printer(args.progress, cfg.steps) if rank == 0 else ((lambda e: None), (lambda: None))
+    try:
+        student, record = run_distill(teacher, weights, cfg, out, device=device, on_progress=show, rank=rank, world=world)
+    finally:
+        close()
+    if rank == 0:
+        student.eval()
+        metrics = data_free_metrics(teacher, student, weights, spec, seed=cfg.seed + 1)
+        style_info = {"name": name, "mix": args.mix or f"{args.style}=1", "weights": [float(w) for w in weights], "styles": list(teacher.cfg.styles)}
+        save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics,
+                    loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher")
+        Path(str(out) + ".state.pt").unlink(missing_ok=True)
+        if args.progress == "jsonl":
+            print(json.dumps({"event": "done", "preset": str(out), "metrics": metrics}), flush=True)
+        else:
+            from accomp.music.evaluate import format_table
+
+            print(format_table(metrics["table"], f"preset {out} (vs the teacher on {metrics['leads']})"))
+            print(f"{record['steps']} updates in {record['seconds'] / 60:.1f} min; student {metrics['student_seconds_per_bar'] * 1000:.1f} ms per bar")
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def student_eval(args: argparse.Namespace) -> int:
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.commands import eval_segments, load_pieces, teacher_rows
+    from accomp.model.preset import find_teacher, load_preset, resolve_preset
+    from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, with_accomp, write_json
+
+    device = pick_device(args.device)
+    path = resolve_preset(args.preset)
+    student, header = load_preset(path, device)
+    teacher, spec, _ = load_teacher(find_teacher(header, path), device)
+    pieces, summary = load_pieces(args, spec, args.split)
+    segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
+    style = np.asarray(header["style"]["weights"], dtype=np.float32)
+    rows = reference_rows(segs)
+    t0 = time.perf_counter()
+    acc = stream_accompaniment(student, np.stack([p.tracks[LEAD] for p in segs]), style, 16, args.seed)
+    student_s = time.perf_counter() - t0
+    rows[f"student {path.stem} (1 step)"] = [with_accomp(p, a) for p, a in zip(segs, acc)]
+    t0 = time.perf_counter()
+    settings = SamplerSettings(steps=args.teacher_steps, seed=args.seed)
+    teacher_causal = teacher_rows(teacher, segs, settings, device, modes=("causal",))
+    teacher_s = time.perf_counter() - t0
+    rows.update(teacher_causal)
+    table = evaluate_pieces(rows, segs)
+    bars_total = len(segs) * args.bars
+    print(format_table(table, f"{len(segs)} {args.split} pieces x {args.bars} bars; preset {path.name}"))
+    print(f"wall time per bar: student {student_s / bars_total * 1000:.1f} ms, teacher (causal, {args.teacher_steps} steps) "
+          f"{teacher_s / bars_total * 1000:.1f} ms: {teacher_s / max(student_s, 1e-9):.0f}x")
+    if args.json:
+        write_json(args.json, {"rows": table, "n_pieces": len(segs), "split": args.split, "corpora": summary["corpora"],
+                               "preset": str(path), "seconds_per_bar": {"student": student_s / bars_total, "teacher": teacher_s / bars_total}})
+    return 0
+
