@@ -218,10 +218,12 @@ class LiveSession:
                 "output_latency_ms": 1000 * audio.output_latency if audio else 0.0,
             },
             "synth": None if self.synth is None else {
-                "events": self.synth.events_played, "late_events": list(self.synth.late_events),
+                "events": self.synth.events_played, "notes": self.synth.notes_played,
+                "muted_notes": self.synth.muted_notes, "late_events": list(self.synth.late_events),
             },
             "midi_in": None if self.midi_in is None else {
                 "port": self.midi_in.port_name, "received": self.midi_in.received, "ignored": self.midi_in.ignored,
             },
+            "transport_origin_sample": self.engine.transport.origin,
             "error": self.error,
         }  # fmt: skip

@@ -1,0 +1,220 @@
+"""`accomp play` (live, headless) and `accomp render` (offline, simulated time).
+
+Both build the same :class:`~accomp.engine.engine.Engine` with an
+:class:`~accomp.engine.accompanist.Accompanist` as its player; `play` drives it from the
+sound card's clock, `render` from :func:`~accomp.engine.offline.run_offline`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from accomp.config import DEFAULT_SPEC
+from accomp.errors import AccompError, DeviceError, MidiFileError, SettingsError
+
+
+def _transport(args: argparse.Namespace, *, count_in: int, click: bool):
+    from accomp.engine.transport import TransportSettings
+
+    try:
+        num, _, den = str(args.meter).partition("/")
+        return TransportSettings(tempo=float(args.tempo), meter=(int(num), int(den or 4)), count_in_bars=count_in,
+                                 click=click, midi_clock=getattr(args, "midi_clock", False))  # fmt: skip
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _engine_settings(args: argparse.Namespace, transport, sample_rate: int, block: int):
+    from accomp.engine.engine import EngineSettings
+
+    try:
+        return EngineSettings(sample_rate=sample_rate, block_frames=block, transport=transport,
+                              grace_ms=args.grace_ms, spec=DEFAULT_SPEC)  # fmt: skip
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _accompanist(args: argparse.Namespace, bar_steps: int):
+    import torch
+
+    from accomp.engine.accompanist import Accompanist
+
+    torch.set_num_threads(max(1, args.threads))
+    accompanist = Accompanist.from_preset(args.preset, device=args.device, bar_steps=bar_steps, seed=args.seed)
+    accompanist.warm_up()
+    return accompanist
+
+
+def _parts(args: argparse.Namespace):
+    from accomp.synth.soundfont import PartSound
+
+    try:
+        return (
+            PartSound("lead", 0, program=args.lead_program, volume=args.lead_volume, mute=args.mute_lead),
+            PartSound("accomp", 1, program=args.accomp_program, volume=args.accomp_volume),
+            PartSound("click", 9, drums=True, volume=args.click_volume),
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def play(args: argparse.Namespace) -> int:
+    from accomp.devices.audio import AudioSettings
+    from accomp.engine.engine import Engine
+    from accomp.engine.live import LiveSession, LiveSettings
+
+    transport = _transport(args, count_in=args.count_in, click=not args.no_click)
+    audio = AudioSettings(output_device=args.audio_out, host_api=args.host_api, sample_rate=args.sample_rate,
+                          block_frames=args.buffer)  # fmt: skip
+    settings = _engine_settings(args, transport, audio.sample_rate, audio.block_frames)
+    engine = Engine(settings)
+    accompanist = _accompanist(args, engine.transport.steps_per_bar)
+    engine.player = accompanist
+    record_midi = record_wav = None
+    if args.record:
+        base = Path(args.record)
+        base = base.with_suffix("") if base.suffix.lower() in (".mid", ".midi", ".wav") else base
+        if not base.parent.is_dir():
+            raise DeviceError(f"{base.parent}: the recording folder does not exist")
+        record_midi, record_wav = str(base.with_suffix(".mid")), str(base.with_suffix(".wav"))
+    live = LiveSettings(audio=audio, synth=not args.no_synth, soundfont=args.soundfont, midi_in=args.midi_in,
+                        midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in,
+                        midi_out=args.midi_out, midi_out_virtual=args.midi_out_virtual, midi_api=args.midi_api,
+                        record_midi=record_midi, record_wav=record_wav)  # fmt: skip
+    session = LiveSession(engine, live, parts=_parts(args))
+    session.start()
+    where = session.midi_in.port_name if session.midi_in is not None else "no MIDI input"
+    print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm from {where} "
+          f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
+    try:
+        session.wait(args.duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.stop()
+    summary = session.summary()
+    summary["latency"] = latency_summary(engine, session.audio.output_latency if session.audio else 0.0)
+    text = json.dumps(summary, indent=2)
+    if args.metrics_json:
+        _write_text(Path(args.metrics_json), text)
+    print(text)
+    if record_midi:
+        print(f"accomp: recorded {record_midi} and {record_wav}", file=sys.stderr)
+    if session.error:
+        raise DeviceError(session.error)
+    return 0
+
+
+def latency_summary(engine, output_latency_s: float) -> dict:
+    """Per lead note taken into account: its wait, the model step, the scheduling slack and the
+    audio buffer, as p50/p99 in ms (input transport is outside the app: see benchmarks)."""
+    import numpy as np
+
+    n = min(engine.latency_count, len(engine.latency_log))
+    if n == 0:
+        return {"notes": 0}
+    log = engine.latency_log[:n]
+    sr = engine.settings.sample_rate
+    wait = (log[:, 1] - log[:, 0]) / sr * 1000
+    step = log[:, 2] * 1000
+    slack = (log[:, 3] - log[:, 1]) / sr * 1000 - step
+    total = (log[:, 3] - log[:, 0]) / sr * 1000 + output_latency_s * 1000
+
+    def pct(values) -> dict:
+        return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3)}
+
+    return {"notes": n, "wait_ms": pct(wait), "model_step_ms": pct(step), "scheduling_slack_ms": pct(slack),
+            "audio_buffer_ms": round(output_latency_s * 1000, 3), "note_to_sound_ms": pct(total)}  # fmt: skip
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AccompError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+# ----------------------------------------------------------------------------- render
+
+
+def lead_events(path: str, sample_rate: int, origin: int):
+    """The lead of any MIDI file as timed note messages, unquantised (as a player plays them).
+
+    Returns ``(events, tempo_changes, meter, seconds, bpm)``: events ``(sample, status, pitch,
+    velocity)`` sorted, tempo changes ``(sample, bpm)`` after the first, the first meter, the
+    length of the lead in seconds and the first tempo.
+    """
+    import numpy as np
+
+    from accomp.engine.notes import NOTE_OFF, NOTE_ON
+    from accomp.music.corpora import pick_roles, split_channels
+    from accomp.music.frames import beats_to_seconds, load_midi, read_score
+
+    score = read_score(load_midi(path), source=str(path))
+    tracks = [t for t in split_channels(score.tracks) if t.notes]
+    try:
+        lead = tracks[0] if len(tracks) == 1 else pick_roles(tracks, score.ticks_per_beat)[0]
+    except MidiFileError as exc:
+        raise MidiFileError(f"{path}: {exc}") from None
+    tpb = score.ticks_per_beat
+    tempos = [(t / tpb, us) for t, us in score.tempos]
+
+    def sample(tick: int) -> int:
+        return origin + round(float(beats_to_seconds(np.array([tick / tpb]), tempos)[0]) * sample_rate)
+
+    events = []
+    for n in lead.notes:
+        events.append((sample(n.start), NOTE_ON, n.pitch, max(1, n.velocity)))
+        events.append((sample(n.end), NOTE_OFF, n.pitch, 0))
+    events.sort(key=lambda e: (e[0], e[1] == NOTE_ON))  # note-offs first at the same sample
+    changes = [(sample(t), 60e6 / us) for t, us in score.tempos[1:]]
+    _, num, den = score.meters[0]
+    seconds = (sample(max(n.end for n in lead.notes)) - origin) / sample_rate
+    return events, changes, (num, den), seconds, 60e6 / score.tempos[0][1]
+
+
+def render(args: argparse.Namespace) -> int:
+    from accomp.engine.engine import Engine
+    from accomp.engine.offline import run_offline
+    from accomp.engine.recorder import Recorder
+    from accomp.engine.transport import TransportSettings
+
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise MidiFileError(f"{out.parent}: output folder does not exist")
+    sr, block = args.sample_rate, args.buffer
+    probe = Engine(_engine_settings(args, TransportSettings(count_in_bars=0, click=False), sr, block))
+    events, tempo_changes, meter, seconds, bpm = lead_events(args.lead, sr, probe.lookahead)
+    try:
+        transport = TransportSettings(tempo=bpm, meter=meter, count_in_bars=0, click=False)
+    except ValueError as exc:
+        raise MidiFileError(f"{args.lead}: {exc}") from None
+    engine = Engine(_engine_settings(args, transport, sr, block))
+    engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    synth = None
+    if args.wav:
+        from accomp.synth.soundfont import Synth
+
+        synth = Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
+    started = time.perf_counter()
+    try:
+        run_offline(engine, events, seconds + 60.0 / bpm, synth=synth, recorder=recorder,
+                    tempo_changes=tempo_changes, keep_audio=False)  # fmt: skip
+    finally:
+        recorder.close()
+    took = time.perf_counter() - started
+    music = seconds + 60.0 / bpm
+    m = engine.metrics()
+    print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {music:.1f} s of music in {took:.1f} s "
+          f"({music / took:.0f}x real time), {m.steps} steps + {m.redos} re-decided, "
+          f"model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
+    return 0
