@@ -145,6 +145,8 @@ class AudioDevice:
         self.input_overflows = 0
         self.priming = 0
         self.failed: str | None = None
+        self.device_name = ""
+        self.output_latency_s = 0.0  # as PortAudio reported it when the stream opened
         self.finished = threading.Event()
         self._last_seen = (0, 0.0)  # (callbacks, perf_counter) at the last alive() check
 
@@ -175,6 +177,7 @@ class AudioDevice:
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open audio device '{out_name}' ({_one_line(exc)})") from None
         self.device_name = out_name
+        self.output_latency_s = self.output_latency
 
     def start(self) -> None:
         if self._stream is None:

@@ -98,7 +98,7 @@ def play(args: argparse.Namespace) -> int:
     finally:
         session.stop()
     summary = session.summary()
-    summary["latency"] = latency_summary(engine, session.audio.output_latency if session.audio else 0.0)
+    summary["latency"] = latency_summary(engine, session.audio.output_latency_s if session.audio else 0.0)
     text = json.dumps(summary, indent=2)
     if args.metrics_json:
         _write_text(Path(args.metrics_json), text)

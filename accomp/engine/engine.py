@@ -3,8 +3,10 @@
 One code path for live play and simulated time. Whoever drives the engine (the live worker
 thread in :mod:`accomp.engine.live`, or the offline loop in :mod:`accomp.engine.offline`)
 calls :meth:`Engine.poll` with the current sample time, whenever lead input has arrived
-and at the latest at the sample :meth:`Engine.poll` returned; the engine never reads a wall
-clock itself, which is what makes simulated time exact and deterministic.
+and at the latest at the sample :meth:`Engine.poll` returned. The only time the engine reads
+is the sample clock it is given (live: the one the audio callback drives, to know how long
+a model step took; offline: none, a step takes no simulated time), which is what makes
+simulated time exact and deterministic.
 
 Per grid step ``k`` (starting at sample ``S_k``):
 
@@ -88,9 +90,12 @@ class EngineMetrics:
 
 
 class Engine:
-    def __init__(self, settings: EngineSettings, player: StepPlayer | None = None) -> None:
+    def __init__(self, settings: EngineSettings, player: StepPlayer | None = None, clock=None) -> None:
         self.settings = settings
         self.player = player
+        # Live, the sample clock: a decision is scheduled from the time after the model step
+        # ran, not before it. Offline (None) a step takes no simulated time.
+        self.clock = clock
         sr = settings.sample_rate
         self.transport = Transport(settings.transport, sr)
         self.metronome = Metronome(self.transport)
@@ -240,7 +245,11 @@ class Engine:
             return
         started = time.perf_counter()
         frame = self.player.step(step, self._lead, self.transport.beat_in_bar(step))
-        self._schedule(step, frame, max(self.transport.step_sample(step), self._earliest(now)), now, started)
+        at = max(self.transport.step_sample(step), self._earliest(self._after(now)))
+        self._schedule(step, frame, at, now, started)
+
+    def _after(self, now: int) -> int:
+        return now if self.clock is None else max(now, self.clock.now())
 
     def _earliest(self, now: int) -> int:
         """The first sample not rendered yet at ``now``: blocks start at multiples of the block
@@ -257,7 +266,7 @@ class Engine:
         self.redos += 1
         started = time.perf_counter()
         frame = self.player.redo(step, self._lead, self.transport.beat_in_bar(step))
-        at = max(self.transport.step_sample(step), self._earliest(now) + self.slack)
+        at = max(self.transport.step_sample(step), self._earliest(self._after(now)) + self.slack)
         self._schedule(step, frame, at, now, started)
 
     def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float) -> None:

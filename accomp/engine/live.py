@@ -55,6 +55,7 @@ class LiveSession:
         self.settings = settings
         self._parts = parts
         self.clock = SampleClock(settings.audio.sample_rate, settings.audio.block_frames)
+        engine.clock = self.clock  # decisions see the time after the model step, not before
         self.synth = None
         self.audio: AudioDevice | None = None
         self.midi_in = None
@@ -215,10 +216,11 @@ class LiveSession:
                 "xruns": audio.xruns() if audio else 0,
                 "load_mean": float(loads.mean()) if loads is not None and loads.size else 0.0,
                 "load_max": float(loads.max()) if loads is not None and loads.size else 0.0,
-                "output_latency_ms": 1000 * audio.output_latency if audio else 0.0,
+                "output_latency_ms": 1000 * audio.output_latency_s if audio else 0.0,
             },
             "synth": None if self.synth is None else {
-                "events": self.synth.events_played, "notes": self.synth.notes_played,
+                "events": self.synth.events_played,
+                "notes": {p.name: n for p, n in zip(self.synth.parts, self.synth.notes_played)},
                 "muted_notes": self.synth.muted_notes, "late_events": list(self.synth.late_events),
             },
             "midi_in": None if self.midi_in is None else {

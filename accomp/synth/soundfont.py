@@ -167,7 +167,7 @@ class Synth:
         self._panic_asked = 0
         self._panic_done = 0
         self.events_played = 0
-        self.notes_played = 0  # note-ons that sounded
+        self.notes_played = [0] * len(self.parts)  # note-ons that sounded, per part
         # Per input ring: events whose sample time had passed when their block was rendered
         # (always so for live MIDI input, which is stamped on arrival; a fault for scheduled parts).
         self.late_events = [0] * len(self._inputs)
@@ -289,7 +289,7 @@ class Synth:
         if kind == NOTE_ON and data2 > 0:
             self._held[channel * N_KEYS + data1] = 0
             font.channel_note_on(channel, data1, data2 / 127.0)
-            self.notes_played += 1
+            self.notes_played[part] += 1
             self._notes.track(part, status, data1, data2)
         elif kind == NOTE_ON or kind == NOTE_OFF:
             if self._pedal[channel]:

@@ -1,0 +1,156 @@
+"""End to end on a JACK dummy server: `accomp play` with a real (random-weight) student.
+
+A test client plays a melody into the app's MIDI input and records the app's audio output.
+Every accompaniment note the app scheduled must have sounded (the synth's count of notes
+played equals the accompaniment's note-ons in the app's recording), what the client heard
+must be what the app rendered, and after the stop nothing may sound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import wave
+
+import mido
+import numpy as np
+import pytest
+import torch
+
+from accomp.config import DEFAULT_SPEC
+from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.rings import AudioRing
+from accomp.model.checkpoint import save_teacher
+from accomp.model.preset import save_preset
+from accomp.model.student import Student
+from accomp.model.teacher import Teacher, TeacherConfig
+
+pytest.importorskip("tinysoundfont")
+
+from accomp.devices.audio import refresh, release  # noqa: E402
+
+SR = 48000
+BLOCK = 128
+CLIENT = "accomp-e2e-keys"
+
+
+@pytest.fixture(scope="module")
+def jack(jack_server):
+    refresh()
+    yield jack_server
+    release()
+
+
+@pytest.fixture()
+def preset(tmp_path):
+    torch.manual_seed(0)
+    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    teacher_path = tmp_path / "teacher.safetensors"
+    save_teacher(teacher, DEFAULT_SPEC, teacher_path)
+    path = tmp_path / "tiny.safetensors"
+    save_preset(Student.from_teacher(teacher, kv_window=8), teacher_path, path, style={"name": "pop", "weights": [1.0, 0.0, 0.0]})
+    return path
+
+
+def read_line(stream, needle: str, timeout: float) -> str:
+    """Read ``stream`` until a line containing ``needle`` (what the app prints when it plays)."""
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            raise AssertionError(f"no '{needle}' from the app within {timeout} s; it said: {seen[-2000:]}")
+        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
+        if not chunk:
+            raise AssertionError(f"the app ended before '{needle}'; it said: {seen[-2000:]}")
+        seen += chunk
+    return seen
+
+
+def jack_ports(jack) -> list[str]:
+    return subprocess.run(["jack_lsp"], env=jack.env(), capture_output=True, text=True, timeout=10).stdout.split()
+
+
+def envelope(signal: np.ndarray, hop: int = 480) -> np.ndarray:
+    n = len(signal) // hop
+    return np.sqrt((signal[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
+
+
+def test_accomp_play_end_to_end(jack, preset, tmp_path):
+    import rtmidi
+    import sounddevice as sd
+
+    keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
+    keys.open_virtual_port("keys")
+    heard = AudioRing(SR * 30, 2)
+    listener = sd.InputStream(samplerate=SR, blocksize=BLOCK, channels=2, dtype="float32",
+                              callback=lambda indata, frames, t, status: heard.write(indata))  # fmt: skip
+    listener.start()
+    own_ports = set(jack_ports(jack))
+    take = tmp_path / "take"
+    cmd = [sys.executable, "-m", "accomp", "play", "--preset", str(preset), "--midi-in", f"{CLIENT}:keys",
+           "--midi-api", "jack", "--host-api", "JACK", "--tempo", "120", "--count-in", "1", "--no-click",
+           "--mute-lead", "--duration", "5.5", "--record", str(take), "--metrics-json", str(tmp_path / "metrics.json")]  # fmt: skip
+    app = subprocess.Popen(cmd, env={**jack.env(), "ACCOMP_DATA_DIR": str(tmp_path / "data")},
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        read_line(app.stderr, "accomp: playing", timeout=120)
+        app_outs = [p for p in jack_ports(jack) if p not in own_ports and ":out_" in p]
+        listener_ins = sorted(p for p in own_ports if p.startswith("PortAudio") and ":in_" in p)
+        assert len(app_outs) == 2 and len(listener_ins) == 2, (app_outs, listener_ins)
+        for src, dst in zip(sorted(app_outs), listener_ins):
+            subprocess.run(["jack_disconnect", f"system:capture_{dst[-1] == '1' and 2 or 1}", dst],
+                           env=jack.env(), capture_output=True, timeout=10)  # fmt: skip
+            subprocess.run(["jack_connect", src, dst], env=jack.env(), check=True, capture_output=True, timeout=10)
+        threading.Event().wait(2.0)  # the count-in bar
+        melody = [67, 69, 71, 72, 74, 72, 71, 69]
+        for pitch in melody:  # eighth notes at 120 bpm, after the count-in
+            keys.send_message([NOTE_ON, pitch, 96])
+            threading.Event().wait(0.2)
+            keys.send_message([NOTE_OFF, pitch, 0])
+            threading.Event().wait(0.05)
+        keys.send_message([NOTE_ON, 60, 96])  # a note-off that never comes
+        out, err = app.communicate(timeout=120)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(10)
+        keys.close_port()
+        keys.delete()
+    threading.Event().wait(0.3)  # the listener records the silence once the app has gone
+    listener.close()
+    assert app.returncode == 0, err.decode(errors="replace")[-3000:]
+
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["error"] is None
+    assert summary["engine"]["accomp_sounding"] == 0 and summary["engine"]["steps"] > 0
+    assert summary["latency"]["notes"] >= len(melody)
+    midi = mido.MidiFile(f"{take}.mid")
+    assert [t.name for t in midi.tracks] == ["conductor", "lead", "accomp"]
+    lead_ons = [m.note for m in midi.tracks[1] if m.type == "note_on" and m.velocity > 0]
+    accomp_ons = sum(1 for m in midi.tracks[2] if m.type == "note_on" and m.velocity > 0)
+    assert lead_ons == melody + [60]
+    assert accomp_ons > 0
+    # Nothing missing: every accompaniment note scheduled was played by the synth (the lead is muted).
+    assert summary["synth"]["notes"]["accomp"] == accomp_ons
+    assert summary["synth"]["notes"]["lead"] == 0 and summary["synth"]["muted_notes"] == len(lead_ons)
+    assert summary["synth"]["notes"]["click"] == 4  # the count-in bar
+
+    got = np.zeros((heard.available(), 2), dtype=np.float32)
+    heard.read(got)
+    assert np.abs(got).max() > 0.01
+    assert np.abs(got[-SR // 10 :]).max() < 1e-4  # silence after the stop
+    with wave.open(f"{take}.wav") as w:
+        rendered = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)[:, 0] / 32767
+    a, b = envelope(got[:, 0]), envelope(rendered)
+    lag = int(np.argmax(np.correlate(a, b, mode="valid"))) if len(a) >= len(b) else 0
+    match = np.corrcoef(a[lag : lag + len(b)], b)[0, 1]
+    assert match > 0.9, f"what was heard does not follow what the app rendered (r = {match:.2f})"
