@@ -13,6 +13,7 @@ mid-play) becomes a one-line :class:`~accomp.errors.DeviceError`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from accomp.engine.rings import AudioRing
 from accomp.errors import DeviceError
 
 LOAD_HISTORY = 4096
+AUDIO_NICE = -11  # the callback's thread, when allowed (a real-time JACK server gives it more)
 STALL_S = 0.5  # no callback for this long while running: the device is gone
 
 Render = Callable[[int, int], np.ndarray]  # (frames, start sample) -> (frames, 2) float32
@@ -139,6 +141,7 @@ class AudioDevice:
         self._loads = np.zeros(LOAD_HISTORY, dtype=np.float64)
         self._seconds_per_frame = 1.0 / settings.sample_rate
         self.callbacks = 0
+        self.xrun_callbacks = 0
         self.output_underflows = 0
         self.output_overflows = 0
         self.input_underflows = 0
@@ -147,6 +150,7 @@ class AudioDevice:
         self.failed: str | None = None
         self.device_name = ""
         self.output_latency_s = 0.0  # as PortAudio reported it when the stream opened
+        self.callback_thread = 0  # native id of the thread running the callback (once it has run)
         self.finished = threading.Event()
         self._last_seen = (0, 0.0)  # (callbacks, perf_counter) at the last alive() check
 
@@ -222,8 +226,15 @@ class AudioDevice:
             return False
         return True
 
+    def raise_priority(self, nice: int = AUDIO_NICE) -> bool:
+        """Ask the OS to favour the callback's thread (as PortAudio's ALSA host API does with
+        real-time scheduling; under a real-time JACK server it already is). Best effort: False
+        where it is not allowed."""
+        return raise_thread_priority(self.callback_thread, nice) if self.callback_thread else False
+
     def xruns(self) -> int:
-        return self.output_underflows + self.output_overflows + self.input_underflows + self.input_overflows
+        """Callbacks that reported an xrun (an underflow or overflow, in or out)."""
+        return self.xrun_callbacks
 
     def load(self) -> np.ndarray:
         """Recent callback loads: time in the callback / duration of its block."""
@@ -235,6 +246,8 @@ class AudioDevice:
     # ------------------------------------------------------------------ audio thread
 
     def _count(self, status) -> None:
+        if status.output_underflow or status.output_overflow or status.input_underflow or status.input_overflow:
+            self.xrun_callbacks += 1  # one xrun, however many flags (PortAudio's JACK sets two)
         if status.output_underflow:
             self.output_underflows += 1
         if status.output_overflow:
@@ -251,6 +264,8 @@ class AudioDevice:
 
     def _duplex_callback(self, indata, outdata, frames, time_info, status) -> None:
         started = time.perf_counter()
+        if not self.callback_thread:
+            self.callback_thread = threading.get_native_id()
         if status:
             self._count(status)
         self.clock.publish(self._position, started)
@@ -266,6 +281,18 @@ class AudioDevice:
         self._position += frames
         self._loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - started) / (frames * self._seconds_per_frame)
         self.callbacks += 1
+
+
+def raise_thread_priority(thread_id: int, nice: int) -> bool:
+    """Lower one thread's nice value (Linux: per thread); False when not permitted."""
+    if not hasattr(os, "setpriority"):
+        return False
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread_id) > nice:
+            os.setpriority(os.PRIO_PROCESS, thread_id, nice)
+        return True
+    except OSError:
+        return False
 
 
 def _one_line(exc: BaseException) -> str:

@@ -132,10 +132,12 @@ class Engine:
         self.redos = 0
         self.lead_notes = 0
         self.late_lead_notes = 0
-        # Per lead onset taken into account: (note time, decision time, compute s, sounding at).
-        self.latency_log = np.zeros((LOG_SIZE, 4), dtype=np.float64)
+        # Per lead onset taken into account, one row: (note time, decision time, model step s,
+        # first sample rendered from the decision, accompaniment events + notes sounding from
+        # then (0: silence, nothing to hear), pitch).
+        self.latency_log = np.zeros((LOG_SIZE, 6), dtype=np.float64)
         self.latency_count = 0
-        self._pending_notes: list[int] = []  # sample times of lead onsets awaiting their decision
+        self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
 
     # ------------------------------------------------------------------ input (any producer)
 
@@ -223,14 +225,14 @@ class Engine:
                 self._lead[ONSET, key] = 1
                 self._lead[SUSTAIN, key] = 1
                 self._redo_wanted = True
-                self._pending_notes.append(when)
+                self._pending_notes.append((when, pitch))
                 continue
             if step < self._next_step:
                 self.late_lead_notes += 1
                 step = self._next_step
             if step < self._next_step + ONSET_SLOTS:
                 self._onsets[step % ONSET_SLOTS, key] = 1
-                self._pending_notes.append(when)
+                self._pending_notes.append((when, pitch))
 
     def _decide(self, step: int, now: int) -> None:
         slot = step % ONSET_SLOTS
@@ -274,11 +276,6 @@ class Engine:
         compute = time.perf_counter() - started
         self._step_s[self._n_steps % LOG_SIZE] = compute
         self._n_steps += 1
-        for note_time in self._pending_notes:
-            row = self.latency_log[self.latency_count % LOG_SIZE]
-            row[0], row[1], row[2], row[3] = note_time, now, compute, at
-            self.latency_count += 1
-        self._pending_notes.clear()
         onset = frame[ONSET].astype(bool)
         sustain = frame[SUSTAIN].astype(bool) | onset
         struck_now = self._struck_at == step  # struck by an earlier decision of this same step
@@ -295,6 +292,12 @@ class Engine:
         self._sounding = (self._sounding & ~end) | start
         self._struck_at[strike] = step
         self._struck_at[struck_now & ~onset] = -(1 << 30)
+        audible = int(end.sum() + start.sum() + self._sounding.sum())  # 0: silence, nothing to hear
+        for note_time, pitch in self._pending_notes:
+            row = self.latency_log[self.latency_count % LOG_SIZE]
+            row[:] = (note_time, now, compute, at, audible, pitch)
+            self.latency_count += 1
+        self._pending_notes.clear()
 
     def _pitch(self, key: int) -> int:
         return self.settings.spec.lowest_pitch + int(key)

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import select
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from accomp.devices.audio import AudioDevice, AudioSettings
+from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priority
 from accomp.engine.clock import SampleClock
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
@@ -30,6 +31,10 @@ FIRST_CALLBACK_S = 5.0
 WORKER_TICK_S = 0.05  # the worker looks at the devices at least this often
 RECORDER_TICK_S = 0.05
 FLUSH_WAIT_S = 1.0
+# The audio callback is Python: it needs the GIL, which a busy worker hands over only every
+# switch interval (5 ms by default, longer than a 128-frame block). Shorter while playing.
+SWITCH_INTERVAL_S = 0.0005
+WORKER_NICE = -5  # the engine's thread, when allowed: below the audio thread, above the rest
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class LiveSettings:
     use_midi_in: bool = True
     record_midi: str | None = None
     record_wav: str | None = None
+    start_delay_s: float = 0.0  # the transport (count-in first) starts this long after the devices
 
 
 class LiveSession:
@@ -71,11 +77,13 @@ class LiveSession:
         self._worker: threading.Thread | None = None
         self._recorder_thread: threading.Thread | None = None
         self._stopped = False
+        self._switch_interval = sys.getswitchinterval()
 
     # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         """Open every device and start playing; on any failure, close what was opened."""
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         try:
             self._open()
         except BaseException:
@@ -111,6 +119,7 @@ class LiveSession:
             if time.perf_counter() > deadline or self.audio.finished.is_set():
                 raise DeviceError(f"audio device '{self.audio.device_name}' never asked for audio")
             self._stop.wait(0.005)
+        self.audio.raise_priority()
         if self.midi_out is not None:
             self.midi_out.start()
         self._worker = threading.Thread(target=self._run, name="accomp-engine", daemon=True)
@@ -153,6 +162,7 @@ class LiveSession:
             self.recorder.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        sys.setswitchinterval(self._switch_interval)
         self.ended.set()
 
     def _wait_for_flushes(self) -> None:
@@ -173,8 +183,9 @@ class LiveSession:
     # ------------------------------------------------------------------ threads
 
     def _run(self) -> None:
+        raise_thread_priority(threading.get_native_id(), WORKER_NICE)
         e, clock = self.engine, self.clock
-        e.start(clock.now())
+        e.start(clock.now() + round(self.settings.start_delay_s * clock.sample_rate))
         wake = e.poll(clock.now())
         try:
             while not self._stop.is_set():

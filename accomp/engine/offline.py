@@ -33,6 +33,8 @@ class OfflineRun:
 
 
 def drain(ring: EventRing, into: list | None) -> None:
+    if not len(ring):
+        return
     while True:
         record = ring.pop()
         if record is None:
