@@ -212,3 +212,36 @@ def onset_samples(signal: np.ndarray, threshold: float = 0.01, gap: int = SR // 
     starts = [int(loud[0])] + [int(b) for a, b in zip(loud, loud[1:]) if b - a > gap]
     return starts
 
+
+
+def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
+    import rtmidi
+
+    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-flood")
+    keyboard.open_virtual_port("keys")
+    engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=0, click=False)), Fifth())
+    settings = LiveSettings(audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
+                            midi_in=f"{CLIENT}-flood:keys", midi_api="jack")  # fmt: skip
+    session = LiveSession(engine, settings)
+    rng = np.random.default_rng(0)
+    sent = 0
+    try:
+        session.start()
+        callbacks_before = session.audio.callbacks
+        for burst in range(300):  # 10,000 messages a second for 3 s, in bursts of 100 every 10 ms
+            for _ in range(50):
+                pitch = int(rng.integers(40, 90))
+                keyboard.send_message([NOTE_ON, pitch, int(rng.integers(0, 128))])  # some velocity 0
+                keyboard.send_message([NOTE_OFF, pitch, 0] if rng.random() < 0.9 else [0xF0, 0x7D, 0x01, 0xF7])
+                sent += 2
+            pace(0.01)
+        assert session.error is None and session.audio.alive()
+        assert session.audio.callbacks - callbacks_before > 2 * SR // BLOCK  # audio kept running
+    finally:
+        session.stop()
+        keyboard.close_port()
+        keyboard.delete()
+    summary = session.summary()
+    assert summary["midi_in"]["received"] > sent // 4  # JACK's MIDI buffer may drop some of a flood
+    assert session.synth.sounding() == 0 and summary["engine"]["accomp_sounding"] == 0
+    assert session.error is None

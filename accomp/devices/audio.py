@@ -28,6 +28,7 @@ from accomp.errors import DeviceError
 LOAD_HISTORY = 4096
 AUDIO_NICE = -11  # the callback's thread, when allowed (a real-time JACK server gives it more)
 STALL_S = 0.5  # no callback for this long while running: the device is gone
+CLOSE_TIMEOUT_S = 2.0
 
 Render = Callable[[int, int], np.ndarray]  # (frames, start sample) -> (frames, 2) float32
 
@@ -67,6 +68,14 @@ def release() -> None:
     sd = sounddevice()
     while sd._initialized > 0:
         sd._terminate()
+
+
+def abandon() -> None:
+    """Never shut PortAudio down in this process: after its JACK server vanished, shutting
+    down blocks or aborts (an assertion in its JACK host API). The OS reclaims it at exit."""
+    import sounddevice as sd
+
+    sd._initialized = 0
 
 
 def refresh() -> None:
@@ -193,12 +202,28 @@ class AudioDevice:
         self._last_seen = (self.callbacks, time.perf_counter())
 
     def close(self) -> None:
+        """Close the stream. A device that has gone away can make PortAudio's close block for
+        ever (its JACK host API waits for a server that is gone): then the stream is left to a
+        daemon thread and PortAudio is never shut down in this process (:func:`abandon`)."""
         stream, self._stream = self._stream, None
-        if stream is not None:
+        if stream is None:
+            return
+        errors: list[BaseException] = []
+
+        def close_it() -> None:
             try:
                 stream.close(ignore_errors=True)
             except Exception as exc:  # a vanished device may fail even to close; it is gone anyway
-                self.failed = self.failed or f"audio device failed while closing ({_one_line(exc)})"
+                errors.append(exc)
+
+        closer = threading.Thread(target=close_it, name="accomp-audio-close", daemon=True)
+        closer.start()
+        closer.join(CLOSE_TIMEOUT_S)
+        if closer.is_alive():
+            abandon()
+            self.failed = self.failed or "audio device did not close (it has gone away)"
+        elif errors:
+            self.failed = self.failed or f"audio device failed while closing ({_one_line(errors[0])})"
 
     @property
     def output_latency(self) -> float:
@@ -222,7 +247,7 @@ class AudioDevice:
             self.failed = f"audio device stopped responding (no callback for {now - at:.1f} s)"
             return False
         if not self._stream.active:
-            self.failed = self.failed or "audio device stopped"
+            self.failed = self.failed or f"audio device '{self.device_name}' stopped while playing (gone away?)"
             return False
         return True
 
