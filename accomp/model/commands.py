@@ -43,7 +43,7 @@ def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return out
 
 
-def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str) -> tuple[list[Piece], dict]:
+def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str, *, allow_empty: bool = False) -> tuple[list[Piece], dict]:
     """The pieces of every requested corpus for one split, plus a data summary."""
     from accomp.music.corpora import load_corpus, split_pieces
 
@@ -65,7 +65,7 @@ def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str) -> tuple[
                 "hours": round(sum(p.seconds() for p in chosen) / 3600, 2),
             }
         )
-    if not pieces:
+    if not pieces and not allow_empty:
         raise CorpusError(f"no pieces in the {split} split of the requested corpora")
     return pieces, summary
 
@@ -159,7 +159,10 @@ def teacher_train(args: argparse.Namespace) -> int:
         raise CorpusError(f"{out.parent}: output folder does not exist")
     spec = DEFAULT_SPEC
     train_pieces, summary = load_pieces(args, spec, "train")
-    val_pieces, val_summary = load_pieces(args, spec, "val")
+    val_pieces, val_summary = load_pieces(args, spec, "val", allow_empty=True)
+    if not val_pieces:  # a small folder may have no piece in the validation split
+        print("accomp: notice: no validation pieces (corpus too small); validating on training pieces", file=sys.stderr)
+        val_pieces, val_summary = train_pieces, {"corpora": "same as training (no validation pieces)"}
     styles = tuple(sorted({p.style for p in train_pieces}))
     size = args.size if args.size != "auto" else ("base" if device.type == "cuda" else "small")
     cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles)

@@ -1,0 +1,84 @@
+"""One student step (the streaming path the engine calls): p50/p99 on CPU with 1 thread,
+and on CUDA when present.
+
+    .venv/bin/python benchmarks/student_step.py [--preset pop] [--steps 2000] [--threads 1]
+
+Writes ``benchmarks/results/student_step.json``. Bars (issue 5): CPU, 1 thread,
+p50 <= 1.5 ms and p99 <= 3 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accomp.model.preset import load_preset, resolve_preset  # noqa: E402
+
+
+def measure(student, device: torch.device, steps: int, warmup: int = 200) -> np.ndarray:
+    K = student.cfg.n_keys
+    state = student.init_state(np.eye(len(student.cfg.styles) + 1, dtype=np.float32)[0])
+    g = torch.Generator().manual_seed(0)
+    leads = (torch.rand(64, 2, K, generator=g) < 0.02).float().to(device)
+    noise = torch.randn(64, 2, K, generator=g).to(device)
+    times = np.empty(steps)
+    for i in range(warmup + steps):
+        sync = device.type == "cuda"
+        if sync:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        state, frame = student.step(state, leads[i % 64], noise[i % 64])
+        if sync:
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times[i - warmup] = time.perf_counter() - t0
+    return times * 1e3
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="pop")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "student_step.json"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    path = resolve_preset(args.preset)
+    rows = []
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    for device in devices:
+        student, header = load_preset(path, device)
+        ms = measure(student, device, args.steps)
+        rows.append({"device": str(device), "threads": args.threads if device.type == "cpu" else None, "steps": args.steps,
+                     "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+                     "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())})
+    params = sum(p.numel() for p in student.parameters())
+    print(f"student step, preset {path.name} ({params:,} parameters, kv window {student.kv_window}), {args.steps} steps")
+    print(f"{'device':<7} {'threads':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  bar: p50<=1.5, p99<=3")
+    for r in rows:
+        print(f"{r['device']:<7} {str(r['threads'] or '-'):>7} {r['p50_ms']:>8.3f} {r['p90_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['max_ms']:>8.3f}")
+    payload = {"benchmark": "student step", "preset": path.name, "parameters": params,
+               "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}",
+               "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
