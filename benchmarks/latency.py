@@ -218,7 +218,8 @@ def run_app(args: argparse.Namespace) -> int:
             helpers.append(subprocess.Popen([*me, "--role", "busy", "--seconds", str(seconds + 30)]))
         refresh()
         transport = TransportSettings(tempo=args.tempo, count_in_bars=1, click=True, midi_clock=True)
-        engine = Engine(EngineSettings(sample_rate=args.rate, block_frames=args.buffer, transport=transport))
+        engine = Engine(EngineSettings(sample_rate=args.rate, block_frames=args.buffer, transport=transport,
+                                       midi_out_accomp=False))  # MIDI out: the clock alone, never crowded out
         engine.player, preset = (None, "none") if args.no_model else make_accompanist(args.preset, engine.transport.steps_per_bar)
         audio = AudioSettings(host_api="JACK", sample_rate=args.rate, block_frames=args.buffer)
         live = LiveSettings(audio=audio, midi_in=f"{CLIENT}:keys", midi_out_virtual="clock", midi_api="jack",

@@ -54,6 +54,7 @@ class EngineSettings:
     grace_ms: float = 30.0  # a late lead onset still changes its step this long after it began
     slack_ms: float = 0.5  # a re-decided step's notes are scheduled this far after the decision
     accomp_channel: int = 1  # MIDI out channel of the accompaniment (0-based)
+    midi_out_accomp: bool = True  # False: MIDI out carries the clock only
     accomp_velocity: int = 72
     ring_capacity: int = 8192
 
@@ -306,7 +307,8 @@ class Engine:
         pitch = self._pitch(key)
         self._last_time[0] = at = max(at, self._last_time[0])
         self.accomp_synth.push(at, ACCOMP, kind, pitch, velocity)
-        self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
+        if self.settings.midi_out_accomp:
+            self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
         self._last_time[2] = max(at, self._last_time[2])
         self.record.push(at, ACCOMP, kind, pitch, velocity)
 
