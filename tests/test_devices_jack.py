@@ -235,6 +235,9 @@ def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
                 keyboard.send_message([NOTE_OFF, pitch, 0] if rng.random() < 0.9 else [0xF0, 0x7D, 0x01, 0xF7])
                 sent += 2
             pace(0.01)
+            if burst == 100:
+                session.set_tempo(90)
+                session.set_player(Fifth())  # a preset switch in the middle of it
         assert session.error is None and session.audio.alive()
         assert session.audio.callbacks - callbacks_before > 2 * SR // BLOCK  # audio kept running
     finally:
@@ -244,4 +247,4 @@ def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
     summary = session.summary()
     assert summary["midi_in"]["received"] > sent // 4  # JACK's MIDI buffer may drop some of a flood
     assert session.synth.sounding() == 0 and summary["engine"]["accomp_sounding"] == 0
-    assert session.error is None
+    assert session.error is None and engine.transport.tempo == 90

@@ -60,7 +60,7 @@ def test_audio_device_lost_mid_play_stops_cleanly(tmp_path):
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
         started = app.stderr.readline()
         assert "accomp: playing" in started, started + app.stderr.read()
-        server.kill()  # the device goes away
+        server.terminate()  # the device goes away (SIGTERM: the server leaves no shared memory behind)
         server.wait(10)
         out, err = app.communicate(timeout=60)
     finally:

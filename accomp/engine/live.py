@@ -15,6 +15,7 @@ A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
 from __future__ import annotations
 
 import os
+import queue
 import select
 import sys
 import threading
@@ -71,6 +72,7 @@ class LiveSession:
         self._stop = threading.Event()
         self.ended = threading.Event()  # set when play ended by itself (a device failed)
         self._panic = False
+        self._controls: queue.SimpleQueue = queue.SimpleQueue()  # engine changes, run by the worker
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -137,6 +139,21 @@ class LiveSession:
         self._panic = True
         self._nudge()
 
+    def set_player(self, player) -> None:
+        """Switch the step player (a preset switch): the old one's notes all end first.
+
+        The new player should be warmed up already; the worker swaps it in at once."""
+        self._controls.put(lambda e, now: e.set_player(player, now))
+        self._nudge()
+
+    def set_tempo(self, bpm: float) -> None:
+        """Change the tempo from now on (the position in the bar is kept)."""
+        from accomp.engine.transport import check_tempo
+
+        bpm = check_tempo(bpm)
+        self._controls.put(lambda e, now: e.transport.set_tempo(bpm, now))
+        self._nudge()
+
     def stop(self) -> None:
         """Stop and close everything; safe to call more than once, and after a failure."""
         if self._stopped:
@@ -195,6 +212,8 @@ class LiveSession:
                         os.read(self._wake_r, 4096)
                     except BlockingIOError:
                         pass
+                while not self._controls.empty():
+                    self._controls.get_nowait()(e, clock.now())
                 if self._panic:
                     self._panic = False
                     e.set_player(e.player, clock.now())
