@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("launch", help="open the app (the default when no command is given)")
+    p.add_argument("--play", action="store_true", help="start playing as soon as the preset is loaded")
+    p.add_argument("--quit-after", type=float, metavar="S", help="close the window after S seconds (prints a JSON summary)")
     p.set_defaults(func=_lazy("accomp.app", "launch"))
 
     data = sub.add_parser("data", help="corpus tools")
@@ -197,6 +199,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--no-metrics", action="store_true", help="skip the validation metrics at the end")
+    p.add_argument("--init", help="start from this teacher's weights (fine-tuning; same size, window and styles)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.model.commands", "teacher_train"))

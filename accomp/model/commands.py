@@ -166,6 +166,16 @@ def teacher_train(args: argparse.Namespace) -> int:
     styles = tuple(sorted({p.style for p in train_pieces}))
     size = args.size if args.size != "auto" else ("base" if device.type == "cuda" else "small")
     cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles)
+    init_weights = None
+    if args.init:
+        from accomp.model.checkpoint import file_hash, load_teacher
+
+        start, _, start_header = load_teacher(args.init)
+        if start.cfg.to_dict() | {"noise": None} != cfg.to_dict() | {"noise": None}:
+            raise CorpusError(f"{args.init}: its model config differs from this run's (size, window or styles)")
+        init_weights = start.state_dict()
+        summary["initialised_from"] = {"file": Path(args.init).name, "hash": file_hash(args.init),
+                                       "steps": start_header.get("training", {}).get("steps")}
     rng = np.random.default_rng(args.seed)
     train = TrainData.from_windows(make_windows(train_pieces, cfg.window, args.hop, rng=rng), styles)
     val = TrainData.from_windows(make_windows(val_pieces, cfg.window, cfg.window, rng=rng), styles)
@@ -181,6 +191,7 @@ def teacher_train(args: argparse.Namespace) -> int:
     record = train_teacher(
         cfg, tc, spec, train, val, out, summary, device=device, rank=rank, world=world,
         final_metrics=(lambda ema: quick_metrics(ema, val_pieces, device)) if not args.no_metrics else None,
+        init_weights=init_weights,
     )
     if rank == 0:
         print(f"wrote {out} after {record['steps']} steps in {record['seconds'] / 60:.1f} min on {record['hardware']}")

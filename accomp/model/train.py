@@ -83,8 +83,25 @@ class Batcher:
         return x.to(device), d.beat[idx].long().to(device), d.style[idx].to(device), d.lo[idx], d.hi[idx]
 
 
+CHROMA_WEIGHT = 0.2
+
+
+def chroma_error(d: torch.Tensor, x0: torch.Tensor, fold: torch.Tensor) -> torch.Tensor:
+    """L1 distance of the sounding pitch-class profile per frame and track, (B, T, R).
+
+    On sparse rolls the squared error over all cells barely rewards getting the harmony
+    right (most cells are off whatever the lead); this term does, directly.
+    """
+    def profile(x: torch.Tensor) -> torch.Tensor:
+        mass = ((x[..., 1, :].clamp(-1, 1) + 1) / 2) @ fold  # (B, T, R, 12)
+        return mass / (mass.sum(-1, keepdim=True) + 1.0)
+
+    return (profile(d) - profile(x0)).abs().sum(-1)
+
+
 def denoiser_loss(model: torch.nn.Module, x0: torch.Tensor, beat: torch.Tensor, style: torch.Tensor, mc: MaskConfig, g: torch.Generator) -> torch.Tensor:
-    """EDM-weighted squared error on the cells that are neither given nor hidden."""
+    """EDM-weighted squared error on the cells that are neither given nor hidden, plus a
+    pitch-class profile term on the same frames."""
     base: Teacher = getattr(model, "module", model)  # unwrap DistributedDataParallel
     cfg = base.cfg
     cond = make_cond(x0, beat, style, len(cfg.styles), mc, g)
@@ -95,7 +112,9 @@ def denoiser_loss(model: torch.nn.Module, x0: torch.Tensor, beat: torch.Tensor, 
     target = (~cond.given[..., None, None] & cond.visible[..., None, None, None]).float()
     cells_per_track = x0.shape[-1] * x0.shape[-2]
     err = ((d - x0) ** 2 * target).sum(dim=(1, 2, 3, 4)) / (target.sum(dim=(1, 2, 3, 4)) * cells_per_track).clamp(min=1)
-    return (edm_loss_weight(sigma, cfg.noise.sigma_data) * err).mean()
+    frames = target[..., 0, 0]  # (B, T, R)
+    chroma = (chroma_error(d, x0, base.fold) * frames).sum(dim=(1, 2)) / frames.sum(dim=(1, 2)).clamp(min=1)
+    return (edm_loss_weight(sigma, cfg.noise.sigma_data) * err).mean() + CHROMA_WEIGHT * chroma.mean()
 
 
 @torch.no_grad()
@@ -139,11 +158,14 @@ def train_teacher(
     rank: int = 0,
     world: int = 1,
     final_metrics=None,
+    init_weights: dict[str, torch.Tensor] | None = None,
 ) -> dict:
     """Train, write ``out`` (EMA weights + header) and return the header's training record."""
     torch.manual_seed(tc.seed + rank)
     g = torch.Generator().manual_seed(tc.seed * 1000 + rank)
     model = Teacher(cfg).to(device)
+    if init_weights is not None:  # fine-tuning: start from an earlier teacher's weights
+        model.load_state_dict(init_weights)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     state_path = out.with_name(out.name + ".state.pt")
