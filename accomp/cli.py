@@ -109,6 +109,14 @@ def _add_distill(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.distill.commands", "distill"))
 
+    preset = sub.add_parser("preset", help="style preset tools")
+    psub = preset.add_subparsers(title="preset commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free)")
+    p.add_argument("preset", help="preset name or file")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.set_defaults(func=_lazy("accomp.distill.commands", "calibrate"))
+
     student = sub.add_parser("student", help="evaluate a distilled student preset")
     ssub = student.add_subparsers(title="student commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = ssub.add_parser("eval", help="metrics table: student (streamed) vs teacher (causal), human and baselines")

@@ -46,18 +46,25 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
     return out
 
 
-def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1) -> dict:
-    """Student vs teacher (causal) on leads the teacher wrote: no dataset is opened."""
+def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1, calibrate: bool = True) -> dict:
+    """Student vs teacher (causal) on leads the teacher wrote: no dataset is opened.
+
+    With ``calibrate`` the student's decision thresholds are first fitted (on a second set
+    of teacher-written leads) so that its note density matches the teacher's.
+    """
+    from accomp.distill.calibrate import calibrate_thresholds
     from accomp.music.evaluate import evaluate_pieces
     from accomp.music.frames import Piece
 
     device = next(student.parameters()).device
     T = bars * 16
-    beat = np.tile(np.arange(T) % 16, (n, 1))
-    styles = np.tile(style, (n, 1))
+    beat = np.tile(np.arange(T) % 16, (2 * n, 1))
+    styles = np.tile(style, (2 * n, 1))
     settings = SamplerSettings(seed=seed)
     lead, _, _ = generate(teacher, beat, styles, settings, device=device)
     _, teacher_acc, _ = generate(teacher, beat, styles, settings, lead=lead, causal=True, device=device)
+    thresholds = calibrate_thresholds(student, lead[n:], style, teacher_acc[n:], seed=seed) if calibrate else None
+    lead, teacher_acc = lead[:n], teacher_acc[:n]
     t0 = time.perf_counter()
     student_acc = stream_accompaniment(student, lead, style, 16, seed)
     per_bar = (time.perf_counter() - t0) / (n * bars)
@@ -67,7 +74,25 @@ def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16,
 
     table = evaluate_pieces({"teacher (causal)": pieces(teacher_acc), "student": pieces(student_acc)}, pieces(teacher_acc))
     return {"leads": f"{n} teacher-written leads x {bars} bars", "reference": "teacher (causal)", "table": table,
-            "student_seconds_per_bar": round(per_bar, 5)}
+            "student_seconds_per_bar": round(per_bar, 5), "thresholds": thresholds}
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    """`accomp preset calibrate`: fit an existing preset's decision thresholds again."""
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
+    from accomp.music.evaluate import format_table
+
+    device = pick_device(args.device)
+    path = resolve_preset(args.preset)
+    student, header = load_preset(path, device)
+    teacher, spec, _ = load_teacher(find_teacher(header, path), device)
+    style = np.asarray(header["style"]["weights"], dtype=np.float32)
+    metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed)
+    update_preset_header(path, thresholds=metrics["thresholds"], metrics=metrics)
+    print(format_table(metrics["table"], f"preset {path} (vs the teacher on {metrics['leads']})"))
+    print(f"thresholds: {json.dumps(metrics['thresholds'])}")
+    return 0
 
 
 def _progress_printer(mode: str, total: int):
@@ -127,7 +152,7 @@ def distill(args: argparse.Namespace) -> int:
         student.eval()
         metrics = data_free_metrics(teacher, student, weights, spec, seed=cfg.seed + 1)
         style_info = {"name": name, "mix": args.mix or f"{args.style}=1", "weights": [float(w) for w in weights], "styles": list(teacher.cfg.styles)}
-        save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics,
+        save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
                     loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher")
         Path(str(out) + ".state.pt").unlink(missing_ok=True)
         if args.progress == "jsonl":

@@ -62,6 +62,16 @@ def save_preset(student: Student, teacher_path: str | os.PathLike, path: str | o
     atomic_save_tensors(trained_tensors(student), header, path)
 
 
+def update_preset_header(path: str | os.PathLike, **changes: Any) -> None:
+    """Rewrite a preset's header fields (atomically), keeping its tensors."""
+    path = Path(path)
+    try:
+        header, tensors = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
+    except CheckpointError as exc:
+        raise PresetError(str(exc)) from None
+    atomic_save_tensors(tensors, {**header, **changes}, path)
+
+
 def find_teacher(header: dict, preset_path: Path) -> Path:
     info = header.get("teacher") or {}
     name, digest = info.get("file"), info.get("hash")
@@ -105,6 +115,12 @@ def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, 
             params[name].copy_(value)
     if style.shape != (len(student.cfg.styles) + 1,) or not np.isclose(style.sum(), 1.0) or (style < 0).any():
         raise PresetError(f"{path}: style weights {style.tolist()} do not fit the teacher's styles")
+    thresholds = header.get("thresholds") or {}
+    try:
+        student.onset_threshold = float(thresholds.get("onset", 0.0))
+        student.sustain_threshold = float(thresholds.get("sustain", 0.0))
+    except (TypeError, ValueError):
+        raise PresetError(f"{path}: invalid decision thresholds {thresholds}") from None
     if merge:
         merge_lora(student.net)
     return student.to(device).eval().requires_grad_(False), header

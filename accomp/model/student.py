@@ -117,6 +117,10 @@ class Student(nn.Module):
     """A causal, streaming consistency model initialised from a teacher."""
 
     delay = 0  # frames of look-ahead
+    # Decision thresholds on the denoised cells (in [-1, 1]); a preset may calibrate them
+    # so that its note density matches the teacher's (see accomp.distill.calibrate).
+    onset_threshold = 0.0
+    sustain_threshold = 0.0
 
     def __init__(self, net: Teacher, *, kv_window: int | None = None, lora_rank: int = 0, lora_alpha: float = 16.0) -> None:
         super().__init__()
@@ -268,8 +272,8 @@ class Student(nn.Module):
         x0 = state.x0  # c_skip * x + c_out * F, with x = tokens / c_in
         torch.mul(state.tokens[:, 1, ACCOMP_ROLE], self.c_skip_max / c_in, out=x0).add_(f, alpha=self.c_out_max)
         # 3. Decide the frame and remember it (as cells in [-1, 1]) for the next step.
-        onset = x0[:, 0] > 0
-        sustain = (x0[:, 1] > 0) | onset
+        onset = x0[:, 0] > self.onset_threshold
+        sustain = (x0[:, 1] > self.sustain_threshold) | onset
         frame = torch.stack([onset, sustain], dim=1).to(torch.uint8)  # (B, 2, K)
         state.prev[:, LEAD_ROLE].copy_(state.context[:, 1, LEAD_ROLE])
         state.prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)

@@ -1,0 +1,47 @@
+"""Decision thresholds: match the student's note density to the teacher's, data-free.
+
+A one-step student trained briefly predicts blurred cells (the mean of what the teacher
+might play), which a fixed threshold of 0 turns into silence. Calibration streams the
+student over leads the teacher wrote and moves the onset and sustain thresholds (binary
+search, each a monotone control of its count) until onsets and sounding notes per step
+match the teacher's causal accompaniment of the same leads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accomp.model.student import Student
+
+
+def _rates(acc: np.ndarray) -> tuple[float, float]:
+    """(onsets per step, sounding notes per step) of (B, T, 2, K) rolls."""
+    steps = acc.shape[0] * acc.shape[1]
+    return float(acc[:, :, 0].sum()) / steps, float(acc[:, :, 1].sum()) / steps
+
+
+def calibrate_thresholds(
+    student: Student, lead: np.ndarray, style: np.ndarray, teacher_accomp: np.ndarray, *, iters: int = 10, seed: int = 0
+) -> dict:
+    """Set ``student.onset_threshold`` / ``sustain_threshold``; returns what was found."""
+    from accomp.distill.commands import stream_accompaniment
+
+    want_on, want_sus = _rates(teacher_accomp)
+
+    def run() -> tuple[float, float]:
+        return _rates(stream_accompaniment(student, lead, style, 16, seed))
+
+    for attr, index, want in (("onset_threshold", 0, want_on), ("sustain_threshold", 1, want_sus)):
+        lo, hi = -1.0, 1.0  # a higher threshold gives fewer notes
+        if attr == "sustain_threshold":
+            hi = student.onset_threshold  # sustain never stricter than onset
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            setattr(student, attr, mid)
+            got = run()[index]
+            lo, hi = (mid, hi) if got > want else (lo, mid)
+        setattr(student, attr, (lo + hi) / 2)
+    got_on, got_sus = run()
+    return {"onset": round(student.onset_threshold, 5), "sustain": round(student.sustain_threshold, 5),
+            "teacher_per_step": {"onsets": round(want_on, 4), "sounding": round(want_sus, 4)},
+            "student_per_step": {"onsets": round(got_on, 4), "sounding": round(got_sus, 4)}}
