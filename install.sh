@@ -34,12 +34,14 @@ done
 # ---------------------------------------------------------------- system packages (apt-get)
 
 # The app: PortAudio for sounddevice, ALSA for MIDI, the default SoundFont (FluidR3 GM, MIT),
-# Qt 6's runtime libraries (xcb platform).
+# Qt 6's runtime libraries (what its xcb platform plugin links: libqxcb.so, libQt6XcbQpa.so)
+# and a font for the window's text.
 app_packages=(
     libportaudio2 libasound2 fluid-soundfont-gm
     libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xkb1 libxcb-xfixes0
-    libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0
+    libxcb-shm0 libxcb-sync1 libxcb-util1
+    libegl1 libgl1 libopengl0 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 fonts-dejavu-core
 )
 # The tests: a JACK server with the dummy driver, and a virtual X screen.
 test_packages=(jackd2 xvfb xauth)

@@ -1,18 +1,83 @@
-"""`accomp` with no command: open the app, or say plainly what is not there yet."""
+"""`accomp` with no command (or `accomp launch`): open the window, the default preset ready.
+
+``accomp launch --play`` starts playing as soon as the preset is loaded, and
+``--quit-after S`` closes the window S seconds after it opened (after playing started, with
+``--play``) and prints a JSON summary: the log file, the last play's summary and the notices
+shown. Both are for scripts and CI; a musician just runs ``accomp``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 
 
 def launch(args: argparse.Namespace) -> int:
-    print(
-        "accomp 0.1 — the desktop window, the real-time engine and the trained models are not "
-        "built yet.\n"
-        "What works today:\n"
-        "  accomp data stats --corpus chorales             corpus statistics\n"
-        "  accomp data stats --corpus pop909 --path DIR    (POP909 layout)\n"
-        "  accomp eval --corpus chorales --split val        human vs baseline quality table\n"
-        "Run 'accomp --help' for every command."
-    )
-    return 0
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):  # fmt: skip
+        print("accomp: error: no display to open the window on (DISPLAY is not set); "
+              "'accomp play' plays without a window", file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:
+        print(f"accomp: error: the window needs PySide6 ({exc}); run ./install.sh", file=sys.stderr)
+        return 1
+    from accomp.gui.logs import install_excepthook, setup_logging
+    from accomp.gui.theme import apply_theme
+
+    log_file = setup_logging()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("accomp")
+    app.setDesktopFileName("accomp")
+    apply_theme(app)
+    from accomp.gui.main_window import MainWindow
+
+    window = MainWindow()
+    install_excepthook(lambda: window)
+    window.show()
+    quit_after = getattr(args, "quit_after", None)
+    if getattr(args, "play", False):
+        _play_when_ready(window, quit_after)
+    elif quit_after is not None:
+        _close_after(window, quit_after)
+    code = app.exec()
+    if quit_after is not None:
+        summary = {"log": str(log_file), "last_play": window.last_summary, "notices": window.notices.texts()}
+        print(json.dumps(summary, default=str))
+    return code
+
+
+def _close_after(window, seconds: float) -> None:
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(round(seconds * 1000), window.close)
+
+
+def _play_when_ready(window, quit_after: float | None) -> None:
+    """Press Play once the preset is loaded and the devices listed; say so on stderr once
+    playing (as 'accomp play' does); close ``quit_after`` seconds later."""
+    from PySide6.QtCore import QTimer
+
+    state = {"pressed": False}
+
+    def check() -> None:
+        if not state["pressed"] and window.player is not None and not window.jobs.busy():
+            state["pressed"] = True
+            window.transport.play.setChecked(True)
+        elif state["pressed"] and window.session is not None:
+            timer.stop()
+            print(f"accomp: playing '{window.player.name}' on {window.session.audio.device_name}", file=sys.stderr, flush=True)
+            if quit_after is not None:
+                _close_after(window, quit_after)
+        elif state["pressed"] and not window.transport.play.isChecked():  # it could not start: say why, carry on
+            timer.stop()
+            print(f"accomp: not playing: {' '.join(window.notices.texts()[-1:])}", file=sys.stderr, flush=True)
+            if quit_after is not None:
+                _close_after(window, quit_after)
+
+    timer = QTimer(window, interval=50)
+    timer.timeout.connect(check)
+    timer.start()

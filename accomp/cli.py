@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("launch", help="open the app (the default when no command is given)")
     p.add_argument("--play", action="store_true", help="start playing as soon as the preset is loaded")
-    p.add_argument("--quit-after", type=float, metavar="S", help="close the window after S seconds (prints a JSON summary)")
+    p.add_argument("--quit-after", type=float, metavar="S",
+                   help="close the window S seconds after it opened (after playing started, with --play); print a JSON summary")
     p.set_defaults(func=_lazy("accomp.app", "launch"))
 
     data = sub.add_parser("data", help="corpus tools")

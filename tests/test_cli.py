@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,9 +87,11 @@ def test_usage_errors_are_one_line_and_exit_2(args):
     assert len(lines) == 1 and "error:" in lines[0], done.stderr
 
 
-def test_no_command_says_what_is_not_built_yet():
-    done = run()
-    assert done.returncode == 0, done.stderr
-    assert "not built yet" in done.stdout
-    assert "accomp --help" in done.stdout
-    assert done.stderr == ""
+def test_no_command_without_a_display_says_so_in_one_line():
+    """`accomp` opens the window (tests/test_gui_launch.py); with no display it says why."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([str(ACCOMP)], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "no display" in lines[0] and "accomp play" in lines[0], done.stderr

@@ -3,7 +3,8 @@
 The callback is the engine's clock (it publishes each block's sample position, see
 :class:`~accomp.engine.clock.SampleClock`) and does only this: count xruns from the status
 flags, render the synth into its preallocated buffer, copy it out, copy it to the recorder's
-ring, copy the input to the analysis ring, and note its own load. No allocation of arrays,
+ring (and to a monitor ring for the GUI's waveforms), copy the input to the analysis ring,
+and note its own load. No allocation of arrays,
 no lock, no logging, no import, no torch. (sounddevice itself wraps PortAudio's buffers in
 numpy arrays for each call; that is outside our hands.)
 
@@ -137,12 +138,14 @@ class AudioDevice:
         render: Render | None,
         *,
         tap: AudioRing | None = None,
+        monitor: AudioRing | None = None,
         input_ring: AudioRing | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self._render = render
-        self._tap = tap
+        self._tap = tap  # the recorder's copy of the output
+        self._monitor = monitor  # a second copy, for waveforms and meters
         self._input_ring = input_ring
         self._stream = None
         self._position = 0
@@ -301,6 +304,8 @@ class AudioDevice:
         outdata[:] = mix
         if self._tap is not None:
             self._tap.write(mix)
+        if self._monitor is not None:
+            self._monitor.write(mix)
         if indata is not None and self._input_ring is not None:
             self._input_ring.write(indata)
         self._position += frames

@@ -10,6 +10,10 @@ A recorder thread drains the recording rings.
 sinks flush: every note ends, on the synth and on MIDI out), MIDI input closes, MIDI output
 sends its note-offs and CCs and closes, the audio device closes, the recording is written.
 A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
+
+For waveforms and meters, :attr:`LiveSession.output_monitor` (and, with an audio input,
+:attr:`LiveSession.input_monitor`) receive a copy of every block the callback plays (and
+records); one reader (the GUI's timer) drains them; what nobody reads is dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priori
 from accomp.engine.clock import SampleClock
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
+from accomp.engine.rings import AudioRing
 from accomp.errors import DeviceError
 
 FIRST_CALLBACK_S = 5.0
@@ -36,6 +41,7 @@ FLUSH_WAIT_S = 1.0
 # switch interval (5 ms by default, longer than a 128-frame block). Shorter while playing.
 SWITCH_INTERVAL_S = 0.0005
 WORKER_NICE = -5  # the engine's thread, when allowed: below the audio thread, above the rest
+MONITOR_S = 0.5  # audio kept for the monitor rings
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class LiveSession:
         self.midi_in = None
         self.midi_out = None
         self.recorder: Recorder | None = None
+        monitor = round(MONITOR_S * settings.audio.sample_rate)
+        self.output_monitor = AudioRing(monitor, 2)
+        self.input_monitor = AudioRing(monitor, settings.audio.input_channels) if settings.audio.input_device is not None else None
         self.error: str | None = None
         self._stop = threading.Event()
         self.ended = threading.Event()  # set when play ended by itself (a device failed)
@@ -106,7 +115,7 @@ class LiveSession:
             self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav)
         render = self.synth.render if self.synth is not None else None
         tap = self.recorder.audio if self.recorder is not None else None
-        self.audio = AudioDevice(s.audio, self.clock, render, tap=tap)
+        self.audio = AudioDevice(s.audio, self.clock, render, tap=tap, monitor=self.output_monitor, input_ring=self.input_monitor)
         self.audio.open()
         api = midi.midi_api(s.midi_api)
         if s.use_midi_in:

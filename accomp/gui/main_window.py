@@ -1,0 +1,386 @@
+"""The main window: transport on top, live views in the middle, presets, devices and mixer
+in docks. A thin shell over the engine: slow work goes to :class:`~accomp.gui.jobs.Jobs`,
+and a 30 Hz timer reads the engine's snapshots (position, metrics, logs, monitor rings);
+no engine thread ever touches a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from accomp.errors import AccompError, PresetError
+from accomp.gui import player as play
+from accomp.gui.devices_panel import DevicesPanel
+from accomp.gui.jobs import Jobs
+from accomp.gui.key_filter import KeyFilter
+from accomp.gui.keyboard import HELP, ComputerKeyboard
+from accomp.gui.logs import report_unexpected
+from accomp.gui.mixer_panel import MixerPanel
+from accomp.gui.notices import Notices
+from accomp.gui.presets_panel import PresetsPanel
+from accomp.gui.settings import KEYBOARD, Settings, load_settings, save_settings
+from accomp.gui.transport_bar import TransportBar
+from accomp.gui.views import LatencyView, PianoRoll, Waveforms, recent_key
+
+log = logging.getLogger("accomp.gui")
+FRAME_MS = 33  # the views' redraw timer (30 Hz)
+KEY_EVERY = 15  # frames between key estimates
+SAVE_DELAY_MS = 500
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, notice: str | None = None) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("accomp — your band mate")
+        if settings is None:
+            settings, notice = load_settings()
+        self.settings = settings
+        self.session = None  # the LiveSession while playing
+        self.player: play.ObservedPlayer | None = None  # the loaded preset
+        self._loading: Future | None = None  # the preset being loaded
+        self._stopping = False
+        self.take: play.Take | None = None  # the last recording
+        self.last_summary: dict | None = None  # of the last play
+        self.devices = play.DeviceList([], [])
+        self.keyboard = ComputerKeyboard(octave=settings.keyboard_octave)
+        self.jobs = Jobs(self, self._job_failed)
+        self.distill_dialog = None
+        self._frame = 0
+        self._build()
+        self.transport.apply(settings)
+        self.mixer.apply(settings)
+        self._restore_layout()
+        self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save_settings)
+        self.timer = QTimer(self, interval=FRAME_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.keys = KeyFilter(self, self.keyboard, self.transport.play.toggle, self._send_lead)
+        QApplication.instance().installEventFilter(self.keys)
+        if notice:
+            self.notices.show_notice(notice)
+        self.rescan()
+        self.refresh_presets()
+        self.choose_preset(None)
+
+    # ------------------------------------------------------------------ building
+
+    def _build(self) -> None:
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.notices = Notices(central)
+        self.transport = TransportBar(central)
+        self.roll = PianoRoll(central)
+        self.waveforms = Waveforms(central)
+        self.latency = LatencyView(central)
+        bottom = QSplitter(Qt.Orientation.Horizontal, central)
+        bottom.addWidget(self.waveforms)
+        bottom.addWidget(self.latency)
+        bottom.setSizes([300, 700])
+        views = QSplitter(Qt.Orientation.Vertical, central)
+        views.addWidget(self.roll)
+        views.addWidget(bottom)
+        views.setSizes([420, 260])
+        column.addWidget(self.notices)
+        column.addWidget(self.transport)
+        column.addWidget(views, 1)
+        self.setCentralWidget(central)
+        self.presets = PresetsPanel(self)
+        self.device_panel = DevicesPanel(self)
+        self.mixer = MixerPanel(self)
+        left = self._dock("Style presets", "presetsDock", self.presets, Qt.DockWidgetArea.LeftDockWidgetArea)
+        right = self._dock("Devices", "devicesDock", self.device_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        mixer = self._dock("Mixer", "mixerDock", self.mixer, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(right, mixer)
+        right.raise_()
+        self.resizeDocks([left, right], [210, 290], Qt.Orientation.Horizontal)
+        self.statusBar().showMessage(HELP)
+        t = self.transport
+        t.play_toggled.connect(self.set_playing)
+        t.panic.connect(self.panic)
+        t.tempo_changed.connect(self._tempo_changed)
+        t.changed.connect(self._update_settings)
+        t.export.connect(self.export_take)
+        self.presets.chosen.connect(self.choose_preset)
+        self.presets.distill.connect(self.open_distill)
+        self.device_panel.changed.connect(self._update_settings)
+        self.device_panel.rescan.connect(self.rescan)
+        self.device_panel.test_tone.connect(self.test_tone)
+        self.mixer.changed.connect(self._mixer_changed)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _restore_layout(self) -> None:
+        s = self.settings
+        if not (s.window_geometry and self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))):
+            self.resize(1280, 800)
+        if s.window_state:
+            self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+
+    # ------------------------------------------------------------------ settings
+
+    def _update_settings(self, changes: dict) -> None:
+        self.settings = replace(self.settings, **changes)
+        self._save_timer.start()
+
+    def save_settings(self) -> None:
+        self.settings = replace(self.settings, keyboard_octave=self.keyboard.octave,
+                                window_geometry=bytes(self.saveGeometry().toBase64()).decode(),
+                                window_state=bytes(self.saveState().toBase64()).decode())  # fmt: skip
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.notices.show_notice(f"Settings could not be saved ({exc.strerror or exc}).", "error")
+
+    def _mixer_changed(self, part: str, changes: dict) -> None:
+        self.settings = self.settings.with_part(part, **changes)
+        self._save_timer.start()
+        synth = self.session.synth if self.session is not None else None
+        if synth is not None:
+            for sound in play.parts(self.settings):
+                synth.set_part(sound.name, program=sound.program, volume=sound.volume, mute=sound.mute)
+
+    # ------------------------------------------------------------------ jobs and errors
+
+    def _job_failed(self, exc: BaseException, what: str) -> None:
+        if isinstance(exc, AccompError):
+            self.notices.show_notice(f"{what[:1].upper()}{what[1:]} failed: {exc}", "error")
+        else:
+            report_unexpected(self, exc, what)
+
+    def rescan(self) -> None:
+        if self.session is not None:
+            return  # PortAudio re-scans only while no stream is open
+        self.device_panel.status.setText("Scanning devices…")
+        self.jobs.submit("scanning devices", play.scan_devices, on_done=self._devices_found)
+
+    def _devices_found(self, devices: play.DeviceList) -> None:
+        self.devices = devices
+        self.device_panel.show_devices(devices, self.settings)
+        if devices.audio_problem:
+            self.notices.show_notice(f"Audio: {devices.audio_problem}.", "warning")
+
+    def test_tone(self) -> None:
+        if self.session is None:
+            self.jobs.submit("playing a test tone", play.test_tone, self.settings,
+                             on_done=lambda name: self.statusBar().showMessage(f"Test tone played on {name}", 4000))  # fmt: skip
+
+    # ------------------------------------------------------------------ presets
+
+    def refresh_presets(self, select: Path | None = None) -> None:
+        from accomp.model.preset import bundled_presets, list_presets
+
+        def shown(presets) -> None:
+            self.presets.show_presets(presets, bundled_presets())
+            for path, _, error in presets:
+                if error is not None:
+                    self.notices.show_notice(f"Preset {path.name} cannot be used: {error}", "warning")
+            if select is not None:
+                self.presets.mark_active(select)
+
+        self.jobs.submit("listing the presets", list_presets, on_done=shown)
+
+    def choose_preset(self, path: Path | None) -> None:
+        """Load a preset (None: the one in the settings, else the default); while playing,
+        it takes over at the next step once loaded, after the old one's notes all end."""
+        choice = str(path) if path is not None else self.settings.preset
+        bar_steps = 16 if self.settings.meter == "4/4" else 12
+        self.presets.set_status("Loading the preset…")
+
+        def load() -> tuple[play.ObservedPlayer, str | None]:
+            found = play.find_preset(choice)
+            try:
+                return play.load_player(found, bar_steps), None
+            except PresetError as exc:
+                fallback = play.find_preset(None) if path is None and choice is not None else None
+                if fallback is None or fallback == found:
+                    raise
+                # The saved choice is broken: say so, and play the default.
+                return play.load_player(fallback, bar_steps), f"The saved preset cannot be used: {exc}"
+
+        self._loading = self.jobs.submit("loading the preset", load, on_done=self._preset_loaded, on_error=self._preset_failed)
+
+    def _preset_loaded(self, loaded: tuple[play.ObservedPlayer, str | None]) -> None:
+        player, notice = loaded
+        self.player = player
+        self._loading = None
+        if notice:
+            self.notices.show_notice(notice, "warning")
+        self.presets.mark_active(player.path)
+        self.presets.set_status(f"Style: {player.name} ({player.path.name})")
+        if self.settings.preset != str(player.path):
+            self._update_settings({"preset": str(player.path)})
+        session = self.session
+        if session is not None and session.engine.player is not player:
+            old = session.engine.player
+            if isinstance(old, play.ObservedPlayer):
+                player.lead[:], player.accomp[:] = old.lead, old.accomp
+            session.set_player(player)
+
+    def _preset_failed(self, exc: BaseException) -> None:
+        self._loading = None
+        now = f" Still playing: {self.player.name}." if self.player is not None else ""
+        if isinstance(exc, AccompError):
+            self.notices.show_notice(f"The preset cannot be used: {exc}.{now}", "error")
+        else:
+            report_unexpected(self, exc, "loading the preset")
+        self.presets.set_status(now.strip() or "No preset loaded: choose one in the list, or distil one.")
+        self.presets.mark_active(self.player.path if self.player else None)
+
+    def open_distill(self) -> None:
+        from accomp.gui.distill_dialog import DistillDialog
+
+        if self.distill_dialog is None:
+            self.distill_dialog = DistillDialog(self)
+            self.distill_dialog.preset_ready.connect(self._distilled)
+            self.distill_dialog.failed.connect(lambda message: self.notices.show_notice(message, "error"))
+        self.distill_dialog.show()
+        self.distill_dialog.raise_()
+
+    def _distilled(self, path: Path, metrics: dict) -> None:
+        self.notices.show_notice(f"New preset '{path.stem}' is ready: choose it in the list.", "info")
+        self.refresh_presets(select=self.player.path if self.player else None)
+
+    # ------------------------------------------------------------------ playing
+
+    def set_playing(self, on: bool) -> None:
+        if on and self.session is None and not self._stopping:
+            self._start()
+        elif not on and self.session is not None:
+            self._stop()
+
+    def _start(self) -> None:
+        loading, current = self._loading, self.player
+
+        def player() -> play.ObservedPlayer:  # on the helper thread, after any load queued before
+            if loading is not None and not loading.exception():
+                return loading.result()[0]
+            if current is None:
+                raise PresetError("no style preset is loaded: choose one in the list, or distil one")
+            return current
+
+        settings = self.settings
+        self.take = play.new_take() if settings.record else None
+        self.transport.set_playing(True)
+        self.device_panel.set_playing(True)
+        self.roll.clear_roll()
+        self.waveforms.clear_scope()
+        self.latency.reset()
+        self.jobs.submit("starting to play", lambda: play.start_live(settings, player(), self.take),
+                         on_done=self._started, on_error=self._start_failed)  # fmt: skip
+
+    def _started(self, session) -> None:
+        self.session = session
+        if self.player is None or session.engine.player is not self.player:
+            self.player = session.engine.player
+        if not self.transport.play.isChecked():  # stop was asked while the devices opened
+            self._stop()
+            return
+        where = session.midi_in.port_name if session.midi_in is not None else (
+            "the computer keyboard" if self.settings.midi_in == KEYBOARD else "no MIDI input")  # fmt: skip
+        self.statusBar().showMessage(f"Playing {self.player.name} on {session.audio.device_name}, from {where}. {HELP}")
+
+    def _start_failed(self, exc: BaseException) -> None:
+        self._job_failed(exc, "starting to play")
+        self.transport.set_playing(False)
+        self.device_panel.set_playing(False)
+        self.take = None
+
+    def _stop(self, reason: str | None = None) -> None:
+        session, self.session = self.session, None
+        self._stopping = True
+        self.transport.set_playing(False)
+        self.keys.release_all()
+
+        def stopped(summary: dict) -> None:
+            self._stopping = False
+            self.last_summary = summary
+            self.device_panel.set_playing(False)
+            log.info("play summary: %s", summary)
+            error = reason or summary.get("error")
+            if error:
+                self.notices.show_notice(f"Playing stopped: {error}", "error")
+                self.rescan()
+            if self.take is not None and self.take.midi.exists():
+                self.transport.export_button.setEnabled(True)
+                self.statusBar().showMessage(f"Recorded {self.take.midi.name} and {self.take.wav.name}", 6000)
+
+        def failed(exc: BaseException) -> None:
+            self._stopping = False
+            self.device_panel.set_playing(False)
+            self._job_failed(exc, "stopping")
+
+        self.jobs.submit("stopping", play.stop_live, session, on_done=stopped, on_error=failed)
+
+    def panic(self) -> None:
+        self.keys.release_all()
+        if self.session is not None:
+            self.session.panic()
+
+    def _tempo_changed(self, bpm: float) -> None:
+        self._update_settings({"tempo": bpm})
+        if self.session is not None:
+            self.session.set_tempo(bpm)
+
+    def _send_lead(self, status: int, pitch: int, velocity: int) -> None:
+        """A note from the computer keyboard: the engine's lead input has no other producer
+        then (no MIDI input is open), so the GUI thread may push it."""
+        session = self.session
+        if session is not None and session.midi_in is None and self.settings.midi_in == KEYBOARD:
+            session.engine.receive(session.clock.now(), status, pitch, velocity)
+
+    def export_take(self) -> None:
+        from accomp.gui.export import export_take
+
+        if self.take is not None:
+            export_take(self, self.take, self.notices)
+
+    # ------------------------------------------------------------------ the timer
+
+    def _tick(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if session.ended.is_set():  # a device failed: the engine has stopped itself
+            self._stop(session.error or "the audio device stopped")
+            return
+        engine = session.engine
+        t = engine.transport
+        position = t.position(session.clock.now()) if t.running else None
+        self.transport.show_position(position, t.settings.steps_per_beat, t.steps_per_bar)
+        player = engine.player if isinstance(engine.player, play.ObservedPlayer) else None
+        self.roll.update_from(player)
+        self.waveforms.update_from(session)
+        self.latency.update_from(session, player)
+        self._frame += 1
+        if player is not None and self._frame % KEY_EVERY == 0:
+            self.transport.show_key(recent_key(player))
+
+    # ------------------------------------------------------------------ quitting
+
+    def closeEvent(self, event) -> None:
+        self.timer.stop()
+        QApplication.instance().removeEventFilter(self.keys)
+        if self.distill_dialog is not None:
+            self.distill_dialog.stop_for_quit()
+        session, self.session = self.session, None
+        if session is not None:
+            self.last_summary = self.jobs.run_now(play.stop_live, session)
+        self.save_settings()
+        self.jobs.shutdown()
+        super().closeEvent(event)
+

@@ -1,0 +1,232 @@
+"""What the window asks of the engine, Qt-free: load a preset, start and stop playing, scan
+devices, play a test tone. Everything here runs on the window's helper thread (see
+:mod:`accomp.gui.jobs`), except :class:`ObservedPlayer`'s step methods, which the engine's
+worker thread calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from accomp.config import ONSET, SUSTAIN
+from accomp.errors import DeviceError, PresetError
+from accomp.gui.settings import KEYBOARD, Settings
+
+ROLL_STEPS = 512  # grid steps of lead and accompaniment kept for the piano roll
+STEP_LOG = 1024  # model step times kept for the latency view
+TONE_S = 0.6
+TONE_HZ = 440.0
+
+
+class ObservedPlayer:
+    """The accompanist as the engine's step player, keeping what it decides for the GUI.
+
+    Called only from the engine's thread. Per decision it writes the lead and accompaniment
+    frames of the step into preallocated rings (cell value: 0 silent, 1 sounding, 2 struck)
+    and the model step's time; the GUI's timer reads them. A re-decided step overwrites
+    its row.
+    """
+
+    def __init__(self, accompanist, path: Path) -> None:
+        self.inner = accompanist
+        self.path = path
+        self.header = accompanist.header
+        k = accompanist.student.cfg.n_keys
+        self.lead = np.zeros((ROLL_STEPS, k), dtype=np.uint8)
+        self.accomp = np.zeros((ROLL_STEPS, k), dtype=np.uint8)
+        self.step_ms = np.zeros(STEP_LOG, dtype=np.float64)
+        self.step_of = np.zeros(STEP_LOG, dtype=np.int64)  # the grid step of each decision
+        self.decisions = 0  # decisions logged (steps and re-decisions)
+        self.last_step = -1  # the latest grid step decided
+
+    @property
+    def name(self) -> str:
+        return preset_title(self.path, self.header)
+
+    def restart(self, bar_steps: int) -> None:
+        """A fresh stream for a new play (not while the engine calls this player)."""
+        self.inner.bar_steps = bar_steps
+        self.inner.reset()
+        self.lead[:] = 0
+        self.accomp[:] = 0
+        self.last_step = -1
+
+    def step(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        started = time.perf_counter()
+        frame = self.inner.step(step, lead, beat_in_bar)
+        self._log(step, lead, frame, started)
+        return frame
+
+    def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        started = time.perf_counter()
+        frame = self.inner.redo(step, lead, beat_in_bar)
+        self._log(step, lead, frame, started)
+        return frame
+
+    def _log(self, step: int, lead: np.ndarray, frame: np.ndarray, started: float) -> None:
+        self.step_ms[self.decisions % STEP_LOG] = (time.perf_counter() - started) * 1000
+        self.step_of[self.decisions % STEP_LOG] = step
+        row = step % ROLL_STEPS
+        np.add(lead[SUSTAIN], lead[ONSET], out=self.lead[row])
+        np.add(frame[SUSTAIN], frame[ONSET], out=self.accomp[row])
+        self.decisions += 1
+        self.last_step = step
+
+
+def preset_title(path: Path, header: dict | None) -> str:
+    style = (header or {}).get("style") or {}
+    return str(style.get("name") or path.stem)
+
+
+def find_preset(choice: str | None) -> Path:
+    """The preset file for a settings choice: a path, a name, or None for the default
+    (``pop`` when bundled, else the first preset there is)."""
+    from accomp.model.preset import list_presets, resolve_preset
+
+    if choice:
+        return resolve_preset(choice)
+    try:
+        return resolve_preset("pop")
+    except PresetError:
+        found = [path for path, header, error in list_presets() if error is None]
+        if not found:
+            raise PresetError("no style preset is installed yet; distil one with 'Distill new style…'") from None
+        return found[0]
+
+
+def load_player(path: Path, bar_steps: int = 16, seed: int = 0) -> ObservedPlayer:
+    """Load a preset, warm its student up and wrap it (slow: the helper thread's work)."""
+    import torch
+
+    from accomp.engine.accompanist import Accompanist
+
+    torch.set_num_threads(1)  # as 'accomp play': one core for the model, the rest for the app
+    accompanist = Accompanist.from_preset(path, bar_steps=bar_steps, seed=seed)
+    accompanist.warm_up()
+    return ObservedPlayer(accompanist, Path(path))
+
+
+def parts(settings: Settings):
+    """The synth's parts from the mixer; solo mutes the other instruments (not the click)."""
+    from accomp.synth.soundfont import PartSound
+
+    mix = settings.mixer
+    soloing = any(mix[name].solo for name in ("lead", "accomp"))
+    channels = {"lead": 0, "accomp": 1, "click": 9}
+    return tuple(
+        PartSound(name, channels[name], program=0 if name == "click" else mix[name].program, volume=mix[name].volume,
+                  mute=mix[name].mute or (soloing and name != "click" and not mix[name].solo), drums=name == "click")
+        for name in ("lead", "accomp", "click")
+    )  # fmt: skip
+
+
+def meter(settings: Settings) -> tuple[int, int]:
+    num, _, den = settings.meter.partition("/")
+    return int(num), int(den)
+
+
+@dataclass
+class Take:
+    """Where a recording goes: ``base.mid`` and ``base.wav``."""
+
+    base: Path
+    midi: Path = field(init=False)
+    wav: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.midi, self.wav = self.base.with_suffix(".mid"), self.base.with_suffix(".wav")
+
+
+def new_take() -> Take:
+    from accomp.model.preset import user_dir
+
+    folder = user_dir("recordings")
+    folder.mkdir(parents=True, exist_ok=True)
+    return Take(folder / time.strftime("take-%Y%m%d-%H%M%S"))
+
+
+def start_live(settings: Settings, player: ObservedPlayer, take: Take | None):
+    """Build the engine around ``player`` and open every device; a LiveSession that plays."""
+    from accomp.devices.audio import AudioSettings
+    from accomp.engine.engine import Engine, EngineSettings
+    from accomp.engine.live import LiveSession, LiveSettings
+    from accomp.engine.transport import TransportSettings
+
+    s = settings
+    transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
+    audio = AudioSettings(output_device=s.audio_out, input_device=s.audio_in, host_api=s.host_api,
+                          sample_rate=s.sample_rate, block_frames=s.buffer)  # fmt: skip
+    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport))
+    player.restart(engine.transport.steps_per_bar)
+    engine.player = player
+    port = s.midi_in not in (KEYBOARD, "")
+    live = LiveSettings(audio=audio, midi_in=s.midi_in if port else None, use_midi_in=port, midi_out=s.midi_out,
+                        midi_api=s.midi_api, record_midi=str(take.midi) if take else None,
+                        record_wav=str(take.wav) if take else None)  # fmt: skip
+    session = LiveSession(engine, live, parts=parts(settings))
+    session.start()
+    return session
+
+
+def stop_live(session) -> dict:
+    """Stop playing (every note ends) and close every device; the play summary."""
+    session.stop()
+    return session.summary()
+
+
+@dataclass(frozen=True)
+class DeviceList:
+    audio: list[dict]  # host APIs with their devices (see accomp.devices.listing)
+    midi: list[dict]  # MIDI APIs with their ports, or why each is unavailable
+    audio_problem: str | None = None
+
+
+def scan_devices() -> DeviceList:
+    """Audio host APIs and devices, MIDI ports (re-scans PortAudio: only while no stream is open)."""
+    from accomp.devices.listing import audio_devices, midi_ports
+
+    try:
+        audio, problem = audio_devices(), None
+    except DeviceError as exc:
+        audio, problem = [], str(exc)
+    if problem is None and not any(d["outputs"] > 0 for api in audio for d in api["devices"]):
+        problem = "no audio output device found: connect one, start your sound server (or JACK), then Rescan"
+    return DeviceList(audio, midi_ports(), problem)
+
+
+def test_tone(settings: Settings) -> str:
+    """A short 440 Hz tone on the chosen output; returns the device's name."""
+    from accomp.devices.audio import AudioDevice, AudioSettings
+    from accomp.engine.clock import SampleClock
+
+    s = settings
+    audio = AudioSettings(output_device=s.audio_out, host_api=s.host_api, sample_rate=s.sample_rate, block_frames=s.buffer)
+    clock = SampleClock(s.sample_rate, s.buffer)
+    buf = np.zeros((s.buffer, 2), dtype=np.float32)
+    fade = round(0.02 * s.sample_rate)
+    total = round(TONE_S * s.sample_rate)
+
+    def render(frames: int, start: int) -> np.ndarray:
+        t = np.arange(start, start + frames)
+        gain = 0.25 * np.clip(np.minimum(t, total - t) / fade, 0.0, 1.0)
+        buf[:frames, 0] = gain * np.sin(2 * np.pi * TONE_HZ * t / s.sample_rate)
+        buf[:frames, 1] = buf[:frames, 0]
+        return buf[:frames]
+
+    device = AudioDevice(audio, clock, render)
+    done = threading.Event()
+    try:
+        device.start()
+        deadline = time.perf_counter() + TONE_S + 2.0
+        while device.callbacks * s.buffer < total and time.perf_counter() < deadline and device.alive():
+            done.wait(0.02)
+        if device.callbacks == 0:
+            raise DeviceError(f"audio device '{device.device_name}' never asked for audio")
+    finally:
+        device.close()
+    return device.device_name

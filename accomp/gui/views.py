@@ -1,0 +1,253 @@
+"""Live views, redrawn by the window's timer (30-60 Hz) from the engine's rings and logs,
+never per audio block: a scrolling piano roll of the lead and the accompaniment, input and
+output waveforms, and the latency view (model step time and note-to-sound latency over
+time with its parts, a histogram, xruns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from accomp.gui.player import ROLL_STEPS, STEP_LOG, ObservedPlayer
+from accomp.music.metrics import estimate_key
+from accomp.gui.theme import ACCENT, ACCOMP, MUTED, PANEL, TEXT
+
+VISIBLE_STEPS = 128  # 8 bars of 16th notes
+SCOPE_FRAMES = 2048
+SCOPE_STEP = 4  # plot every 4th sample
+NOTES_KEPT = 200
+STEPS_SHOWN = 128  # the last 8 bars of model steps
+HIST_MAX_MS = 60
+NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def _lut() -> np.ndarray:
+    """Colour of a cell ``lead + 3 * accomp`` (each 0 silent, 1 sounding, 2 struck)."""
+    bg = pg.mkColor(PANEL).getRgb()
+    lead, acc = pg.mkColor(ACCENT).getRgb(), pg.mkColor(ACCOMP).getRgb()
+
+    def mix(colour, weight):
+        return [round(bg[i] * (1 - weight) + colour[i] * weight) for i in range(3)] + [255]
+
+    lut = np.zeros((9, 4), dtype=np.uint8)
+    for lead_v in range(3):
+        for acc_v in range(3):
+            colour = mix(lead, (0, 0.7, 1.0)[lead_v]) if lead_v else mix(acc, (0, 0.55, 0.9)[acc_v])
+            lut[lead_v + 3 * acc_v] = colour
+    return lut
+
+
+def recent_key(player: ObservedPlayer, lowest_pitch: int = 21, steps: int = 64) -> str:
+    """The key of the last ``steps`` steps of lead and accompaniment, e.g. 'G major'."""
+    last = player.last_step
+    if last < 0:
+        return "key –"
+    rows = np.arange(max(0, last - steps + 1), last + 1) % ROLL_STEPS
+    sounding = (player.lead[rows] > 0).sum(axis=0) + (player.accomp[rows] > 0).sum(axis=0)
+    if sounding.sum() == 0:
+        return "key –"
+    hist = np.bincount((np.arange(sounding.size) + lowest_pitch) % 12, weights=sounding, minlength=12)
+    tonic, mode = estimate_key(hist)
+    return f"{NAMES[tonic]} {mode}"
+
+
+class PianoRoll(pg.PlotWidget):
+    def __init__(self, parent: QWidget | None = None, lowest_pitch: int = 21, n_keys: int = 88) -> None:
+        super().__init__(parent)
+        self.setObjectName("pianoRoll")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setTitle("Lead (amber) and accompaniment (cyan), last 8 bars", color=MUTED, size="10pt")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(_lut())
+        self.image.setLevels([0, 8])
+        self.addItem(self.image)
+        self.setXRange(-VISIBLE_STEPS, 0, padding=0)
+        self.setYRange(lowest_pitch + 12, lowest_pitch + n_keys - 12, padding=0)
+        self.showGrid(x=False, y=True, alpha=0.12)
+        left = self.getAxis("left")
+        left.setTicks([[(p, f"C{p // 12 - 1}") for p in range(24, 109, 12)]])
+        bottom = self.getAxis("bottom")
+        bottom.setTicks([[(-s, f"-{s // 16} bar" if s else "now") for s in range(0, VISIBLE_STEPS + 1, 32)]])
+        self._rows = np.zeros(VISIBLE_STEPS, dtype=np.int64)
+        self._lead = np.zeros((VISIBLE_STEPS, n_keys), dtype=np.uint8)
+        self._acc = np.zeros((VISIBLE_STEPS, n_keys), dtype=np.uint8)
+        self._cells = np.zeros((n_keys, VISIBLE_STEPS), dtype=np.uint8)
+        self._shown = (None, -2)
+        self.clear_roll()
+        self.image.setRect(-VISIBLE_STEPS, lowest_pitch - 0.5, VISIBLE_STEPS, n_keys)  # after the first image
+
+    def clear_roll(self) -> None:
+        self._cells[:] = 0
+        self.image.setImage(self._cells, autoLevels=False)
+        self._shown = (None, -2)
+
+    def update_from(self, player: ObservedPlayer | None) -> None:
+        if player is None:
+            return
+        last = player.last_step
+        if (id(player), last) == self._shown:
+            return
+        self._shown = (id(player), last)
+        steps = np.arange(last - VISIBLE_STEPS + 1, last + 1)
+        np.remainder(steps, ROLL_STEPS, out=self._rows)
+        np.take(player.lead, self._rows, axis=0, out=self._lead)
+        np.take(player.accomp, self._rows, axis=0, out=self._acc)
+        self._lead[steps < 0] = 0
+        self._acc[steps < 0] = 0
+        np.multiply(self._acc, 3, out=self._acc)
+        np.add(self._lead, self._acc, out=self._lead)
+        self._cells[:] = self._lead.T
+        self.image.setImage(self._cells, autoLevels=False)
+
+
+class Waveforms(pg.PlotWidget):
+    """The last ~40 ms of audio in (amber) and out (cyan)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("waveforms")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(False, False)
+        self.hideButtons()
+        self.setTitle("Audio in / out", color=MUTED, size="10pt")
+        self.setYRange(-1, 1, padding=0.05)
+        self.getAxis("bottom").setStyle(showValues=False)
+        x = np.arange(0, SCOPE_FRAMES, SCOPE_STEP)
+        self._x = x
+        self._out = np.zeros((SCOPE_FRAMES, 2), dtype=np.float32)
+        self._in = np.zeros((SCOPE_FRAMES, 2), dtype=np.float32)
+        self._chunk = np.zeros((SCOPE_FRAMES, 2), dtype=np.float32)
+        self.curve_in = self.plot(x, np.zeros(len(x)), pen=pg.mkPen(ACCENT, width=1))
+        self.curve_out = self.plot(x, np.zeros(len(x)), pen=pg.mkPen(ACCOMP, width=1))
+
+    def _drain(self, ring, scope: np.ndarray) -> bool:
+        """Read everything new from ``ring``; keep the latest SCOPE_FRAMES in ``scope``."""
+        moved = False
+        chunk = self._chunk[:, : ring.channels] if ring.channels <= 2 else None
+        if chunk is None:
+            return False
+        while True:
+            n = ring.read(chunk)
+            if n == 0:
+                return moved
+            moved = True
+            scope[:-n] = scope[n:]
+            scope[-n:, : ring.channels] = chunk[:n]
+
+    def update_from(self, session) -> None:
+        if session is None:
+            return
+        if self._drain(session.output_monitor, self._out):
+            self.curve_out.setData(self._x, self._out[::SCOPE_STEP, 0])
+        if session.input_monitor is not None and self._drain(session.input_monitor, self._in):
+            self.curve_in.setData(self._x, self._in[::SCOPE_STEP, 0])
+
+    def clear_scope(self) -> None:
+        self._out[:] = 0
+        self._in[:] = 0
+        self.curve_out.setData(self._x, self._out[::SCOPE_STEP, 0])
+        self.curve_in.setData(self._x, self._in[::SCOPE_STEP, 0])
+
+
+class LatencyView(QWidget):
+    """Model step time per decision; per lead note, note-to-sound latency and its parts
+    (wait for the step, model step and scheduling, audio buffer); a histogram; xruns."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.timeline = pg.PlotWidget(self)
+        self.timeline.setObjectName("latencyTimeline")
+        self.timeline.setTitle("Latency (ms) by bar", color=MUTED, size="10pt")
+        self.timeline.addLegend(offset=(5, 5), labelTextColor=TEXT, brush=pg.mkBrush(PANEL))
+        self.timeline.setMouseEnabled(False, False)
+        self.timeline.hideButtons()
+        self.step_curve = self.timeline.plot(pen=pg.mkPen(MUTED, width=1), name="model step")
+        self.total_curve = self.timeline.plot(pen=pg.mkPen(ACCENT, width=2), name="note → sound")
+        self.wait_curve = self.timeline.plot(pen=pg.mkPen(ACCOMP, width=1), name="wait for step")
+        self.buffer_curve = self.timeline.plot(pen=pg.mkPen("#9b6cf0", width=1, style=pg.QtCore.Qt.PenStyle.DashLine), name="audio buffer")
+        self.histogram = pg.PlotWidget(self)
+        self.histogram.setObjectName("latencyHistogram")
+        self.histogram.setTitle("Note → sound (ms)", color=MUTED, size="10pt")
+        self.histogram.setMouseEnabled(False, False)
+        self.histogram.hideButtons()
+        self.bins = np.arange(0, HIST_MAX_MS + 1, 1.0)
+        self.hist_curve = self.histogram.plot(self.bins, np.zeros(len(self.bins) - 1), stepMode="center",
+                                              fillLevel=0, brush=pg.mkBrush(ACCENT), pen=pg.mkPen(ACCENT))  # fmt: skip
+        self.stats = QLabel("–", self)
+        self.stats.setObjectName("latencyStats")
+        self.stats.setWordWrap(True)
+        grid.addWidget(self.timeline, 0, 0, 2, 1)
+        grid.addWidget(self.histogram, 0, 1)
+        grid.addWidget(self.stats, 1, 1)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        self.reset()
+
+    def reset(self) -> None:
+        self._seen = 0  # engine latency log rows read
+        self._decisions = -1
+        self._parts = np.zeros((0, 5))  # per note heard: bar, total, wait, model+slack, buffer (ms)
+        self._stats = ""
+        for curve in (self.step_curve, self.total_curve, self.wait_curve, self.buffer_curve):
+            curve.setData([], [])
+
+    def update_from(self, session, player: ObservedPlayer | None) -> None:
+        if session is None:
+            return
+        bar_steps = session.engine.transport.steps_per_bar
+        if player is not None and player.decisions != self._decisions:
+            self._decisions = n = player.decisions
+            count = min(n, STEPS_SHOWN, STEP_LOG)
+            idx = np.arange(n - count, n) % STEP_LOG
+            self.step_curve.setData(player.step_of[idx] / bar_steps + 1, player.step_ms[idx])
+        engine = session.engine
+        count = engine.latency_count
+        if count != self._seen:
+            self._read_notes(engine, session, count)
+        text = self._summary(engine, session.audio)
+        if text != self._stats:
+            self._stats = text
+            self.stats.setText(text)
+
+    def _read_notes(self, engine, session, count: int) -> None:
+        log = engine.latency_log
+        first = max(self._seen, count - len(log))
+        rows = log[np.arange(first, count) % len(log)]
+        self._seen = count
+        rows = rows[rows[:, 4] > 0]  # notes followed by silence had nothing to hear
+        if len(rows):
+            t = engine.transport
+            sr = engine.settings.sample_rate
+            buffer_ms = 1000 * (session.audio.output_latency_s if session.audio else 0.0)
+            bars = np.array([t.position(note) / t.steps_per_bar + 1 for note in rows[:, 0]])
+            wait = (rows[:, 1] - rows[:, 0]) / sr * 1000
+            model = (rows[:, 3] - rows[:, 1]) / sr * 1000
+            new = np.column_stack([bars, wait + model + buffer_ms, wait, model, np.full(len(rows), buffer_ms)])
+            self._parts = np.concatenate([self._parts, new])[-NOTES_KEPT:]
+        if len(self._parts):
+            recent = self._parts[self._parts[:, 0] >= self._parts[-1, 0] - STEPS_SHOWN / 16]
+            self.total_curve.setData(recent[:, 0], recent[:, 1])
+            self.wait_curve.setData(recent[:, 0], recent[:, 2])
+            self.buffer_curve.setData(recent[:, 0], recent[:, 4])
+            hist, _ = np.histogram(np.clip(self._parts[:, 1], 0, HIST_MAX_MS - 0.5), self.bins)
+            self.hist_curve.setData(self.bins, hist)
+
+    def _summary(self, engine, audio) -> str:
+        lines = [f"xruns {audio.xruns() if audio else 0}"]
+        if audio is not None and audio.callbacks:
+            load = audio.load()
+            lines.append(f"callback load {100 * load.mean():.0f}% (max {100 * load.max():.0f}%)")
+        if len(self._parts):
+            total = self._parts[:, 1]
+            lines.append(f"note → sound p50 {np.percentile(total, 50):.1f} / p99 {np.percentile(total, 99):.1f} ms")
+            lines.append(f"  wait {np.median(self._parts[:, 2]):.1f} + model {np.median(self._parts[:, 3]):.1f}"
+                         f" + buffer {self._parts[0, 4]:.1f} ms")  # fmt: skip
+        m = engine.metrics()
+        lines.append(f"steps {m.steps} (+{m.redos} re-decided), model p99 {m.step_ms_p99:.1f} ms")
+        return "\n".join(lines)

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Screenshots for the docs: the main window while playing, and the distill dialog running.
+
+    .venv/bin/python scripts/screenshots.py [--preset pop] [--teacher PATH] [--out docs]
+
+Everything is real: the script starts a virtual X screen (Xvfb) and a JACK server with the
+dummy driver of its own, opens the app there with private settings, presses Play, plays a
+melody on the computer-keyboard piano, and grabs the window; then it starts a distillation
+in the dialog, waits for its first progress event, grabs the dialog and cancels the run.
+Needs Xvfb and jackd (``./install.sh --test`` installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.headless import require, start_jack, start_xvfb, stop  # noqa: E402
+
+SIZE = (1280, 800)
+# (beat, key, beats held): a tune on the computer-keyboard piano (a = C, s = D, d = E, ...).
+MELODY = [(0, "d", 1), (1, "s", 1), (2, "a", 1), (3, "s", 1), (4, "d", 1), (5, "d", 1), (6, "d", 2),
+          (8, "s", 1), (9, "s", 1), (10, "s", 2), (12, "d", 1), (13, "h", 1), (14, "h", 2),
+          (16, "d", 1), (17, "s", 1), (18, "a", 1), (19, "s", 1), (20, "d", 1), (21, "d", 1), (22, "d", 1),
+          (23, "d", 1), (24, "s", 1), (25, "s", 1), (26, "d", 1), (27, "s", 1), (28, "a", 4)]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", help="preset name or file (default: the app's default, pop)")
+    parser.add_argument("--teacher", help="teacher for the distill dialog (default: the bundled one)")
+    parser.add_argument("--data-dir", help="user data folder to take presets from (default: a fresh one: bundled presets only)")
+    parser.add_argument("--out", default=str(ROOT / "docs"), help="folder for main_window.png and distill_dialog.png")
+    parser.add_argument("--play-seconds", type=float, default=12.0)
+    parser.add_argument("--distill-wait", type=float, default=900.0, help="seconds to wait for the first progress event")
+    args = parser.parse_args()
+    require("Xvfb", "jackd", "jack_lsp")
+    work = Path(tempfile.mkdtemp(prefix="accomp-shots-"))
+    xvfb, display = start_xvfb()
+    jack = start_jack(f"accomp-shots-{os.getpid()}")
+    os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", JACK_DEFAULT_SERVER=f"accomp-shots-{os.getpid()}",
+                      JACK_NO_START_SERVER="1", ACCOMP_CONFIG_DIR=str(work / "config"),
+                      ACCOMP_DATA_DIR=args.data_dir or str(work / "data"))  # fmt: skip
+    try:
+        return shoot(args, work)
+    finally:
+        stop(jack)
+        stop(xvfb)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def shoot(args: argparse.Namespace, work: Path) -> int:
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from accomp.gui.settings import SETTINGS_VERSION, settings_path
+    from accomp.gui.theme import apply_theme
+
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text(json.dumps({"version": SETTINGS_VERSION, "host_api": "JACK", "preset": args.preset,
+                                           "tempo": 96, "count_in": 1, "click": True}))  # fmt: skip
+    app = QApplication([sys.argv[0]])
+    apply_theme(app)
+    from accomp.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(*SIZE)
+    window.show()
+
+    def wait_until(condition, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        return True
+
+    def pause(seconds: float) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
+        loop.exec()
+
+    if not wait_until(lambda: window.player is not None and not window.jobs.busy(), 120):
+        sys.exit(f"screenshots: no preset loaded ({window.notices.texts()})")
+    window.transport.play.setChecked(True)
+    if not wait_until(lambda: window.session is not None, 30):
+        sys.exit(f"screenshots: could not play ({window.notices.texts()})")
+    beat = 60.0 / window.settings.tempo
+    if not wait_until(lambda: window.session.engine.transport.running, 10):
+        sys.exit("screenshots: the transport did not start")
+    session = window.session
+    start_at = time.monotonic() + session.clock.seconds_until(session.engine.transport.step_sample(0))  # after the count-in
+    events = sorted([(b * beat, "press", k) for b, k, _ in MELODY] + [((b + n) * beat - 0.05, "release", k) for b, k, n in MELODY])
+    for at, kind, key in events:
+        pause(max(0.0, start_at + at - time.monotonic()))
+        code = getattr(Qt.Key, f"Key_{key.upper()}")
+        (QTest.keyPress if kind == "press" else QTest.keyRelease)(window, code, Qt.KeyboardModifier.NoModifier)
+    pause(max(0.0, args.play_seconds - (time.monotonic() - start_at)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(out / "main_window.png"))
+    print(f"screenshots: wrote {out / 'main_window.png'}")
+    window.transport.play.setChecked(False)
+    wait_until(lambda: not window.jobs.busy(), 30)
+
+    window.open_distill()
+    dialog = window.distill_dialog
+    if args.teacher:
+        dialog.set_teacher(Path(args.teacher))
+    weights = list(dialog._weights.values())
+    if len(weights) >= 2:
+        weights[0].setValue(70)
+        weights[1].setValue(30)
+    dialog.name.setText("warm-pop")
+    dialog.description.setText("mostly pop, a little chorale voice-leading")
+    dialog.start()
+    wait_until(lambda: dialog.step > 0 or not dialog.running(), args.distill_wait)
+    pause(0.3)
+    dialog.grab().save(str(out / "distill_dialog.png"))
+    print(f"screenshots: wrote {out / 'distill_dialog.png'} (at update {dialog.step})")
+    dialog.cancel()
+    wait_until(lambda: not dialog.running(), 30)
+    window.close()
+    from accomp.devices.audio import release
+
+    release()  # let go of the JACK server before it stops
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

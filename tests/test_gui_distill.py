@@ -1,0 +1,109 @@
+"""The "Distill new style…" dialog: a real `accomp distill` run in a separate process, its
+progress, its cancel (resumable state kept, no preset written), its failure and its success.
+
+The run is the real command, started by the dialog as a user would; only its size is made
+tiny for the tests (the quick settings shrunk, as tests/test_distill.py does), through a
+launcher script in place of ``-m accomp``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from accomp.model.preset import load_preset, user_dir  # noqa: E402
+from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401
+
+SMALL = dict(steps=400, batch=2, chunk=4, levels=3, songs=4, song_frames=20, reuse=2, regression_warmup=1, save_every=1)
+
+
+@pytest.fixture()
+def dialog(qtbot, fresh_config, presets, tmp_path):
+    launcher = tmp_path / "small_distill.py"
+    launcher.write_text(textwrap.dedent(f"""
+        import sys
+        import accomp.distill.loop as loop
+        loop.QUICK.clear()
+        loop.QUICK.update({SMALL!r})
+        from accomp.cli import main
+        sys.exit(main(sys.argv[1:]))
+        """))
+    write_settings(preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+    window.presets.distill_button.click()
+    dialog = window.distill_dialog
+    dialog.entry = [str(launcher)]
+    dialog.niceness = 0  # at the test's own priority (the app runs it 10 lower)
+    dialog.set_teacher(presets["teacher"])
+    assert dialog.isVisible() and dialog.style_args() == ["--style", "pop"]
+    yield window, dialog
+    if dialog.running():
+        dialog.stop_for_quit()
+
+
+def outputs(name: str) -> list[str]:
+    folder = user_dir("presets")
+    return sorted(p.name for p in folder.iterdir() if name in p.name)
+
+
+def test_start_and_cancel_keeps_the_resumable_state_and_writes_no_preset(qtbot, dialog):
+    window, dialog = dialog
+    dialog.name.setText("cancelled-run")
+    dialog.start()
+    assert dialog.running() and not dialog.start_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.step >= 2, timeout=WAIT_MS)
+    assert dialog.progress.maximum() == SMALL["steps"] and dialog.progress.value() >= 2
+    assert "left" in dialog.eta.text() and "loss" in dialog.eta.text()
+    assert window.transport.play.isEnabled()  # the app keeps working meanwhile
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=WAIT_MS)
+    assert "Cancelled at update" in dialog.status.text()
+    assert outputs("cancelled-run") == ["cancelled-run.safetensors.state.pt"]  # no preset, no temporary file
+    assert "resumes where it stopped" in dialog.note.text()
+    assert not notice_with(window, "failed")
+
+
+def test_a_file_that_is_no_teacher_cannot_be_started(qtbot, dialog, tmp_path):
+    window, dialog = dialog
+    bad = tmp_path / "bad-teacher.safetensors"
+    bad.write_bytes(b"\x00" * 256)
+    dialog.set_teacher(bad)
+    assert not dialog.start_button.isEnabled() and "not a readable teacher" in dialog.status.text()
+
+
+def test_a_failing_run_shows_its_error_and_the_app_carries_on(qtbot, dialog, tmp_path):
+    window, dialog = dialog
+    teacher = tmp_path / "teacher.safetensors"
+    shutil.copyfile(dialog.teacher.currentData(), teacher)
+    dialog.set_teacher(teacher)
+    teacher.unlink()  # chosen, then gone before the run starts
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=WAIT_MS)
+    assert "Distillation failed: " in dialog.status.text() and "no such model file" in dialog.status.text()
+    assert notice_with(window, "Distillation failed") and notice_with(window, "no such model file")
+    assert dialog.start_button.isEnabled()
+    window.presets.chosen.emit(window.presets.paths()[-1])  # the app keeps working
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=WAIT_MS)
+    assert window.player is not None
+
+
+@pytest.mark.slow  # about 10 s on an idle 2-core CPU (the preset's metrics at the end)
+def test_a_finished_run_shows_metrics_and_the_preset_appears(qtbot, dialog):
+    window, dialog = dialog
+    dialog.name.setText("tiny-distilled")
+    dialog.description.setText("made by the GUI test")
+    dialog.steps.setValue(2)
+    with qtbot.waitSignal(dialog.preset_ready, timeout=WAIT_MS * 3) as ready:
+        dialog.start()
+    path, metrics = ready.args
+    assert path == user_dir("presets") / "tiny-distilled.safetensors"
+    assert "table" in metrics and "student" in dialog.metrics.toPlainText()
+    assert outputs("tiny-distilled") == ["tiny-distilled.safetensors"]  # the state file is gone
+    _, header = load_preset(path)
+    assert header["description"] == "made by the GUI test" and header["style"]["name"] == "tiny-distilled"
+    qtbot.waitUntil(lambda: window.presets.item_for(path) is not None, timeout=WAIT_MS)
+    assert notice_with(window, "New preset 'tiny-distilled' is ready")

@@ -1,0 +1,164 @@
+"""The main window without sound hardware: presets, bad input, notices and the error dialog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from accomp.gui import player as play  # noqa: E402
+from accomp.gui.devices_panel import buffer_latency_ms  # noqa: E402
+from accomp.gui.distill_dialog import eta_text, file_stem  # noqa: E402
+from accomp.gui.keyboard import ComputerKeyboard  # noqa: E402
+from accomp.gui.presets_panel import quality_line  # noqa: E402
+from accomp.gui.transport_bar import TapTempo, position_text  # noqa: E402
+from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401
+
+
+# ----------------------------------------------------------------------------- small parts
+
+
+def test_computer_keyboard_plays_notes_and_octaves():
+    kb = ComputerKeyboard(octave=4)
+    assert kb.press("a") == 60 and kb.press("a") is None  # held: no second note-on
+    assert kb.press("W") == 61
+    kb.press("x")  # octave up while keys are held
+    assert kb.press("k") == 84
+    assert kb.release("a") == 60  # ends the pitch it started, not the new octave's
+    assert sorted(kb.release_all()) == [61, 84] and kb.held == {}
+    assert kb.press("q") is None and not kb.handles("q") and not kb.handles("")
+    for _ in range(12):
+        kb.press("x")
+    assert kb.octave == 8
+
+
+def test_tap_tempo_and_position_display():
+    tap = TapTempo()
+    assert tap.tap(0.0) is None
+    assert tap.tap(0.5) == 120.0
+    assert tap.tap(1.0) == 120.0 and tap.tap(1.6) == 120.0  # the median interval
+    assert tap.tap(10.0) is None  # a long pause starts over
+    assert position_text(-8.0, 4, 16) == ("in 2", 2)  # count-in: beats to go
+    assert position_text(0.2, 4, 16) == ("1.1", 0)
+    assert position_text(37.9, 4, 16) == ("3.2", 1)
+    assert position_text(13.0, 4, 12) == ("2.1", 0)  # 3/4
+
+
+def test_small_formatters():
+    assert buffer_latency_ms(128, 48000) == pytest.approx(2.667, abs=1e-3)
+    assert eta_text(75) == "1:15" and eta_text(3725) == "1:02:05"
+    assert file_stem("My style / 2!") == "My-style-2" and file_stem("///") == "style"
+    header = {"metrics": {"reference": "teacher (causal)", "table": {"teacher (causal)": {"consonance": 0.9},
+                                                                       "student": {"consonance": 0.8, "diversity": float("nan")}}}}  # fmt: skip
+    assert quality_line(header) == "consonance 0.80  (vs teacher (causal))"
+    assert quality_line({}) == "no quality figures"
+
+
+# ----------------------------------------------------------------------------- the window
+
+
+def test_window_opens_with_the_preset_ready_and_cards_listed(qtbot, fresh_config, presets):
+    write_settings(preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+    assert window.player.path == presets["tiny-pop"] and window.player.name == "tiny-pop"
+    listed = window.presets.paths()
+    assert presets["tiny-pop"] in listed and presets["tiny-chorale"] in listed
+    card = window.presets.list.itemWidget(window.presets.item_for(presets["tiny-chorale"]))
+    assert "tiny-chorale" in card.text() and "consonance 0.61" in card.text() and "(yours)" in card.text()
+    assert window.presets.list.currentItem() is window.presets.item_for(presets["tiny-pop"])
+    window.presets.chosen.emit(presets["tiny-chorale"])
+    qtbot.waitUntil(lambda: window.player.path == presets["tiny-chorale"], timeout=WAIT_MS)
+    assert window.settings.preset == str(presets["tiny-chorale"])
+
+
+def test_no_preset_at_all_still_opens_with_a_notice(qtbot, fresh_config, tmp_path, monkeypatch):
+    empty = tmp_path / "nothing"
+    monkeypatch.setenv("ACCOMP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("accomp.model.preset.bundled_presets", lambda: empty)
+    window = open_window(qtbot, wait_player=False)
+    assert window.player is None
+    assert notice_with(window, "no style preset is installed yet")
+    assert window.presets.paths() == [] and "distil one" in window.presets.status.text()
+    window.transport.play.click()  # Play with nothing to play: a notice, and not playing
+    qtbot.waitUntil(lambda: not window.transport.play.isChecked() and not window.jobs.busy(), timeout=WAIT_MS)
+    assert notice_with(window, "no style preset is loaded") and window.session is None
+
+
+def test_no_audio_device_at_all(qtbot, fresh_config, presets, monkeypatch):
+    monkeypatch.setattr("accomp.devices.listing.audio_devices", lambda: [{"host_api": "ALSA", "devices": []}])
+    write_settings(preset=str(presets["tiny-pop"]), host_api="No Such Host API")
+    window = open_window(qtbot)
+    assert notice_with(window, "no audio output device found")
+    assert window.device_panel.host_api.currentText() == "No Such Host API (not found)"
+    assert window.device_panel.audio_out.count() == 1  # only "(system default)"
+    window.transport.play.click()
+    qtbot.waitUntil(lambda: not window.transport.play.isChecked() and not window.jobs.busy(), timeout=WAIT_MS)
+    assert notice_with(window, "Starting to play failed: no audio host API 'No Such Host API'")
+    assert window.session is None and window.device_panel.host_api.isEnabled()
+    window.presets.chosen.emit(presets["tiny-chorale"])  # the rest of the app keeps working
+    qtbot.waitUntil(lambda: window.player.path == presets["tiny-chorale"], timeout=WAIT_MS)
+
+
+def test_corrupt_preset_is_listed_greyed_with_a_notice_and_cannot_be_chosen(qtbot, fresh_config, presets):
+    broken = presets["tiny-pop"].parent / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 64)
+    try:
+        write_settings(preset=str(presets["tiny-pop"]))
+        window = open_window(qtbot)
+        assert notice_with(window, "Preset broken.safetensors cannot be used")
+        item = window.presets.item_for(broken)
+        assert item is not None and not item.flags() & Qt.ItemFlag.ItemIsEnabled
+        window.choose_preset(broken)  # as if chosen anyway (e.g. the file broke after the listing)
+        qtbot.waitUntil(lambda: notice_with(window, "The preset cannot be used") and not window.jobs.busy(), timeout=WAIT_MS)
+        assert notice_with(window, "Still playing: tiny-pop") and window.player.path == presets["tiny-pop"]
+    finally:
+        broken.unlink()
+
+
+def test_saved_preset_that_broke_falls_back_to_the_default_with_a_notice(qtbot, fresh_config, presets, tmp_path):
+    gone = tmp_path / "gone.safetensors"
+    gone.write_bytes(b"not a preset")
+    write_settings(preset=str(gone))
+    window = open_window(qtbot)
+    assert notice_with(window, "The saved preset cannot be used")
+    assert window.player is not None and window.player.path != gone
+    assert window.settings.preset == str(window.player.path)
+
+
+def test_unexpected_error_shows_a_dialog_naming_the_log_file(qtbot, fresh_config, presets):
+    from accomp.gui.logs import log_path, setup_logging
+
+    path = setup_logging()
+    write_settings(preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    window.jobs.submit("testing the error dialog", broken)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=WAIT_MS)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert "RuntimeError: a bug" in box.text() and str(log_path()) in box.informativeText()
+    assert log_path() == path == Path(os.environ["ACCOMP_DATA_DIR"]) / "logs" / "accomp.log"
+    assert "RuntimeError: a bug" in path.read_text() and "Traceback" in path.read_text()
+    box.close()
+
+
+def test_keys_in_text_fields_do_not_play(qtbot, fresh_config, presets):
+    write_settings(preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+    sent = []
+    window.keys.send = lambda *message: sent.append(message)
+    qtbot.keyPress(window.roll, Qt.Key.Key_A)
+    qtbot.keyRelease(window.roll, Qt.Key.Key_A)
+    assert sent == [(0x90, 60, 96), (0x80, 60, 0)]
+    window.transport.tempo.setFocus()
+    qtbot.keyPress(window.transport.tempo, Qt.Key.Key_A)
+    assert len(sent) == 2
+    assert isinstance(play.find_preset(str(presets["tiny-pop"])), Path)
