@@ -78,6 +78,17 @@ class JackServer:
         return {**os.environ, "JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
 
 
+def _clear_stale_jack_registry() -> None:
+    """JACK keeps a table of servers in /dev/shm; servers that were killed (not stopped)
+    leave entries behind until the table is full ("Too many servers already active"). When
+    no jackd runs at all, nothing can be using the table, so start from a clean one."""
+    if subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0:
+        return
+    shm = Path("/dev/shm")
+    for entry in list(shm.glob("jack-*")) + list(shm.glob("jack_*")):
+        entry.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
     """``jackd --no-realtime -d dummy -r 48000 -p 128`` under a name of its own.
@@ -88,6 +99,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     jackd = _require("jackd", "jackd2")
     jack_lsp = _require("jack_lsp", "jackd2")
     server = JackServer(name=f"accomp-test-{os.getpid()}", sample_rate=48000, period=128)
+    _clear_stale_jack_registry()
     env = {**server.env(), "JACK_NO_AUDIO_RESERVATION": "1"}
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
     cmd = [jackd, "-n", server.name, "--no-realtime", "-d", "dummy",
