@@ -86,7 +86,10 @@ def _clear_stale_jack_registry() -> None:
         return
     shm = Path("/dev/shm")
     for entry in list(shm.glob("jack-*")) + list(shm.glob("jack_*")):
-        entry.unlink(missing_ok=True)
+        if entry.is_dir():  # jack_db-UID: a folder
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
