@@ -132,3 +132,26 @@ def test_batched_streams_equal_single_streams():
     for i in range(2):
         _, single, _ = stream(student, leads[i], noise[i], style=tuple(styles[i]))
         torch.testing.assert_close(batched[i], single, atol=1e-5, rtol=1e-5)
+
+
+def test_frozen_step_equals_the_eager_step():
+    """A loaded preset streams through a traced network: same frames, state and copies."""
+    eager = random_student(kv_window=8)
+    frozen = random_student(kv_window=8).freeze_for_streaming()
+    T = 20  # the ring wraps twice
+    lead = random_lead(T)
+    noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(6))
+    for style in ((0.7, 0.3, 0.0), (0.0, 1.0, 0.0)):  # the style reaches the traced net as input
+        fa, xa, _ = stream(eager, lead, noise, style=style)
+        fb, xb, sb = stream(frozen, lead, noise, style=style)
+        torch.testing.assert_close(xb, xa, atol=1e-5, rtol=1e-5)
+        assert torch.equal(fa, fb)
+    assert set(frozen._frozen) == {(1, "cpu")}
+    styles = np.array([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    state = frozen.init_state(styles, batch=2)  # another batch size: a trace of its own
+    leads = torch.stack([lead, random_lead(T, 7)], dim=1)
+    for t in range(T):
+        state, _ = frozen.step(state, leads[t], noise[t].expand(2, 2, K))
+    _, single, _ = stream(eager, leads[:, 1], noise, style=tuple(styles[1]))
+    torch.testing.assert_close(state.x0[1], single[-1], atol=1e-5, rtol=1e-5)
+    assert set(frozen._frozen) == {(1, "cpu"), (2, "cpu")}

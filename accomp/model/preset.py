@@ -123,7 +123,10 @@ def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, 
         raise PresetError(f"{path}: invalid decision thresholds {thresholds}") from None
     if merge:
         merge_lora(student.net)
-    return student.to(device).eval().requires_grad_(False), header
+    student = student.to(device).eval().requires_grad_(False)
+    if merge:
+        student.freeze_for_streaming()
+    return student, header
 
 
 def list_presets() -> list[tuple[Path, dict | None, str | None]]:
