@@ -295,6 +295,10 @@ def test_generate_keeps_the_lead_and_is_seeded():
     _, again, _ = generate(model, beat, style, s, lead=lead)
     np.testing.assert_array_equal(accomp, again)
     assert nfe == 3 * 5 * 2  # 3 windows (16 frames, hop 8) x (2*3-1) Heun evaluations x 2 (guidance)
+    # Guidance on the lead as well: a third evaluation, with the lead hidden; the lead is kept.
+    guided_lead, accomp_g, nfe_g = generate(model, beat, style, SamplerSettings(steps=3, chunk=8, lead_guidance=2.0), lead=lead)
+    np.testing.assert_array_equal(guided_lead, lead)
+    assert nfe_g == 3 * 5 * 3 and not np.array_equal(accomp_g, accomp)
 
 
 def test_causal_generation_never_sees_later_lead_notes():

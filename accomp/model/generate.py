@@ -6,6 +6,8 @@ once. Rolls go in and out as numpy uint8 ``(B, T, 2, K)``; inside, cells are in 
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,7 @@ class SamplerSettings:
     steps: int = 12
     sampler: str = "heun"
     guidance: float = 1.5  # classifier-free guidance on style; 1 = off
+    lead_guidance: float = 1.0  # classifier-free guidance on the given lead; 1 = off
     chunk: int = 16  # causal mode: frames generated per chunk
     seed: int = 0
 
@@ -94,9 +97,23 @@ class WindowSampler:
             self.nfe += 1
             return self.teacher.denoise(x, s, uncond)
 
+        denoiser = guided(d_cond, d_uncond, self.settings.guidance)
+        lead_given = given[..., 0].any()
+        if lead_given and not math.isclose(self.settings.lead_guidance, 1.0):
+            # Guidance on the lead: away from the same window with the lead hidden (the
+            # teacher learnt that condition from lead dropout), on top of style guidance.
+            no_lead = given.clone()
+            no_lead[..., 0] = False
+            lead_free = cond.replace(given=no_lead, context=torch.where(no_lead[..., None, None], cells, torch.zeros_like(cells)))
+
+            def d_no_lead(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+                self.nfe += 1
+                return self.teacher.denoise(x, s, lead_free)
+
+            denoiser = guided(denoiser, d_no_lead, self.settings.lead_guidance)
         noise = torch.randn(cells.shape, generator=self.generator).to(self.device)
         x = noise * self.sigmas[0]
-        x = SAMPLERS[self.settings.sampler](guided(d_cond, d_uncond, self.settings.guidance), x, self.sigmas)
+        x = SAMPLERS[self.settings.sampler](denoiser, x, self.sigmas)
         return torch.where(given[..., None, None], cells, binarize(x))
 
 
