@@ -15,6 +15,10 @@ class MidiFileError(AccompError):
     """A MIDI file that cannot be read or has nothing usable in it."""
 
 
+class AudioFileError(AccompError):
+    """A sound file (an audio lead to accompany) that cannot be read or has no audio in it."""
+
+
 class CorpusError(AccompError):
     """A corpus that cannot be found, read or is empty."""
 
