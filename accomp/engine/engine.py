@@ -19,6 +19,13 @@ Per grid step ``k`` (starting at sample ``S_k``):
    once: ``slack`` into the first block not rendered yet. A later onset counts for the next
    undecided step.
 
+Lead input comes from MIDI (:meth:`Engine.receive`, the MIDI callback's ring) and from the
+audio input's analyser (:meth:`Engine.receive_heard`, the analysis thread's ring: the
+player hears their instrument, so those notes are not sent to the synth); both are drained
+in time order. In follow mode a :class:`~accomp.listen.follow.Follower` sees every lead
+onset and steers the transport; while it rests (the player went quiet), decisions are
+silent.
+
 The engine is the only producer of its output rings and the only caller of the player.
 Every sink (synth, MIDI out, recorder) keeps its own table of what it has sounded, so a
 flush (stop, panic, preset switch) always ends every note.
@@ -34,7 +41,7 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE
 from accomp.engine.rings import EventRing
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
@@ -107,6 +114,10 @@ class Engine:
         self.slack = round(settings.slack_ms * sr / 1000)
         cap = settings.ring_capacity
         self.lead_in = EventRing(cap)  # MIDI input -> engine
+        self.heard_in = EventRing(cap)  # audio input analysis -> engine
+        self.lead_inputs = (self.lead_in, self.heard_in)
+        self.follower = None  # follow mode: a Follower steering the transport from lead onsets
+        self.resting = False  # True: decisions are silent (a follower waits for the player)
         self.lead_monitor = EventRing(cap)  # MIDI input -> synth: the player hears themself at once
         self.accomp_synth = EventRing(cap)  # engine -> synth
         self.click_synth = EventRing(cap)  # engine -> synth
@@ -119,6 +130,7 @@ class Engine:
         self._onsets = np.zeros((ONSET_SLOTS, k), dtype=np.uint8)
         self._held = np.zeros(k, dtype=np.uint8)
         self._lead = np.zeros((2, k), dtype=np.uint8)  # lead frame of the open step
+        self._silence = np.zeros((2, k), dtype=np.uint8)  # what a resting engine plays
         self._sounding = np.zeros(k, dtype=bool)  # accompaniment keys on, as scheduled
         self._prev_sustain = np.zeros(k, dtype=bool)  # sustain of the step before the open one
         self._open_sustain = np.zeros(k, dtype=bool)  # sustain of the open step, as decided
@@ -149,10 +161,22 @@ class Engine:
         self.lead_in.push(time, LEAD, status, data1, data2)
         self.lead_monitor.push(time, LEAD, status, data1, data2)
 
+    def receive_heard(self, time: int, status: int, data1: int, data2: int) -> None:
+        """A lead note (or a :data:`PULSE`) the audio analysis heard (its one producer): stamped
+        with the sample it began, delivered when the analyser could tell."""
+        self.heard_in.push(time, LEAD, status, data1, data2)
+
     # ------------------------------------------------------------------ control
 
     def start(self, now: int) -> None:
-        self.transport.start(now + self.lookahead)
+        """Start the transport (a follower waiting for the player's first note starts it then)."""
+        if self.follower is not None and self.follower.state == "waiting":
+            return
+        self.start_at(now + self.lookahead)
+
+    def start_at(self, sample: int) -> None:
+        """Start the transport with the count-in's first step (or step 0) at ``sample``."""
+        self.transport.start(sample)
         self._next_step = -self.transport.count_in_steps
 
     def set_player(self, player: StepPlayer | None, now: int) -> None:
@@ -183,6 +207,8 @@ class Engine:
         """Do everything due at sample ``now``; returns the sample of the next thing due."""
         self._drain_lead(now)
         t = self.transport
+        if self.follower is not None:
+            self.follower.update(now)
         if not t.running:
             return now + t.sample_rate
         while now >= t.step_sample(self._next_step) - self.lookahead:
@@ -199,18 +225,29 @@ class Engine:
             wake = min(wake, t.step_sample(self._open_step) + self.grace + 1)
         return max(wake, now + 1)
 
+    def _next_lead(self, now: int) -> EventRing | None:
+        """The lead ring whose oldest event is the earliest due at ``now`` (MIDI or heard)."""
+        a, b = self.lead_in, self.heard_in
+        ta, tb = a.head_time(), b.head_time()
+        ring, when = (a, ta) if ta <= tb else (b, tb)
+        return ring if when <= now else None
+
     def _drain_lead(self, now: int) -> None:
-        ring = self.lead_in
         spec = self.settings.spec
         t = self.transport
         while True:
-            i = ring.head()
-            if i < 0 or ring.time_mv[i] > now:
+            ring = self._next_lead(now)
+            if ring is None:
                 return
+            i = ring.head()
             when, status, pitch, velocity = ring.time_mv[i], ring.status_mv[i], ring.data1_mv[i], ring.data2_mv[i]
             ring.advance()
-            self.record.push(when, LEAD, status, pitch, velocity)
             kind = status & 0xF0
+            if self.follower is not None and (status == PULSE or (kind == NOTE_ON and velocity > 0)):
+                self.follower.onset(when, now)
+            if status == PULSE:
+                continue
+            self.record.push(when, LEAD, status, pitch, velocity)
             key = pitch - spec.lowest_pitch
             if kind not in (NOTE_ON, NOTE_OFF) or not 0 <= key < spec.n_keys:
                 continue
@@ -248,6 +285,7 @@ class Engine:
             return
         started = time.perf_counter()
         frame = self.player.step(step, self._lead, self.transport.beat_in_bar(step))
+        frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)))
         self._schedule(step, frame, at, now, started)
 
@@ -269,6 +307,7 @@ class Engine:
         self.redos += 1
         started = time.perf_counter()
         frame = self.player.redo(step, self._lead, self.transport.beat_in_bar(step))
+        frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)) + self.slack)
         self._schedule(step, frame, at, now, started)
 
@@ -323,7 +362,7 @@ class Engine:
     def metrics(self) -> EngineMetrics:
         n = min(self._n_steps, LOG_SIZE)
         ms = np.sort(self._step_s[:n]) * 1000 if n else np.zeros(1)
-        rings = (self.lead_in, self.lead_monitor, self.accomp_synth, self.click_synth,
+        rings = (self.lead_in, self.heard_in, self.lead_monitor, self.accomp_synth, self.click_synth,
                  self.accomp_midi, self.clock_midi, self.record)  # fmt: skip
         return EngineMetrics(
             steps=self._n_steps - self.redos,

@@ -21,6 +21,7 @@ PROGRAM = 0xC0
 PITCH_BEND = 0xE0
 SYSEX = 0xF0
 CLOCK = 0xF8
+PULSE = 0xF9  # engine code (MIDI leaves 0xF9 undefined): an unpitched lead onset, for follow mode only
 START = 0xFA
 STOP = 0xFC
 

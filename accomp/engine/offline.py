@@ -4,14 +4,17 @@
 that starts at sample ``b`` (when a live audio callback would run), it hands the engine every
 lead message and every wake-up due at or before ``b``, each at its own exact sample time (as
 the MIDI input callback and the worker thread would, had they no jitter). Then the synth
-renders the block and the recorder takes it. The MIDI output rings are drained as a MIDI
+renders the block and the recorder takes it. Audio input plays its part through ``heard``: called
+once per block with the block's first sample, it returns the lead events an audio analyser
+could tell by then (the input block before it, as a live duplex callback hands it over), and
+they reach the engine at that sample, after every wake-up due before it. The MIDI output rings are drained as a MIDI
 output would (and kept, for tests). Nothing reads a wall clock, so with a seeded player the
 result is identical on every run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +56,7 @@ def run_offline(
     tempo_changes: Sequence[tuple[int, float]] = (),
     tail_seconds: float = 0.5,
     keep_audio: bool = True,
+    heard: Callable[[int], Sequence[LeadEvent]] | None = None,
 ) -> OfflineRun:
     """Run ``engine`` for ``seconds`` of simulated time from sample 0, then stop it.
 
@@ -72,6 +76,7 @@ def run_offline(
     i = j = 0
     stopped = False
     for b in range(0, n_blocks * block, block):
+        pending = list(heard(b)) if heard is not None and b < n_play else []
         while True:
             t_lead = lead[i][0] if i < len(lead) else None
             t_tempo = tempos[j][0] if j < len(tempos) else None
@@ -83,6 +88,11 @@ def run_offline(
                 engine.receive(*lead[i])
                 i += 1
                 wake = engine.poll(t_lead)
+            elif pending and wake >= b and not (t_lead is not None and t_lead <= b and t_lead < n_play):
+                for event in pending:
+                    engine.receive_heard(*event)
+                pending = []
+                wake = engine.poll(b)
             elif wake <= b and wake < n_play:
                 wake = engine.poll(wake)
             else:
