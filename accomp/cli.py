@@ -154,9 +154,25 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     _add_sound_args(p)
 
 
+def _add_listen_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-gain", type=float, default=0.0, metavar="DB", help="audio input gain in dB (-40..60)")
+    p.add_argument("--gate", type=float, default=-50.0, metavar="DBFS", help="noise gate: quieter input is no note")
+    p.add_argument("--listen-mode", choices=["auto", "melody", "chords"], default="auto",
+                   help="audio input: melody notes, strummed chords, or both (auto)")
+    p.add_argument("--silence", choices=["keep", "hold", "stop"], default="keep",
+                   help="follow mode, when the player stops: keep playing, hold (rest, keep time) or stop at the bar line")
+
+
 def _add_engine(sub) -> None:
-    p = sub.add_parser("play", help="play along live: MIDI in, accompaniment out (synth and/or MIDI)")
+    p = sub.add_parser("play", help="play along live: MIDI or audio in, accompaniment out (synth and/or MIDI)")
     _add_engine_args(p)
+    _add_listen_args(p)
+    p.add_argument("--input", choices=["midi", "audio", "both"], default="midi",
+                   help="what the lead comes from: MIDI, an audio input (guitar, voice: pitch is heard), or both")
+    p.add_argument("--audio-in", help="audio input device (name or number; default: the system's)")
+    p.add_argument("--input-channels", type=int, default=1, help="audio input channels (mixed to one)")
+    p.add_argument("--follow", action="store_true", help="the band follows your tempo (default: it keeps its own)")
+    p.add_argument("--wait-for-player", action="store_true", help="with --follow: start at your first note, no count-in")
     p.add_argument("--midi-in", help="MIDI input port (name or number; default: the first)")
     p.add_argument("--midi-in-virtual", metavar="NAME", help="open a virtual MIDI input port instead")
     p.add_argument("--no-midi-in", action="store_true", help="no MIDI input (the accompaniment plays alone)")
@@ -176,11 +192,16 @@ def _add_engine(sub) -> None:
     p.add_argument("--metrics-json", metavar="FILE", help="also write the end-of-play summary as JSON")
     p.set_defaults(func=_lazy("accomp.engine.commands", "play"))
 
-    p = sub.add_parser("render", help="accompany a MIDI file offline, through the live engine in simulated time")
-    p.add_argument("lead", metavar="LEAD.mid", help="MIDI file with the lead (its only track, or the lead rule)")
+    p = sub.add_parser("render", help="accompany a MIDI file or a recording offline, through the live engine in simulated time")
+    p.add_argument("lead", metavar="LEAD", help="MIDI file with the lead (its only track, or the lead rule), "
+                   "or a recording (.wav, .flac, .ogg, .aiff, .mp3) of a melody or chords, heard as live input")
     p.add_argument("-o", "--output", required=True, help="MIDI file to write (tracks lead and accomp)")
     p.add_argument("--wav", metavar="OUT.wav", help="also render the audio through the built-in synth")
     _add_engine_args(p)
+    _add_listen_args(p)
+    p.add_argument("--tempo", type=float, default=None, help="recording: its tempo to start from (default: estimated)")
+    p.add_argument("--meter", default="4/4", help="recording: its meter")
+    p.add_argument("--no-follow", action="store_true", help="recording: keep the starting tempo instead of following it")
     p.set_defaults(func=_lazy("accomp.engine.commands", "render"))
 
 

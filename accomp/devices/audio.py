@@ -3,7 +3,8 @@
 The callback is the engine's clock (it publishes each block's sample position, see
 :class:`~accomp.engine.clock.SampleClock`) and does only this: count xruns from the status
 flags, render the synth into its preallocated buffer, copy it out, copy it to the recorder's
-ring (and to a monitor ring for the GUI's waveforms), copy the input to the analysis ring,
+ring (and to a monitor ring for the GUI's waveforms), copy the input to the analysis ring
+(and to the GUI's input monitor),
 and note its own load. No allocation of arrays,
 no lock, no logging, no import, no torch. (sounddevice itself wraps PortAudio's buffers in
 numpy arrays for each call; that is outside our hands.)
@@ -37,7 +38,7 @@ Render = Callable[[int, int], np.ndarray]  # (frames, start sample) -> (frames, 
 @dataclass(frozen=True)
 class AudioSettings:
     output_device: str | int | None = None  # name (or part of it), index, or the default
-    input_device: str | int | None = None  # None: no audio input
+    input_device: str | int | None = None  # None: no audio input; "": the default input
     host_api: str | None = None  # e.g. "JACK", "ALSA"; None: any
     sample_rate: int = 48000
     block_frames: int = 128
@@ -111,7 +112,7 @@ def find_device(spec: str | int | None, kind: str, host_api: str | None = None) 
     if not usable:
         where = f" on host API '{host_api}'" if host_api else ""
         raise DeviceError(f"no audio {kind} device{where}")
-    if spec is None:
+    if spec is None or spec == "":
         default = sd.default.device[0 if kind == "input" else 1]
         if api is not None:
             default = sd.query_hostapis(api)[f"default_{kind}_device"]
@@ -140,13 +141,15 @@ class AudioDevice:
         tap: AudioRing | None = None,
         monitor: AudioRing | None = None,
         input_ring: AudioRing | None = None,
+        analysis_ring: AudioRing | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self._render = render
         self._tap = tap  # the recorder's copy of the output
         self._monitor = monitor  # a second copy, for waveforms and meters
-        self._input_ring = input_ring
+        self._input_ring = input_ring  # the GUI's input monitor
+        self._analysis_ring = analysis_ring  # the listening analysis
         self._stream = None
         self._position = 0
         self._silence = np.zeros((settings.block_frames, 2), dtype=np.float32)
@@ -308,6 +311,8 @@ class AudioDevice:
             self._monitor.write(mix)
         if indata is not None and self._input_ring is not None:
             self._input_ring.write(indata)
+        if indata is not None and self._analysis_ring is not None:
+            self._analysis_ring.write(indata)
         self._position += frames
         self._loads[self.callbacks % LOAD_HISTORY] = (time.perf_counter() - started) / (frames * self._seconds_per_frame)
         self.callbacks += 1

@@ -68,9 +68,15 @@ def play(args: argparse.Namespace) -> int:
     from accomp.engine.engine import Engine
     from accomp.engine.live import LiveSession, LiveSettings
 
-    transport = _transport(args, count_in=args.count_in, click=not args.no_click)
+    from accomp.listen.follow import FollowSettings
+    from accomp.listen.offline import listen_settings
+
+    waits = args.follow and args.wait_for_player
+    transport = _transport(args, count_in=0 if waits else args.count_in, click=not args.no_click)
+    listening = args.input != "midi"
     audio = AudioSettings(output_device=args.audio_out, host_api=args.host_api, sample_rate=args.sample_rate,
-                          block_frames=args.buffer)  # fmt: skip
+                          block_frames=args.buffer, input_device=(args.audio_in or "") if listening else None,
+                          input_channels=args.input_channels)  # fmt: skip
     settings = _engine_settings(args, transport, audio.sample_rate, audio.block_frames)
     engine = Engine(settings)
     accompanist = _accompanist(args, engine.transport.steps_per_bar)
@@ -85,11 +91,16 @@ def play(args: argparse.Namespace) -> int:
     live = LiveSettings(audio=audio, synth=not args.no_synth, soundfont=args.soundfont, midi_in=args.midi_in,
                         midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in,
                         midi_out=args.midi_out, midi_out_virtual=args.midi_out_virtual, midi_api=args.midi_api,
-                        record_midi=record_midi, record_wav=record_wav)  # fmt: skip
+                        record_midi=record_midi, record_wav=record_wav, input=args.input,
+                        listen=listen_settings(args),
+                        follow=FollowSettings(silence=args.silence, wait_for_player=waits) if args.follow else None)  # fmt: skip
     session = LiveSession(engine, live, parts=_parts(args))
     session.start()
     where = session.midi_in.port_name if session.midi_in is not None else "no MIDI input"
-    print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm from {where} "
+    if listening:
+        where = f"{where} and the audio input" if args.input == "both" else "the audio input"
+    mode = "following you" if args.follow else "keeping time"
+    print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm ({mode}) from {where} "
           f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
     try:
         session.wait(args.duration)
@@ -185,6 +196,10 @@ def lead_events(path: str, sample_rate: int, origin: int):
 
 
 def render(args: argparse.Namespace) -> int:
+    from accomp.listen.offline import is_audio_file, render_audio
+
+    if is_audio_file(args.lead):
+        return render_audio(args)
     from accomp.engine.engine import Engine
     from accomp.engine.offline import run_offline
     from accomp.engine.recorder import Recorder

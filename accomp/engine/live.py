@@ -14,6 +14,14 @@ A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
 For waveforms and meters, :attr:`LiveSession.output_monitor` (and, with an audio input,
 :attr:`LiveSession.input_monitor`) receive a copy of every block the callback plays (and
 records); one reader (the GUI's timer) drains them; what nobody reads is dropped.
+
+Listening (``LiveSettings.input`` "audio" or "both"): the callback also copies the input
+into a :class:`~accomp.listen.live.Listener`'s ring, whose thread hears notes in it and hands
+them to the engine. Follow mode (``LiveSettings.follow``, or :meth:`LiveSession.set_follow`
+while playing) puts a :class:`~accomp.listen.follow.Follower` in the engine.
+:meth:`LiveSession.listen_state` is what a GUI shows of both (input level, pitch heard,
+input state such as "no signal", tempo and the player's tracked tempo);
+:meth:`LiveSession.tap` is tap tempo.
 """
 
 from __future__ import annotations
@@ -31,7 +39,11 @@ from accomp.engine.clock import SampleClock
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
 from accomp.engine.rings import AudioRing
-from accomp.errors import DeviceError
+from accomp.errors import DeviceError, SettingsError
+from accomp.listen.analyzer import ListenSettings
+from accomp.listen.follow import FollowSettings, Follower, TapTempo
+
+INPUTS = ("midi", "audio", "both")
 
 FIRST_CALLBACK_S = 5.0
 WORKER_TICK_S = 0.05  # the worker looks at the devices at least this often
@@ -58,6 +70,15 @@ class LiveSettings:
     record_midi: str | None = None
     record_wav: str | None = None
     start_delay_s: float = 0.0  # the transport (count-in first) starts this long after the devices
+    input: str = "midi"  # the lead: "midi", "audio" (heard in audio.input_device) or "both"
+    listen: ListenSettings = field(default_factory=ListenSettings)
+    follow: FollowSettings | None = None  # None: lead mode (the band keeps its own time)
+
+    def __post_init__(self) -> None:
+        if self.input not in INPUTS:
+            raise SettingsError(f"input must be one of {', '.join(INPUTS)}, got '{self.input}'")
+        if self.input != "midi" and self.audio.input_device is None:
+            raise SettingsError("listening to audio needs an audio input device (use '' for the default one)")
 
 
 class LiveSession:
@@ -78,6 +99,8 @@ class LiveSession:
         self.output_monitor = AudioRing(monitor, 2)
         self.input_monitor = AudioRing(monitor, settings.audio.input_channels) if settings.audio.input_device is not None else None
         self.error: str | None = None
+        self.listener = None  # the audio input's analysis thread, when listening
+        self._tap = TapTempo(settings.audio.sample_rate)
         self._stop = threading.Event()
         self.ended = threading.Event()  # set when play ended by itself (a device failed)
         self._panic = False
@@ -115,10 +138,17 @@ class LiveSession:
             self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav)
         render = self.synth.render if self.synth is not None else None
         tap = self.recorder.audio if self.recorder is not None else None
-        self.audio = AudioDevice(s.audio, self.clock, render, tap=tap, monitor=self.output_monitor, input_ring=self.input_monitor)
+        if s.input != "midi":
+            from accomp.listen.live import Listener
+
+            self.listener = Listener(s.audio.sample_rate, s.audio.input_channels, e.receive_heard, s.listen, self._nudge)
+        if s.follow is not None:
+            e.follower = Follower(e, s.follow)
+        self.audio = AudioDevice(s.audio, self.clock, render, tap=tap, monitor=self.output_monitor, input_ring=self.input_monitor,
+                                 analysis_ring=self.listener.ring if self.listener is not None else None)  # fmt: skip
         self.audio.open()
         api = midi.midi_api(s.midi_api)
-        if s.use_midi_in:
+        if s.use_midi_in and s.input != "audio":
             self.midi_in = midi.MidiInput(e.receive, self.clock, port=s.midi_in, virtual=s.midi_in_virtual,
                                           api=api, wake_fd=self._wake_w)  # fmt: skip
         if s.midi_out is not None or s.midi_out_virtual is not None:
@@ -133,6 +163,8 @@ class LiveSession:
         self.audio.raise_priority()
         if self.midi_out is not None:
             self.midi_out.start()
+        if self.listener is not None:
+            self.listener.start()
         self._worker = threading.Thread(target=self._run, name="accomp-engine", daemon=True)
         self._worker.start()
         if self.recorder is not None:
@@ -163,6 +195,55 @@ class LiveSession:
         self._controls.put(lambda e, now: e.transport.set_tempo(bpm, now))
         self._nudge()
 
+    def set_follow(self, settings: FollowSettings | None) -> None:
+        """Follow the player (``settings``) or lead again (None); the tempo now is kept."""
+        self._controls.put(lambda e, now: self._follow(e, settings))
+        self._nudge()
+
+    @staticmethod
+    def _follow(e: Engine, settings: FollowSettings | None) -> None:
+        e.follower = Follower(e, settings) if settings is not None else None
+        if e.follower is not None and e.transport.running:
+            e.follower.state = "following"  # already playing: nothing to wait for
+        e.resting = False
+
+    def tap(self) -> None:
+        """Tap tempo: two taps or more set the tempo (the median of the last few intervals)."""
+        at = self.clock.now()
+        self._controls.put(lambda e, now: self._tapped(e, at, now))
+        self._nudge()
+
+    def _tapped(self, e: Engine, at: int, now: int) -> None:
+        bpm = self._tap.tap(at)
+        if bpm is not None:
+            e.transport.set_tempo(bpm, now)
+            if e.follower is not None:
+                e.follower.tracker.forget()
+
+    def set_input_gain(self, gain_db: float) -> None:
+        if self.listener is not None:
+            self.listener.analyzer.set_gain_db(gain_db)
+
+    def set_gate(self, gate_db: float) -> None:
+        if self.listener is not None:
+            self.listener.analyzer.set_gate_db(gate_db)
+
+    def set_listen_mode(self, mode: str) -> None:
+        if self.listener is not None:
+            self.listener.analyzer.set_mode(mode)
+
+    def listen_state(self):
+        """A :class:`~accomp.listen.live.ListenState` snapshot (any thread; the GUI's timer)."""
+        from accomp.listen.live import midi_only_state
+
+        e = self.engine
+        f = e.follower
+        follow = f.state if f is not None else "lead"
+        estimate = f.tempo if f is not None and f.tracker.period is not None else None
+        if self.listener is None:
+            return midi_only_state(self.settings.input, follow, e.transport.tempo, estimate)
+        return self.listener.state(self.settings.input, follow, e.transport.tempo, estimate)
+
     def stop(self) -> None:
         """Stop and close everything; safe to call more than once, and after a failure."""
         if self._stopped:
@@ -170,6 +251,8 @@ class LiveSession:
         self._stopped = True
         self._stop.set()
         self._nudge()
+        if self.listener is not None:
+            self.listener.stop()
         if self._worker is not None:
             self._worker.join(timeout=10)
         else:
@@ -261,6 +344,15 @@ class LiveSession:
                 "events": self.synth.events_played,
                 "notes": {p.name: n for p, n in zip(self.synth.parts, self.synth.notes_played)},
                 "muted_notes": self.synth.muted_notes, "late_events": list(self.synth.late_events),
+            },
+            "listen": None if self.listener is None else {
+                "notes": self.listener.analyzer.notes_started, "onsets": len(self.listener.analyzer.onset_times),
+                "pulses": self.listener.analyzer.pulses, "status": self.listener.analyzer.status,
+                "dropped_frames": self.listener.ring.overflows, "error": self.listener.error,
+            },
+            "follow": None if self.engine.follower is None else {
+                "state": self.engine.follower.state, "tempo_estimate": self.engine.follower.tempo,
+                "onsets_used": self.engine.follower.tracker.accepted, "onsets_ignored": self.engine.follower.tracker.ignored,
             },
             "midi_in": None if self.midi_in is None else {
                 "port": self.midi_in.port_name, "received": self.midi_in.received, "ignored": self.midi_in.ignored,
