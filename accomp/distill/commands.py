@@ -20,14 +20,7 @@ import torch
 from accomp.config import ACCOMP, LEAD
 from accomp.errors import PresetError
 from accomp.model.generate import SamplerSettings, generate, style_weights
-
-
-def pick_device(name: str | None) -> torch.device:
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PresetError("--device cuda asked for, but this torch build or machine has no CUDA")
-    return torch.device(name)
+from accomp.model.hardware import init_distributed, pick_device
 
 
 def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int) -> np.ndarray:
@@ -120,14 +113,7 @@ def distill(args: argparse.Namespace) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.preset import save_preset, user_dir
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = pick_device(args.device)
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
+    device, world, rank = init_distributed(args.device)
     teacher, spec, _ = load_teacher(args.teacher, device)
     weights = style_weights(teacher.cfg.styles, style=args.style, mix=args.mix)
     if args.out:

@@ -19,21 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.errors import PresetError
+from accomp.model.hardware import pick_device
 
 WARMUP_STEPS = 8
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise PresetError(f"unknown torch device '{name}' ({exc})") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PresetError(f"torch device '{name}' asked for, but CUDA is not available")
-    return device
 
 
 @torch.inference_mode()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,17 +12,10 @@ import torch
 
 from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
+from accomp.model.hardware import init_distributed, pick_device
 from accomp.music.frames import Piece, piece_to_midi, save_midi
 
 NEEDS_PATH = ("pop909", "midi-folder")
-
-
-def pick_device(name: str | None) -> torch.device:
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise CorpusError("--device cuda asked for, but this torch build or machine has no CUDA")
-    return torch.device(name)
 
 
 def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -146,14 +138,7 @@ def teacher_train(args: argparse.Namespace) -> int:
     from accomp.model.train import TrainConfig, TrainData, train_teacher
     from accomp.music.corpora import make_windows
 
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = pick_device(args.device)
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
+    device, world, rank = init_distributed(args.device)
     out = Path(args.out)
     if not out.parent.is_dir():
         raise CorpusError(f"{out.parent}: output folder does not exist")
