@@ -58,6 +58,7 @@ def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16,
     _, teacher_acc, _ = generate(teacher, beat, styles, settings, lead=lead, causal=True, device=device)
     thresholds = calibrate_thresholds(student, lead[n:], style, teacher_acc[n:], seed=seed) if calibrate else None
     lead, teacher_acc = lead[:n], teacher_acc[:n]
+    student.init_state(style, batch=n)  # a loaded preset traces its step once: not per bar
     t0 = time.perf_counter()
     student_acc = stream_accompaniment(student, lead, style, 16, seed)
     per_bar = (time.perf_counter() - t0) / (n * bars)
@@ -167,6 +168,7 @@ def student_eval(args: argparse.Namespace) -> int:
     segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     rows = reference_rows(segs)
+    student.init_state(style, batch=len(segs))  # a loaded preset traces its step once: not per bar
     t0 = time.perf_counter()
     acc = stream_accompaniment(student, np.stack([p.tracks[LEAD] for p in segs]), style, 16, args.seed)
     student_s = time.perf_counter() - t0
