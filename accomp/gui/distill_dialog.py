@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QProcess, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
@@ -39,38 +40,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from accomp.gui.player import known_teachers, teacher_styles
+
+W = TypeVar("W", bound=QWidget)
 CANCEL_GRACE_MS = 15000  # after Ctrl+C, how long the run may take to save its state
 CHOOSE = "__choose__"
 
 
-def teacher_styles(path: Path) -> tuple[str, ...]:
-    """The style vocabulary in a teacher's header (reads the header only); ValueError if unreadable."""
-    from safetensors import safe_open
-
-    from accomp.model.checkpoint import HEADER_KEY, TEACHER_FORMAT
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = json.loads((f.metadata() or {})[HEADER_KEY])
-    except Exception as exc:  # safetensors raises several kinds; each means "not a teacher file"
-        raise ValueError(f"{path.name} is not a readable teacher file ({type(exc).__name__})") from None
-    if header.get("format") != TEACHER_FORMAT:
-        raise ValueError(f"{path.name} is a '{header.get('format')}' file, not a teacher")
-    return tuple(header.get("model_config", {}).get("styles", ()))
-
-
-def known_teachers() -> list[Path]:
-    """Bundled teachers, then the user's own."""
-    from accomp.model.preset import bundled_teachers, user_dir
-
-    found: list[Path] = []
-    for folder in (bundled_teachers(), user_dir("teachers")):
-        found += sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
-    return found
-
-
 def file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "style"
+
+
+def named(widget: W, name: str) -> W:
+    widget.setObjectName(name)
+    return widget
 
 
 def eta_text(seconds: float) -> str:
@@ -102,17 +85,14 @@ class DistillDialog(QDialog):
         intro.setObjectName("caption")
         layout.addWidget(intro)
         form = QFormLayout()
-        self.teacher = QComboBox(self)
-        self.teacher.setObjectName("teacher")
+        self.teacher = named(QComboBox(self), "teacher")
         form.addRow("Teacher", self.teacher)
         self.styles_box = QWidget(self)
         self.styles_row = QHBoxLayout(self.styles_box)
         self.styles_row.setContentsMargins(0, 0, 0, 0)
         form.addRow("Style mix", self.styles_box)
-        self.quick = QRadioButton("Quick (about 15 min on a laptop CPU)", self)
-        self.quick.setObjectName("quick")
-        self.full = QRadioButton("Full (better; an hour or more without a GPU)", self)
-        self.full.setObjectName("full")
+        self.quick = named(QRadioButton("Quick (about 15 min on a laptop CPU)", self), "quick")
+        self.full = named(QRadioButton("Full (better; an hour or more without a GPU)", self), "full")
         self.quick.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.quick)
@@ -121,47 +101,37 @@ class DistillDialog(QDialog):
         modes.addWidget(self.quick)
         modes.addWidget(self.full)
         form.addRow("Length", modes)
-        self.steps = QSpinBox(self)
-        self.steps.setObjectName("steps")
+        self.steps = named(QSpinBox(self), "steps")
         self.steps.setRange(0, 1_000_000)
         self.steps.setSpecialValueText("as the length says")
         form.addRow("Updates", self.steps)
-        self.name = QLineEdit(self)
-        self.name.setObjectName("presetName")
+        self.name = named(QLineEdit(self), "presetName")
         self.name.setPlaceholderText("e.g. warm-pop")
         form.addRow("Preset name", self.name)
-        self.description = QLineEdit(self)
-        self.description.setObjectName("presetDescription")
+        self.description = named(QLineEdit(self), "presetDescription")
         form.addRow("Description", self.description)
         layout.addLayout(form)
-        self.note = QLabel(self)
-        self.note.setObjectName("caption")
+        self.note = named(QLabel(self), "caption")
         self.note.setWordWrap(True)
         layout.addWidget(self.note)
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("distillProgress")
+        self.progress = named(QProgressBar(self), "distillProgress")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.eta = QLabel("", self)
-        self.eta.setObjectName("eta")
-        self.status = QLabel("Ready.", self)
-        self.status.setObjectName("distillStatus")
+        self.eta = named(QLabel("", self), "eta")
+        self.status = named(QLabel("Ready.", self), "distillStatus")
         self.status.setWordWrap(True)
         layout.addWidget(self.progress)
         layout.addWidget(self.eta)
         layout.addWidget(self.status)
-        self.metrics = QPlainTextEdit(self)
-        self.metrics.setObjectName("distillMetrics")
+        self.metrics = named(QPlainTextEdit(self), "distillMetrics")
         self.metrics.setReadOnly(True)
         self.metrics.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.metrics.setVisible(False)
         layout.addWidget(self.metrics)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        self.start_button = QPushButton("Start", self)
-        self.start_button.setObjectName("startDistill")
-        self.cancel_button = QPushButton("Cancel run", self)
-        self.cancel_button.setObjectName("cancelDistill")
+        self.start_button = named(QPushButton("Start", self), "startDistill")
+        self.cancel_button = named(QPushButton("Cancel run", self), "cancelDistill")
         self.cancel_button.setEnabled(False)
         self.close_button = QPushButton("Close", self)
         buttons.addWidget(self.start_button)
@@ -249,7 +219,9 @@ class DistillDialog(QDialog):
         if not self._styles:
             return
         out = self.out_path()
-        notes = [f"Saved as {out}"]
+        home = str(Path.home())
+        shown = "~" + str(out)[len(home):] if str(out).startswith(home + os.sep) else str(out)
+        notes = [f"Saved as {shown}"]
         if Path(str(out) + ".state.pt").exists():
             notes.append("a cancelled run of this name resumes where it stopped (with the same settings)")
         elif out.exists():

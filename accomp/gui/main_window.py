@@ -29,7 +29,12 @@ from accomp.gui.transport_bar import TransportBar
 from accomp.gui.views import LatencyView, PianoRoll, Waveforms, recent_key
 
 log = logging.getLogger("accomp.gui")
-FRAME_MS = 33  # the views' redraw timer (30 Hz)
+# The views' redraw timer (30 Hz): each redraw holds Python's lock, which the audio callback
+# needs every few milliseconds, so the heavier views redraw less often (measured with
+# benchmarks/gui_stall.py: xruns while playing).
+FRAME_MS = 33
+WAVE_EVERY = 2  # frames between waveform updates (15 Hz)
+LATENCY_EVERY = 3  # frames between latency-view updates
 KEY_EVERY = 15  # frames between key estimates
 SAVE_DELAY_MS = 500
 
@@ -84,7 +89,7 @@ class MainWindow(QMainWindow):
         bottom = QSplitter(Qt.Orientation.Horizontal, central)
         bottom.addWidget(self.waveforms)
         bottom.addWidget(self.latency)
-        bottom.setSizes([300, 700])
+        bottom.setSizes([230, 770])
         views = QSplitter(Qt.Orientation.Vertical, central)
         views.addWidget(self.roll)
         views.addWidget(bottom)
@@ -363,10 +368,12 @@ class MainWindow(QMainWindow):
         position = t.position(session.clock.now()) if t.running else None
         self.transport.show_position(position, t.settings.steps_per_beat, t.steps_per_bar)
         player = engine.player if isinstance(engine.player, play.ObservedPlayer) else None
-        self.roll.update_from(player)
-        self.waveforms.update_from(session)
-        self.latency.update_from(session, player)
         self._frame += 1
+        self.roll.update_from(player)
+        if self._frame % WAVE_EVERY == 0:
+            self.waveforms.update_from(session)
+        if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
+            self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
         if player is not None and self._frame % KEY_EVERY == 0:
             self.transport.show_key(recent_key(player))
 

@@ -1,11 +1,12 @@
-"""What the window asks of the engine, Qt-free: load a preset, start and stop playing, scan
-devices, play a test tone. Everything here runs on the window's helper thread (see
+"""What the window asks of the engine and the models, Qt-free: load a preset, start and stop
+playing, scan devices, play a test tone, find teachers and their styles. Everything here runs on the window's helper thread (see
 :mod:`accomp.gui.jobs`), except :class:`ObservedPlayer`'s step methods, which the engine's
 worker thread calls.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -109,6 +110,32 @@ def load_player(path: Path, bar_steps: int = 16, seed: int = 0) -> ObservedPlaye
     accompanist = Accompanist.from_preset(path, bar_steps=bar_steps, seed=seed)
     accompanist.warm_up()
     return ObservedPlayer(accompanist, Path(path))
+
+
+def teacher_styles(path: Path) -> tuple[str, ...]:
+    """The style vocabulary in a teacher's header (reads the header only); ValueError if unreadable."""
+    from safetensors import safe_open
+
+    from accomp.model.checkpoint import HEADER_KEY, TEACHER_FORMAT
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = json.loads((f.metadata() or {})[HEADER_KEY])
+    except Exception as exc:  # safetensors raises several kinds; each means "not a teacher file"
+        raise ValueError(f"{path.name} is not a readable teacher file ({type(exc).__name__})") from None
+    if header.get("format") != TEACHER_FORMAT:
+        raise ValueError(f"{path.name} is a '{header.get('format')}' file, not a teacher")
+    return tuple(header.get("model_config", {}).get("styles", ()))
+
+
+def known_teachers() -> list[Path]:
+    """Bundled teachers, then the user's own."""
+    from accomp.model.preset import bundled_teachers, user_dir
+
+    found: list[Path] = []
+    for folder in (bundled_teachers(), user_dir("teachers")):
+        found += sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return found
 
 
 def parts(settings: Settings):

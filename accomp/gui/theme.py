@@ -17,6 +17,7 @@ GOOD = "#46a758"
 
 STYLESHEET = f"""
 QWidget {{ color: {TEXT}; font-size: 11pt; }}
+QWidget:disabled, QRadioButton:disabled, QCheckBox:disabled {{ color: #6b707c; }}
 QMainWindow, QDialog {{ background: {BACKGROUND}; }}
 QDockWidget::title {{ background: {PANEL}; padding: 4px 8px; font-weight: bold; }}
 QGroupBox {{ border: 1px solid {RAISED}; border-radius: 6px; margin-top: 14px; padding-top: 6px; }}
@@ -33,12 +34,17 @@ QLabel#bigTempo {{ font-size: 34pt; font-weight: bold; color: {TEXT}; }}
 QLabel#bigBeat {{ font-size: 34pt; font-weight: bold; color: {ACCENT}; min-width: 110px; }}
 QLabel#caption {{ color: {MUTED}; font-size: 9pt; }}
 QLabel#keyLabel {{ font-size: 16pt; color: {ACCOMP}; }}
+QLabel#latencyStats {{ font-size: 9pt; }}
 QFrame#notice {{ background: #4a3a12; border: 1px solid {ACCENT}; border-radius: 5px; }}
 QFrame#notice[level="error"] {{ background: #4a1c1f; border-color: {DANGER}; }}
 QListWidget {{ background: {PANEL}; border: none; }}
 QListWidget::item {{ border-bottom: 1px solid {RAISED}; }}
 QListWidget::item:selected {{ background: #33404f; }}
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit {{ background: {PANEL}; border: 1px solid #3a3f4b; border-radius: 4px; padding: 3px; }}
+QRadioButton::indicator {{ width: 12px; height: 12px; border-radius: 7px; border: 1px solid {MUTED}; background: {PANEL}; }}
+QRadioButton::indicator:checked {{ border-color: {ACCENT};
+    background: qradialgradient(cx: 0.5, cy: 0.5, radius: 0.5, fx: 0.5, fy: 0.5, stop: 0 {ACCENT}, stop: 0.45 {ACCENT}, stop: 0.6 {PANEL}); }}
+QRadioButton::indicator:disabled {{ border-color: #4a4f5b; }}
 QProgressBar {{ border: 1px solid #3a3f4b; border-radius: 4px; text-align: center; background: {PANEL}; }}
 QProgressBar::chunk {{ background: {ACCENT}; }}
 QTabBar::tab {{ background: {PANEL}; padding: 6px 14px; }}

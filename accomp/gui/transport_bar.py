@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -132,13 +132,9 @@ class TransportBar(QWidget):
         row.addLayout(rec)
         row.addStretch(1)
 
-        self.beat_lights = [QLabel("●", self) for _ in range(4)]
-        lights = QHBoxLayout()
-        lights.setSpacing(10)
-        for light in self.beat_lights:
-            light.setObjectName("caption")
-            lights.addWidget(light)
-        lights.addStretch(1)
+        self.beat_lights = QLabel(self)  # one rich-text label: cheaper to redraw than four styled ones
+        self.beat_lights.setObjectName("beatLights")
+        self.beat_lights.setTextFormat(Qt.TextFormat.RichText)
         self.big_beat = self._big("bigBeat", "–.–", "bar . beat")
         self.big_tempo = self._big("bigTempo", "100", "bpm")
         self.key = QLabel("key –", self)
@@ -147,7 +143,7 @@ class TransportBar(QWidget):
         beat_box = QVBoxLayout()
         beat_box.setSpacing(0)
         beat_box.addWidget(self.big_beat[0])
-        beat_box.addLayout(lights)
+        beat_box.addWidget(self.beat_lights)
         tempo_box = QVBoxLayout()
         tempo_box.setSpacing(0)
         tempo_box.addWidget(self.big_tempo[0])
@@ -228,9 +224,8 @@ class TransportBar(QWidget):
             return
         self._shown = (text, lit, beats)
         self.big_beat[1].setText(text)
-        for i, light in enumerate(self.beat_lights):
-            light.setVisible(i < beats)
-            light.setStyleSheet(f"color: {ACCENT};" if i == lit else "color: #3a3f4b;")
+        self.beat_lights.setText("&nbsp;&nbsp;".join(f"<span style='color:{ACCENT if i == lit else '#3a3f4b'}'>●</span>"
+                                                     for i in range(beats)))  # fmt: skip
 
     def show_key(self, text: str) -> None:
         if self.key.text() != text:

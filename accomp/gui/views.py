@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from accomp.gui.player import ROLL_STEPS, STEP_LOG, ObservedPlayer
@@ -16,26 +17,30 @@ from accomp.gui.theme import ACCENT, ACCOMP, MUTED, PANEL, TEXT
 
 VISIBLE_STEPS = 128  # 8 bars of 16th notes
 SCOPE_FRAMES = 2048
-SCOPE_STEP = 4  # plot every 4th sample
+SCOPE_STEP = 8  # plot every 8th sample
 NOTES_KEPT = 200
 STEPS_SHOWN = 128  # the last 8 bars of model steps
 HIST_MAX_MS = 60
+LEGEND_ROOM = 1.6  # the latency timeline's height over its highest value: the top is the legend's
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def _lut() -> np.ndarray:
-    """Colour of a cell ``lead + 3 * accomp`` (each 0 silent, 1 sounding, 2 struck)."""
+    """Colour of a cell ``lead + 3 * accomp`` (each 0 silent, 1 sounding, 2 struck), and of
+    the same plus 9 on the rows of the Cs (a lighter background: the octaves, drawn in the
+    image itself, since a plot grid costs a redraw of its own)."""
     bg = pg.mkColor(PANEL).getRgb()
     lead, acc = pg.mkColor(ACCENT).getRgb(), pg.mkColor(ACCOMP).getRgb()
 
     def mix(colour, weight):
         return [round(bg[i] * (1 - weight) + colour[i] * weight) for i in range(3)] + [255]
 
-    lut = np.zeros((9, 4), dtype=np.uint8)
+    lut = np.zeros((18, 4), dtype=np.uint8)
     for lead_v in range(3):
         for acc_v in range(3):
             colour = mix(lead, (0, 0.7, 1.0)[lead_v]) if lead_v else mix(acc, (0, 0.55, 0.9)[acc_v])
-            lut[lead_v + 3 * acc_v] = colour
+            lut[lead_v + 3 * acc_v] = lut[9 + lead_v + 3 * acc_v] = colour
+    lut[9] = mix((255, 255, 255), 0.06)
     return lut
 
 
@@ -63,11 +68,11 @@ class PianoRoll(pg.PlotWidget):
         self.setTitle("Lead (amber) and accompaniment (cyan), last 8 bars", color=MUTED, size="10pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(_lut())
-        self.image.setLevels([0, 8])
+        self.image.setLevels([0, 17])
         self.addItem(self.image)
+        self.disableAutoRange()
         self.setXRange(-VISIBLE_STEPS, 0, padding=0)
         self.setYRange(lowest_pitch + 12, lowest_pitch + n_keys - 12, padding=0)
-        self.showGrid(x=False, y=True, alpha=0.12)
         left = self.getAxis("left")
         left.setTicks([[(p, f"C{p // 12 - 1}") for p in range(24, 109, 12)]])
         bottom = self.getAxis("bottom")
@@ -76,12 +81,13 @@ class PianoRoll(pg.PlotWidget):
         self._lead = np.zeros((VISIBLE_STEPS, n_keys), dtype=np.uint8)
         self._acc = np.zeros((VISIBLE_STEPS, n_keys), dtype=np.uint8)
         self._cells = np.zeros((n_keys, VISIBLE_STEPS), dtype=np.uint8)
+        self._c_rows = (((np.arange(n_keys) + lowest_pitch) % 12 == 0) * 9).astype(np.uint8)[:, None]
         self._shown = (None, -2)
         self.clear_roll()
         self.image.setRect(-VISIBLE_STEPS, lowest_pitch - 0.5, VISIBLE_STEPS, n_keys)  # after the first image
 
     def clear_roll(self) -> None:
-        self._cells[:] = 0
+        self._cells[:] = self._c_rows
         self.image.setImage(self._cells, autoLevels=False)
         self._shown = (None, -2)
 
@@ -100,7 +106,7 @@ class PianoRoll(pg.PlotWidget):
         self._acc[steps < 0] = 0
         np.multiply(self._acc, 3, out=self._acc)
         np.add(self._lead, self._acc, out=self._lead)
-        self._cells[:] = self._lead.T
+        np.add(self._lead.T, self._c_rows, out=self._cells)
         self.image.setImage(self._cells, autoLevels=False)
 
 
@@ -114,7 +120,9 @@ class Waveforms(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.setTitle("Audio in / out", color=MUTED, size="10pt")
+        self.disableAutoRange()
         self.setYRange(-1, 1, padding=0.05)
+        self.setXRange(0, SCOPE_FRAMES, padding=0)
         self.getAxis("bottom").setStyle(showValues=False)
         x = np.arange(0, SCOPE_FRAMES, SCOPE_STEP)
         self._x = x
@@ -164,9 +172,11 @@ class LatencyView(QWidget):
         self.timeline = pg.PlotWidget(self)
         self.timeline.setObjectName("latencyTimeline")
         self.timeline.setTitle("Latency (ms) by bar", color=MUTED, size="10pt")
-        self.timeline.addLegend(offset=(5, 5), labelTextColor=TEXT, brush=pg.mkBrush(PANEL))
+        # Two columns at the top, see-through; the y range leaves room above the curves for it.
+        self.timeline.addLegend(offset=(5, 2), labelTextColor=TEXT, colCount=2, verSpacing=-6)
         self.timeline.setMouseEnabled(False, False)
         self.timeline.hideButtons()
+        self.timeline.disableAutoRange()
         self.step_curve = self.timeline.plot(pen=pg.mkPen(MUTED, width=1), name="model step")
         self.total_curve = self.timeline.plot(pen=pg.mkPen(ACCENT, width=2), name="note → sound")
         self.wait_curve = self.timeline.plot(pen=pg.mkPen(ACCOMP, width=1), name="wait for step")
@@ -176,12 +186,16 @@ class LatencyView(QWidget):
         self.histogram.setTitle("Note → sound (ms)", color=MUTED, size="10pt")
         self.histogram.setMouseEnabled(False, False)
         self.histogram.hideButtons()
+        self.histogram.disableAutoRange()
+        self.histogram.setXRange(0, HIST_MAX_MS, padding=0.02)
         self.bins = np.arange(0, HIST_MAX_MS + 1, 1.0)
         self.hist_curve = self.histogram.plot(self.bins, np.zeros(len(self.bins) - 1), stepMode="center",
                                               fillLevel=0, brush=pg.mkBrush(ACCENT), pen=pg.mkPen(ACCENT))  # fmt: skip
         self.stats = QLabel("–", self)
         self.stats.setObjectName("latencyStats")
         self.stats.setWordWrap(True)
+        self.stats.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.stats.setMinimumHeight(7 * self.stats.fontMetrics().lineSpacing())
         grid.addWidget(self.timeline, 0, 0, 2, 1)
         grid.addWidget(self.histogram, 0, 1)
         grid.addWidget(self.stats, 1, 1)
@@ -194,10 +208,16 @@ class LatencyView(QWidget):
         self._decisions = -1
         self._parts = np.zeros((0, 5))  # per note heard: bar, total, wait, model+slack, buffer (ms)
         self._stats = ""
+        self._range = (0, 0.0)  # (first bar shown, top in ms)
+        self._hist_top = 0
+        self._fit_histogram(0)
+        self.hist_curve.setData(self.bins, np.zeros(len(self.bins) - 1))
         for curve in (self.step_curve, self.total_curve, self.wait_curve, self.buffer_curve):
             curve.setData([], [])
+        self._fit(1.0, np.zeros(0))  # the first 8 bars, 0-20 ms
 
-    def update_from(self, session, player: ObservedPlayer | None) -> None:
+    def update_from(self, session, player: ObservedPlayer | None, *, text: bool = True) -> None:
+        """Curves from the logs; the figures too when ``text`` (a few times a second is plenty)."""
         if session is None:
             return
         bar_steps = session.engine.transport.steps_per_bar
@@ -205,15 +225,36 @@ class LatencyView(QWidget):
             self._decisions = n = player.decisions
             count = min(n, STEPS_SHOWN, STEP_LOG)
             idx = np.arange(n - count, n) % STEP_LOG
-            self.step_curve.setData(player.step_of[idx] / bar_steps + 1, player.step_ms[idx])
+            bars = player.step_of[idx] / bar_steps + 1
+            self.step_curve.setData(bars, player.step_ms[idx])
+            self._fit(bars[-1] if count else 1.0, player.step_ms[idx])
         engine = session.engine
         count = engine.latency_count
         if count != self._seen:
             self._read_notes(engine, session, count)
-        text = self._summary(engine, session.audio)
-        if text != self._stats:
-            self._stats = text
-            self.stats.setText(text)
+        if text:
+            figures = self._summary(engine, session.audio)
+            if figures != self._stats:
+                self._stats = figures
+                self.stats.setText(figures)
+
+    def _fit(self, last_bar: float, step_ms: np.ndarray) -> None:
+        """The last 8 bars, moved a whole bar at a time; the height in 20 ms stages. (Changing
+        a plot's range redraws its axes and curves: not on every frame.)"""
+        bar = int(last_bar)
+        recent = self._parts[self._parts[:, 0] >= last_bar - STEPS_SHOWN / 16, 1] if len(self._parts) else step_ms
+        highest = max(float(np.max(recent, initial=0.0)), float(np.max(step_ms, initial=0.0)), 1.0)
+        top = 20.0 * np.ceil(LEGEND_ROOM * highest / 20.0)
+        if (bar, top) != self._range:
+            self._range = (bar, top)
+            self.timeline.setRange(xRange=(max(1, bar - 7), max(bar + 1, 9)), yRange=(0, top), padding=0.02)
+
+    def _fit_histogram(self, highest: int) -> None:
+        """Counts from 0 up, in steps of 4 (a range change redraws the axes)."""
+        top = 4 * max(1, -(-highest // 4))
+        if top != self._hist_top:
+            self._hist_top = top
+            self.histogram.setYRange(0, top, padding=0.05)
 
     def _read_notes(self, engine, session, count: int) -> None:
         log = engine.latency_log
@@ -237,6 +278,7 @@ class LatencyView(QWidget):
             self.buffer_curve.setData(recent[:, 0], recent[:, 4])
             hist, _ = np.histogram(np.clip(self._parts[:, 1], 0, HIST_MAX_MS - 0.5), self.bins)
             self.hist_curve.setData(self.bins, hist)
+            self._fit_histogram(int(hist.max()))
 
     def _summary(self, engine, audio) -> str:
         lines = [f"xruns {audio.xruns() if audio else 0}"]
@@ -245,9 +287,10 @@ class LatencyView(QWidget):
             lines.append(f"callback load {100 * load.mean():.0f}% (max {100 * load.max():.0f}%)")
         if len(self._parts):
             total = self._parts[:, 1]
-            lines.append(f"note → sound p50 {np.percentile(total, 50):.1f} / p99 {np.percentile(total, 99):.1f} ms")
-            lines.append(f"  wait {np.median(self._parts[:, 2]):.1f} + model {np.median(self._parts[:, 3]):.1f}"
-                         f" + buffer {self._parts[0, 4]:.1f} ms")  # fmt: skip
+            lines.append(f"note → sound p50 {np.percentile(total, 50):.1f}, p99 {np.percentile(total, 99):.1f} ms")
+            lines.append(f"  = wait {np.median(self._parts[:, 2]):.1f} + model {np.median(self._parts[:, 3]):.1f}"
+                         f" + buffer {self._parts[0, 4]:.1f}")  # fmt: skip
         m = engine.metrics()
-        lines.append(f"steps {m.steps} (+{m.redos} re-decided), model p99 {m.step_ms_p99:.1f} ms")
+        lines.append(f"steps {m.steps} (+{m.redos} re-decided)")
+        lines.append(f"model step p99 {m.step_ms_p99:.1f} ms")
         return "\n".join(lines)
