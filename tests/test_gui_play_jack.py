@@ -1,9 +1,10 @@
-"""The window plays through a JACK dummy server: devices chosen in the panel, the computer
-keyboard as the lead, a preset switch while playing with no stuck note, record and export.
+"""The window plays through a JACK dummy server: devices chosen in the panel (and a test
+tone), the computer keyboard as the lead, a tempo change, a preset switch while playing with
+no stuck note, panic, record and export.
 
 No stuck note at the switch: in the take's recording, every accompaniment note the old
-preset started ends by the moment of the switch; after the stop, neither the engine nor the
-synth has a note sounding. A test client receives the accompaniment on its MIDI input.
+preset started ends by the moment of the switch (and every note started before panic ends
+with it); after the stop, neither the engine nor the synth has a note sounding. A test client receives the accompaniment on its MIDI input.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     choose(panel.host_api, "JACK")
     choose(panel.audio_out, "system")
     choose(panel.buffer, "128")
+    panel.tone_button.click()  # a test tone on the chosen output
+    qtbot.waitUntil(lambda: "Test tone played on system" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    choose(panel.audio_in, "system")
     choose(panel.midi_api, "JACK")
     choose(panel.midi_in, "computer keyboard")
     choose(panel.midi_out, MONITOR)
@@ -132,6 +136,10 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     qtbot.waitUntil(lambda: engine.lead_notes >= 3, timeout=WAIT_MS)
     window.mixer.rows["accomp"]["volume"].setValue(50)  # heard from the next block
     assert session.synth._volume[session.synth.part_index("accomp")] == 0.5
+    window.transport.tempo.setValue(200)
+    qtbot.waitUntil(lambda: engine.transport.tempo == 200, timeout=WAIT_MS)
+    monitor = session.input_monitor  # the input's waveform: its one reader is the window's timer
+    qtbot.waitUntil(lambda: monitor._r > monitor.capacity, timeout=WAIT_MS)
 
     transport = engine.transport
     asked = session.clock.now()
@@ -145,6 +153,10 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     assert window.transport.big_beat[1].text().count(".") == 1
     assert window.roll.image.image.max() > 0  # the piano roll shows notes
     assert "steps" in window.latency.stats.text() and "xruns" in window.latency.stats.text()
+    panic_asked = session.clock.now()
+    window.transport.panic_button.click()
+    qtbot.waitUntil(lambda: not session._panic, timeout=WAIT_MS)  # the engine's thread took it
+    panicked = session.clock.now() + engine.lookahead
 
     qtbot.keyClick(window.roll, Qt.Key.Key_Space)  # stop
     qtbot.waitUntil(lambda: window.device_panel.host_api.isEnabled(), timeout=WAIT_MS)
@@ -162,6 +174,8 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     assert old and new
     assert max(end for _, end, _ in old) <= tick(switched), [n for n in old if n[1] > tick(switched)]
     assert sum(1 for _, end, _ in old if end > tick(asked)) > 0, "some notes were still sounding when asked"
+    before_panic = [n for n in notes if n[0] < tick(panic_asked)]  # panic: every note ended at once
+    assert max(end for _, end, _ in before_panic) <= tick(panicked), [n for n in before_panic if n[1] > tick(panicked)]
 
     assert window.transport.export_button.isEnabled()
     target = tmp_path / "exported"
