@@ -5,8 +5,9 @@
 
 Everything is real: the script starts a virtual X screen (Xvfb) and a JACK server with the
 dummy driver of its own, opens the app there with private settings, presses Play, plays a
-melody on the computer-keyboard piano, and grabs the window; then it starts a distillation
-in the dialog, waits for its first progress event, grabs the dialog and cancels the run.
+melody on the computer-keyboard piano (in time with the audio clock) and grabs the window
+during its last note; then it starts a distillation in the dialog, waits for its first
+progress event, grabs the dialog and cancels the run.
 Needs Xvfb and jackd (``./install.sh --test`` installs them).
 """
 
@@ -31,6 +32,7 @@ MELODY = [(0, "d", 1), (1, "s", 1), (2, "a", 1), (3, "s", 1), (4, "d", 1), (5, "
           (8, "s", 1), (9, "s", 1), (10, "s", 2), (12, "d", 1), (13, "h", 1), (14, "h", 2),
           (16, "d", 1), (17, "s", 1), (18, "a", 1), (19, "s", 1), (20, "d", 1), (21, "d", 1), (22, "d", 1),
           (23, "d", 1), (24, "s", 1), (25, "s", 1), (26, "d", 1), (27, "s", 1), (28, "a", 4)]  # fmt: skip
+GRAB_BEAT = 30  # the main window is grabbed during the last, held note
 
 
 def main() -> int:
@@ -39,19 +41,22 @@ def main() -> int:
     parser.add_argument("--teacher", help="teacher for the distill dialog (default: the bundled one)")
     parser.add_argument("--data-dir", help="user data folder to take presets from (default: a fresh one: bundled presets only)")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder for main_window.png and distill_dialog.png")
-    parser.add_argument("--play-seconds", type=float, default=12.0)
     parser.add_argument("--distill-wait", type=float, default=900.0, help="seconds to wait for the first progress event")
     args = parser.parse_args()
     require("Xvfb", "jackd", "jack_lsp")
     work = Path(tempfile.mkdtemp(prefix="accomp-shots-"))
     xvfb, display = start_xvfb()
     jack = start_jack(f"accomp-shots-{os.getpid()}")
+    home = work / "home"  # a private home: the dialog shows paths as a user would see them (~/...)
     os.environ.update(DISPLAY=display, QT_QPA_PLATFORM="xcb", JACK_DEFAULT_SERVER=f"accomp-shots-{os.getpid()}",
-                      JACK_NO_START_SERVER="1", ACCOMP_CONFIG_DIR=str(work / "config"),
-                      ACCOMP_DATA_DIR=args.data_dir or str(work / "data"))  # fmt: skip
+                      JACK_NO_START_SERVER="1", HOME=str(home), ACCOMP_CONFIG_DIR=str(home / ".config" / "accomp"),
+                      ACCOMP_DATA_DIR=args.data_dir or str(home / ".local" / "share" / "accomp"))  # fmt: skip
     try:
         return shoot(args, work)
     finally:
+        from accomp.devices.audio import release
+
+        release()  # let go of the JACK server before it stops (PortAudio aborts otherwise)
         stop(jack)
         stop(xvfb)
         shutil.rmtree(work, ignore_errors=True)
@@ -76,38 +81,56 @@ def shoot(args: argparse.Namespace, work: Path) -> int:
     window.resize(*SIZE)
     window.show()
 
-    def wait_until(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        return True
-
     def pause(seconds: float) -> None:
         loop = QEventLoop()
         QTimer.singleShot(round(seconds * 1000), loop.quit)
         loop.exec()
+
+    def wait_until(condition, seconds: float) -> bool:
+        """Run the event loop (idle, not spinning) until ``condition()`` holds or time is up."""
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            pause(0.02)
+        return True
 
     if not wait_until(lambda: window.player is not None and not window.jobs.busy(), 120):
         sys.exit(f"screenshots: no preset loaded ({window.notices.texts()})")
     window.transport.play.setChecked(True)
     if not wait_until(lambda: window.session is not None, 30):
         sys.exit(f"screenshots: could not play ({window.notices.texts()})")
-    beat = 60.0 / window.settings.tempo
     if not wait_until(lambda: window.session.engine.transport.running, 10):
         sys.exit("screenshots: the transport did not start")
     session = window.session
-    start_at = time.monotonic() + session.clock.seconds_until(session.engine.transport.step_sample(0))  # after the count-in
-    events = sorted([(b * beat, "press", k) for b, k, _ in MELODY] + [((b + n) * beat - 0.05, "release", k) for b, k, n in MELODY])
-    for at, kind, key in events:
-        pause(max(0.0, start_at + at - time.monotonic()))
+    transport = session.engine.transport
+    steps_per_beat = transport.settings.steps_per_beat
+
+    def pause_until_beat(at: float) -> None:
+        """Wait for a beat on the audio clock (what a player hears), not on the wall clock:
+        the dummy driver's clock drifts from the wall clock on a loaded machine."""
+        while (left := session.clock.seconds_until(transport.step_sample(at * steps_per_beat))) > 0:
+            pause(left)
+
+    def key_event(kind: str, key: str) -> None:
         code = getattr(Qt.Key, f"Key_{key.upper()}")
         (QTest.keyPress if kind == "press" else QTest.keyRelease)(window, code, Qt.KeyboardModifier.NoModifier)
-    pause(max(0.0, args.play_seconds - (time.monotonic() - start_at)))
+
+    def sound_on_scope() -> bool:
+        _, out = window.waveforms.curve_out.getData()
+        return out is not None and float(abs(out).max()) > 0.01
+
+    events = sorted([(b, "press", k) for b, k, _ in MELODY] + [(b + n - 0.1, "release", k) for b, k, n in MELODY])
+    for at, kind, key in (e for e in events if e[0] < GRAB_BEAT):  # beat 0: the first after the count-in
+        pause_until_beat(at)
+        key_event(kind, key)
+    pause_until_beat(GRAB_BEAT)
+    wait_until(sound_on_scope, 60 / window.settings.tempo)  # the output's waveform shows sound
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out / "main_window.png"))
+    for at, kind, key in (e for e in events if e[0] >= GRAB_BEAT):
+        key_event(kind, key)
     print(f"screenshots: wrote {out / 'main_window.png'}")
     window.transport.play.setChecked(False)
     wait_until(lambda: not window.jobs.busy(), 30)
@@ -116,10 +139,9 @@ def shoot(args: argparse.Namespace, work: Path) -> int:
     dialog = window.distill_dialog
     if args.teacher:
         dialog.set_teacher(Path(args.teacher))
-    weights = list(dialog._weights.values())
-    if len(weights) >= 2:
-        weights[0].setValue(70)
-        weights[1].setValue(30)
+    mix = {"pop": 70, "chorale": 30}
+    for style, spin in dialog._weights.items():
+        spin.setValue(mix.get(style, 0))
     dialog.name.setText("warm-pop")
     dialog.description.setText("mostly pop, a little chorale voice-leading")
     dialog.start()
@@ -130,9 +152,6 @@ def shoot(args: argparse.Namespace, work: Path) -> int:
     dialog.cancel()
     wait_until(lambda: not dialog.running(), 30)
     window.close()
-    from accomp.devices.audio import release
-
-    release()  # let go of the JACK server before it stops
     return 0
 
 
