@@ -208,6 +208,7 @@ def _add_engine(sub) -> None:
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=12, help="sampler steps (Heun: 2 evaluations each but the last)")
     p.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance on style (1 = off)")
+    p.add_argument("--lead-guidance", type=float, default=1.0, help="classifier-free guidance on the given lead (1 = off)")
     p.add_argument("--chunk", type=int, default=16, help="causal mode: frames generated per chunk")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -206,7 +206,8 @@ def teacher_sample(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     teacher, spec, _ = load_teacher(args.teacher, device)
     weights = style_weights(teacher.cfg.styles, style=args.style if not args.mix else None, mix=args.mix)
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, chunk=args.chunk, seed=args.seed)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, lead_guidance=args.lead_guidance, chunk=args.chunk,
+                               seed=args.seed)
     out = Path(args.output)
     if not out.parent.is_dir():
         raise MidiFileError(f"{out.parent}: output folder does not exist")
@@ -238,7 +239,8 @@ def teacher_eval(args: argparse.Namespace) -> int:
     teacher, spec, header = load_teacher(args.teacher, device)
     pieces, summary = load_pieces(args, spec, args.split)
     segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, chunk=args.chunk, seed=args.seed)
+    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, lead_guidance=args.lead_guidance, chunk=args.chunk,
+                               seed=args.seed)
     t0 = time.perf_counter()
     rows = {**reference_rows(segs), **teacher_rows(teacher, segs, settings, device)}
     styles = sorted({p.style for p in segs})
@@ -248,6 +250,7 @@ def teacher_eval(args: argparse.Namespace) -> int:
         table.update(evaluate_pieces(prompt, None, reference_set=[p for p in segs if p.style == style]))
     seconds = time.perf_counter() - t0
     title = f"{len(segs)} {args.split} pieces x {args.bars} bars; {settings.sampler} {settings.steps} steps, guidance {settings.guidance}"
+    title += f", lead guidance {settings.lead_guidance}" if settings.lead_guidance != 1 else ""
     print(format_table(table, title))
     print(f"({seconds:.0f} s)")
     if args.json:
