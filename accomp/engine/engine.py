@@ -13,18 +13,21 @@ Per grid step ``k`` (starting at sample ``S_k``):
 1. At ``S_k - lookahead`` the engine builds the lead frame of step ``k`` (onsets of lead
    notes quantised to ``k`` so far, and the keys held) and asks the player for the
    accompaniment frame of step ``k``; its notes are scheduled at ``S_k``.
-2. Until ``S_k + grace`` the step stays *open*: a lead onset that quantises to ``k`` but
-   arrives late (a player is never exactly on the grid) re-decides the step
-   (:meth:`StepPlayer.redo`, from the state before step ``k``); what changed is scheduled at
-   once: ``slack`` into the first block not rendered yet. A later onset counts for the next
-   undecided step.
+2. A lead onset that quantises to ``k`` but comes late (a player is never exactly on the
+   grid), by no more than ``grace``, re-decides the step (:meth:`StepPlayer.redo`, from the
+   state before step ``k``); what changed is scheduled at once: ``slack`` into the first
+   block not rendered yet. A later onset counts for the next undecided step. A note heard in
+   the audio input reaches the engine some time after it began (the analysis needs a few
+   milliseconds of it), so the step stays *open* for ``heard_grace`` more.
 
 Lead input comes from MIDI (:meth:`Engine.receive`, the MIDI callback's ring) and from the
 audio input's analyser (:meth:`Engine.receive_heard`, the analysis thread's ring: the
 player hears their instrument, so those notes are not sent to the synth); both are drained
-in time order. In follow mode a :class:`~accomp.listen.follow.Follower` sees every lead
-onset and steers the transport; while it rests (the player went quiet), decisions are
-silent.
+in time order. The analyser starts a note from a first guess at its pitch and may take the
+guess back (:data:`~accomp.engine.notes.RETRACT`, then the right note-on): the engine then
+forgets the guessed onset, and re-decides its step while it is open. In follow mode a
+:class:`~accomp.listen.follow.Follower` sees every lead onset and steers the transport;
+while it rests (the player went quiet), decisions are silent.
 
 The engine is the only producer of its output rings and the only caller of the player.
 Every sink (synth, MIDI out, recorder) keeps its own table of what it has sounded, so a
@@ -41,7 +44,7 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE
+from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.engine.rings import EventRing
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
@@ -59,6 +62,7 @@ class EngineSettings:
     spec: FrameSpec = DEFAULT_SPEC
     lookahead_ms: float = 2.0  # a step is decided this far ahead of the block that plays it
     grace_ms: float = 30.0  # a late lead onset still changes its step this long after it began
+    heard_grace_ms: float = 40.0  # ... and, heard in the audio input, may be told this much later still
     slack_ms: float = 0.5  # a re-decided step's notes are scheduled this far after the decision
     accomp_channel: int = 1  # MIDI out channel of the accompaniment (0-based)
     midi_out_accomp: bool = True  # False: MIDI out carries the clock only
@@ -68,7 +72,7 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.sample_rate < 8000 or self.block_frames < 16:
             raise ValueError("sample rate must be >= 8000 Hz and blocks >= 16 frames")
-        if min(self.lookahead_ms, self.grace_ms, self.slack_ms) < 0:
+        if min(self.lookahead_ms, self.grace_ms, self.heard_grace_ms, self.slack_ms) < 0:
             raise ValueError("lookahead, grace and slack must be >= 0 ms")
 
 
@@ -90,6 +94,7 @@ class EngineMetrics:
     redos: int
     lead_notes: int
     late_lead_notes: int  # arrived after their step closed: counted for the next step
+    lead_corrections: int  # heard notes whose first guess was taken back
     step_ms_p50: float
     step_ms_p99: float
     step_ms_max: float
@@ -111,6 +116,7 @@ class Engine:
         # A step is decided before the block that holds it starts rendering, by lookahead_ms.
         self.lookahead = self.block + round(settings.lookahead_ms * sr / 1000)
         self.grace = round(settings.grace_ms * sr / 1000)
+        self.open_for = self.grace + round(settings.heard_grace_ms * sr / 1000)  # a step is open this long after it began
         self.slack = round(settings.slack_ms * sr / 1000)
         cap = settings.ring_capacity
         self.lead_in = EventRing(cap)  # MIDI input -> engine
@@ -135,6 +141,8 @@ class Engine:
         self._prev_sustain = np.zeros(k, dtype=bool)  # sustain of the step before the open one
         self._open_sustain = np.zeros(k, dtype=bool)  # sustain of the open step, as decided
         self._struck_at = np.full(k, -(1 << 30), dtype=np.int64)  # step of each key's last onset
+        self._placed_at = np.full(k, -1, dtype=np.int64)  # sample time of each key's latest lead onset
+        self._placed_step = np.zeros(k, dtype=np.int64)  # the step it counts for
         self._next_step = -self.transport.count_in_steps
         self._open_step: int | None = None
         self._open_redos = 0
@@ -145,6 +153,7 @@ class Engine:
         self.redos = 0
         self.lead_notes = 0
         self.late_lead_notes = 0
+        self.lead_corrections = 0
         # Per lead onset taken into account, one row: (note time, decision time, model step s,
         # first sample rendered from the decision, accompaniment events + notes sounding from
         # then (0: silence, nothing to hear), pitch).
@@ -214,7 +223,7 @@ class Engine:
         while now >= t.step_sample(self._next_step) - self.lookahead:
             self._decide(self._next_step, now)
             self._next_step += 1
-        if self._open_step is not None and now > t.step_sample(self._open_step) + self.grace:
+        if self._open_step is not None and now > t.step_sample(self._open_step) + self.open_for:
             self._open_step = None
         if self._redo_wanted:
             self._redo(now)
@@ -222,7 +231,7 @@ class Engine:
         self.metronome.schedule(horizon, self._push_click, self._push_clock)
         wake = min(t.step_sample(self._next_step) - self.lookahead, horizon - self.lookahead)
         if self._open_step is not None:
-            wake = min(wake, t.step_sample(self._open_step) + self.grace + 1)
+            wake = min(wake, t.step_sample(self._open_step) + self.open_for + 1)
         return max(wake, now + 1)
 
     def _next_lead(self, now: int) -> EventRing | None:
@@ -249,6 +258,9 @@ class Engine:
                 continue
             self.record.push(when, LEAD, status, pitch, velocity)
             key = pitch - spec.lowest_pitch
+            if status == RETRACT and 0 <= key < spec.n_keys:
+                self._retract(when, pitch, key)
+                continue
             if kind not in (NOTE_ON, NOTE_OFF) or not 0 <= key < spec.n_keys:
                 continue
             if kind == NOTE_OFF:
@@ -259,11 +271,13 @@ class Engine:
             if not t.running:
                 continue
             step = math.floor(t.position(when) + 0.5)  # nearest grid step
-            if step == self._open_step and self._open_redos < MAX_REDOS_PER_STEP:
+            in_grace = step == self._open_step and when <= t.step_sample(step) + self.grace
+            if in_grace and self._open_redos < MAX_REDOS_PER_STEP:
                 self._lead[ONSET, key] = 1
                 self._lead[SUSTAIN, key] = 1
                 self._redo_wanted = True
                 self._pending_notes.append((when, pitch))
+                self._placed_at[key], self._placed_step[key] = when, step
                 continue
             if step < self._next_step:
                 self.late_lead_notes += 1
@@ -271,6 +285,26 @@ class Engine:
             if step < self._next_step + ONSET_SLOTS:
                 self._onsets[step % ONSET_SLOTS, key] = 1
                 self._pending_notes.append((when, pitch))
+                self._placed_at[key], self._placed_step[key] = when, step
+
+    def _retract(self, when: int, pitch: int, key: int) -> None:
+        """Forget the lead onset of ``key`` at ``when`` (a first guess the analyser took back):
+        out of its step's lead frame if that step is open (re-decided now) or still to come."""
+        self._held[key] = 0
+        self.lead_notes -= 1
+        self.lead_corrections += 1
+        if (when, pitch) in self._pending_notes:
+            self._pending_notes.remove((when, pitch))
+        if self._placed_at[key] != when:
+            return
+        self._placed_at[key] = -1
+        step = int(self._placed_step[key])
+        if step == self._open_step:
+            self._lead[ONSET, key] = 0
+            self._lead[SUSTAIN, key] = 0
+            self._redo_wanted = True
+        elif step >= self._next_step:
+            self._onsets[step % ONSET_SLOTS, key] = 0
 
     def _decide(self, step: int, now: int) -> None:
         slot = step % ONSET_SLOTS
@@ -369,6 +403,7 @@ class Engine:
             redos=self.redos,
             lead_notes=self.lead_notes,
             late_lead_notes=self.late_lead_notes,
+            lead_corrections=self.lead_corrections,
             step_ms_p50=float(np.percentile(ms, 50)),
             step_ms_p99=float(np.percentile(ms, 99)),
             step_ms_max=float(ms[-1]),

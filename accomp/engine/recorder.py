@@ -19,7 +19,7 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.notes import NOTE_OFF, NOTE_ON, RETRACT
 from accomp.engine.rings import AudioRing, EventRing
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
@@ -122,6 +122,8 @@ class Recorder:
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
         midi.tracks.append(_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
+        # A lead note-on the analyser took back (a wrong first guess) was never played.
+        retracted = {(when, pitch) for when, part, status, pitch, _ in self._notes if part == LEAD and status == RETRACT}
         for part, (name, channel) in TRACKS.items():
             timed: list[tuple[int, int, mido.Message]] = []
             sounding: set[int] = set()
@@ -129,6 +131,8 @@ class Recorder:
                 if p != part:
                     continue
                 kind = status & 0xF0
+                if kind == NOTE_ON and velocity > 0 and (when, pitch) in retracted and part == LEAD:
+                    continue
                 if kind == NOTE_ON and velocity > 0:
                     if pitch in sounding:
                         timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))

@@ -11,12 +11,19 @@ works with audio input.
 Every hop (5 ms) the analyser measures the level (noise gate), the onset strength of the
 last ~21 ms and the pitch (YIN) of the last ~43 ms. Then:
 
-1. An *onset* (a peak of the onset strength above its recent average, with the gate open)
-   ends the note sounding and opens a decision: as soon as two frames after it agree on a
-   confident pitch, the note starts (stamped at the onset). A strum is no single pitch:
-   when no confident pitch comes (or in ``chords`` mode) the chroma of what appeared at the
-   onset gives the chord's pitch classes, played as notes from ``chord_root``. An onset
-   with neither is a *pulse*: it counts for follow mode's beat tracking only.
+1. An *onset* (the onset strength rising past its recent average, with the gate open) ends
+   the note sounding and opens a decision. The note starts (stamped at the onset) from a
+   *first guess* at its pitch, read from a frame of ~11 or ~21 ms holding only the new
+   note, as soon as one is sure (~15 ms after the onset, where the ~43 ms frames would need
+   ~35): the engine can still answer it within its step. Then two ~43 ms frames centred
+   after the onset agree on the *sure* pitch; if it is another, the guess is taken back
+   (:data:`~accomp.engine.notes.RETRACT`, at once followed by the right note-on), unless
+   it is an octave or a twelfth below the guess (the longer frames still hold the note
+   before: their classic failure). Without a guess the note starts from the sure pitch. A
+   strum is no single pitch: when no confident pitch comes (or in ``chords`` mode) the
+   chroma of what appeared at the onset gives the chord's pitch classes, played as notes
+   from ``chord_root``. An onset with neither is a *pulse*: it counts for follow mode's beat
+   tracking only.
 2. A sung or bowed note can change pitch with no onset: a new stable pitch held for
    ``legato_ms`` ends the note and starts the next (stamped where the new pitch began).
 3. A note ends when the gate closes, when its level falls ``release_db`` below its peak,
@@ -34,11 +41,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE
+from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.listen.conditioning import SILENT_DB, InputConditioner
-from accomp.listen.features import Chroma, OnsetStrength, PitchTracker, chord_classes, hz_to_midi
+from accomp.listen.features import Chroma, FirstGuess, OnsetStrength, PitchTracker, chord_classes, hz_to_midi
 
 MODES = ("auto", "melody", "chords")
+# The first guess reads frames that begin this long after the onset stamp, or later: the
+# stamps are calibrated to where a SoundFont note began, whose sound comes ~8 ms after that.
+GUESS_WAIT_MS = 8.0
+SUBHARMONICS = (12, 19, 24)  # semitones below a note where a frame holding a ringing note too finds a pitch
 Emit = Callable[[int, int, int, int], object]  # (sample time, status, pitch, velocity)
 
 # Input states, worst first (what the GUI shows).
@@ -55,6 +66,7 @@ class ListenSettings:
     onset_threshold: float = 0.25  # onset strength above its recent average that is an onset
     min_confidence: float = 0.75  # periodicity of a pitched note
     pitch_wait_ms: float = 8.0  # a note's pitch is read from frames centred this long after its onset
+    first_guess: bool = True  # start a melody note from a short frame's pitch at once, correct it if need be
     legato_ms: float = 30.0
     unvoiced_ms: float = 80.0
     release_db: float = 35.0
@@ -87,14 +99,19 @@ class InputAnalyzer:
         self.onset_fft = _pow2(sr * 0.02)
         self.conditioner = InputConditioner(sr, s.gain_db)
         self.pitch = PitchTracker(sr, fmin=s.fmin, fmax=min(s.fmax, sr / 4), frame=self.pitch_frame)
+        self.first_guess = None
+        if s.first_guess:
+            self.first_guess = FirstGuess(sr, fmin=s.fmin, fmax=min(s.fmax, sr / 4), frame=self.pitch_frame)
+        self.guess_wait = round(GUESS_WAIT_MS / 1000 * sr)
         self.onsets = OnsetStrength(sr, self.onset_fft, floor_db=s.gate_db)
         self.chord_frame = 2 * self.pitch_frame  # ~85 ms: a semitone apart from 250 Hz up
         self.chroma = Chroma(sr, self.chord_frame)
         self.settle = round(0.3 * sr)  # the hum notches ring this long after the stream starts: no onsets
         self.gate_db = s.gate_db
         self.mode = s.mode
-        # Onset time = frame end - this: calibrated on synthesized plucks (see tests/test_listen_analysis.py).
-        self.onset_delay = round(0.9 * self.onset_fft)
+        # Onset time = where the onset strength crossed its threshold (frame end) - this:
+        # calibrated on synthesized notes to where they began (see tests/test_listen_analysis.py).
+        self.onset_delay = round(0.47 * self.onset_fft)
         keep = 2 * self.chord_frame + 8 * self.hop  # a chord is read from a frame before its onset and one after
         self._buf = np.zeros(keep + 8 * sr // 10, dtype=np.float32)  # the last `keep` samples + room
         self._keep = keep
@@ -104,6 +121,7 @@ class InputAnalyzer:
         self._hop_count = 0
         self._odf = np.zeros(32, dtype=np.float32)  # recent onset strengths (ring over hops)
         self._last_onset_hop = -(1 << 30)
+        self._crossing = 1.0  # where between the last two hops the onset strength crossed its threshold
         self._gate_open = False
         self._gate_low = 0  # hops below the gate while open
         self._pending: dict | None = None  # an onset waiting for its pitch or chord
@@ -123,8 +141,11 @@ class InputAnalyzer:
         self.dc_offset = 0.0
         self.hum_db = SILENT_DB
         self._signal_db = SILENT_DB  # slow level after filtering, for "no signal"
-        self.lost = False
+        self.lost = False  # set by release(lost=True); cleared by the next block with a signal in it
+        self.live_until = 0  # sample time just after the last block that was not digital silence
         self.notes_started = 0
+        self.guesses = 0  # notes started from a first guess
+        self.corrections = 0  # ... of which the sure pitch was another (retracted and started again)
         self.pulses = 0
         n = s.history
         self.track_time = np.zeros(n, dtype=np.int64)  # centre sample of each pitch frame
@@ -179,7 +200,9 @@ class InputAnalyzer:
             self.clipped_until = start + n + self.sample_rate
         self.dc_offset = 0.9 * self.dc_offset + 0.1 * levels.dc
         self.hum_db = levels.hum_db
-        self.lost = False
+        if levels.peak > 0.0:  # exact zeros are no input at all (a source gone), not a quiet one
+            self.live_until = start + n
+            self.lost = False
         self._append(filtered, start + n)
 
     def _append(self, samples: np.ndarray, end: int) -> None:
@@ -238,8 +261,8 @@ class InputAnalyzer:
         self.track_db[row] = hop_db
         if self._notes:
             self._note_peak = max(self._note_peak, hop_db)
-        if self._is_onset(k) and self._pending is None:  # a strum's later strings belong to its onset
-            self._onset(t - self.hop - self.onset_delay, k - 1)
+        if self._is_onset(k) and self._pending is None and hop_db >= self.gate_db:  # a strum's later strings belong to its onset
+            self._onset(t - round((1 - self._crossing) * self.hop) - self.onset_delay, k)
         if self._pending is not None:
             self._decide(t, hop_db, midi, k)
         elif self._notes:
@@ -254,29 +277,36 @@ class InputAnalyzer:
                 self._gate_open = False
 
     def _is_onset(self, k: int) -> bool:
-        """Hop ``k - 1`` is a peak of the onset strength, high enough above its recent average."""
-        if k < 3 or k - 1 - self._last_onset_hop < round(0.05 * self.sample_rate / self.hop):
+        """The onset strength rises past its threshold at hop ``k`` (the threshold: its recent
+        average plus ``onset_threshold``). The rise, not the peak a hop or two later: an onset
+        is told as soon as it shows."""
+        if k < 2 or k - self._last_onset_hop < round(0.05 * self.sample_rate / self.hop):
             return False
         ring = self._odf
         n = len(ring)
-        prev, peak, now = ring[(k - 2) % n], ring[(k - 1) % n], ring[k % n]
-        if not (peak > prev and peak >= now and self._gate_open) or self._end < self.settle:
+        prev, now = ring[(k - 1) % n], ring[k % n]
+        if not (now > prev and self._gate_open) or self._end < self.settle:
             return False
-        past = [ring[(k - 2 - j) % n] for j in range(min(16, k - 2))]
-        if peak < self.settings.onset_threshold + (float(np.mean(past)) if past else 0.0):
+        past = [ring[(k - 1 - j) % n] for j in range(min(16, k - 1))]
+        threshold = self.settings.onset_threshold + (float(np.mean(past)) if past else 0.0)
+        if now < threshold:
             return False
-        self._last_onset_hop = k - 1
+        self._last_onset_hop = k
+        self._crossing = (threshold - prev) / (now - prev)  # where between hops k-1 and k it crossed
         return True
 
     def _onset(self, at: int, k: int) -> None:
         self.onset_times.append(at)
         self._end_notes(at)
-        self._pending = {"at": at, "hop": k, "agree": 0, "midi": np.nan, "peak": SILENT_DB}
+        self._pending = {"at": at, "hop": k, "agree": 0, "midi": np.nan, "peak": SILENT_DB, "guess": None}
 
     def _decide(self, t: int, hop_db: float, midi: float, k: int) -> None:
-        """Start the note once two frames centred after the onset agree on a confident pitch."""
+        """Start the note from its first guess, then settle it once two frames centred after
+        the onset agree on a confident pitch (or on a chord, or on a pulse)."""
         p = self._pending
         p["peak"] = max(p["peak"], hop_db)
+        if self.first_guess is not None and p["guess"] is None and self.mode != "chords" and self._gate_open:
+            self._guess(t, p)
         waited = (t - p["at"]) / self.sample_rate
         centred = (t - self.pitch_frame // 2 - p["at"]) / self.sample_rate  # the pitch frame's centre, after the onset
         if self.mode != "chords" and np.isfinite(midi) and centred >= self.settings.pitch_wait_ms / 1000:
@@ -298,8 +328,31 @@ class InputAnalyzer:
                 self._start(sorted(root + (c - root) % 12 for c in classes), p, mono=False)
             else:
                 self._pending = None
+                self._retract(p)
                 self.pulses += 1
                 self.emit(p["at"], PULSE, 0, 0)
+
+    def _guess(self, t: int, p: dict) -> None:
+        """Start the note from the first guess at its pitch (a short frame ending at ``t``, all
+        after the onset), once there is one: the engine hears it now, and :meth:`_start` takes
+        it back if the longer frames find another."""
+        hz = self.first_guess.guess(self._buf[: self._fill - (self._end - t)], t - p["at"] - self.guess_wait)
+        if hz is None:
+            return
+        q = int(round(float(hz_to_midi(hz))))
+        if not 0 <= q < 128:
+            return
+        p["guess"] = q
+        self._notes = [q]
+        self.guesses += 1
+        self.emit(p["at"], NOTE_ON, q, self._velocity(p["peak"]))
+
+    def _retract(self, p: dict) -> None:
+        """Take back the first guess of pending onset ``p`` (the engine forgets it was played)."""
+        if p.get("guess") is not None and p["guess"] in self._notes:
+            self._notes.remove(p["guess"])
+            self.corrections += 1
+            self.emit(p["at"], RETRACT, p["guess"], 0)
 
     def _chroma_at(self, at: int) -> np.ndarray:
         """Chroma of what appeared at ``at``: the frame after it less the frame before it."""
@@ -317,9 +370,15 @@ class InputAnalyzer:
     def _start(self, pitches: list[int], p: dict, *, mono: bool) -> None:
         self._pending = None
         velocity = self._velocity(p["peak"])
-        self._notes = [q for q in pitches if 0 <= q < 128]
-        for q in self._notes:
-            self.emit(p["at"], NOTE_ON, q, velocity)
+        notes = [q for q in pitches if 0 <= q < 128]
+        guess = p.get("guess")
+        if mono and guess is not None and len(notes) == 1 and guess - notes[0] in SUBHARMONICS:
+            notes = [guess]  # the longer frames still hold the note before: their classic failure, not a correction
+        if guess is None or notes != [guess]:
+            self._retract(p)
+            self._notes = notes
+            for q in notes:
+                self.emit(p["at"], NOTE_ON, q, velocity)
         self.notes_started += 1
         self._note_peak, self._mono, self._unvoiced, self._legato = p["peak"], mono, 0, None
 
@@ -340,7 +399,7 @@ class InputAnalyzer:
         q = int(round(midi))
         jump = abs(q - self._notes[0])
         # An octave or a twelfth away is the tracker hearing a ringing note, not a new note.
-        if jump == 0 or abs(midi - self._notes[0]) < 0.75 or jump in (12, 19, 24) or self.confidence < 0.9:
+        if jump == 0 or abs(midi - self._notes[0]) < 0.75 or jump in SUBHARMONICS or self.confidence < 0.9:
             self._legato = None
             return
         if self._legato is None or self._legato[0] != q:

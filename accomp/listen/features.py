@@ -9,6 +9,8 @@ so the analysis thread pays Python's overhead once per batch, not once per frame
   previous note still rings is a sub-harmonic (an octave or a twelfth low: the mixture's
   common period), so a period whose half, third or quarter is nearly as periodic is
   replaced by that shorter one.
+- **First guess**: the same pitch tracker on frames a quarter and a half as long, read as
+  soon as one holds only the new note, to start the note before the long frames can.
 - **Onset strength**: log-mel spectral flux with a maximum filter across bands (SuperFlux,
   Böck & Widmer 2013), which ignores vibrato and counts only energy that appears.
 - **Chroma**: librosa's chroma filter bank over the power that appeared since the frame
@@ -105,6 +107,36 @@ class PitchTracker:
         a, b, c = cmnd[rows, lag - 1], cmnd[rows, lag], cmnd[rows, lag + 1]
         den = a - 2.0 * b + c
         return np.where(np.abs(den) > 1e-12, np.clip(0.5 * (a - c) / np.where(den == 0, 1, den), -1, 1), 0.0)
+
+
+class FirstGuess:
+    """A new note's pitch as soon as the shortest frame that can hold it is full of it.
+
+    Frames a quarter and a half of ``frame`` long (~11 and ~21 ms beside the analyser's
+    ~43 ms), read for notes from ~200 Hz and ~100 Hz up; the shorter one answers first. A
+    short frame cannot hold two periods of a low note, and may read its octave, so a pitch
+    near the lowest its frame can hold is left to the longer one.
+    """
+
+    def __init__(self, sample_rate: int, *, fmin: float, fmax: float, frame: int, confidence: float = 0.8,
+                 margin: float = 1.2) -> None:  # fmt: skip
+        self.confidence = confidence
+        self.trackers: list[tuple[int, float, PitchTracker]] = []
+        for n in (frame // 4, frame // 2):
+            low = max(fmin, 2.1 * sample_rate / n)
+            if low * margin < fmax:
+                self.trackers.append((n, low * margin, PitchTracker(sample_rate, fmin=low, fmax=fmax, frame=n)))
+
+    def guess(self, audio: np.ndarray, fresh: int) -> float | None:
+        """Pitch (Hz) of the end of ``audio`` (1-D, the latest sample last) read from its last
+        ``fresh`` samples at most (those since the onset), or None while no frame is sure."""
+        for n, lowest, tracker in self.trackers:
+            if n > fresh:
+                return None
+            f0, conf = tracker.track(audio[None, len(audio) - n :])
+            if conf[0] >= self.confidence and f0[0] >= lowest:
+                return float(f0[0])
+        return None
 
 
 class OnsetStrength:
