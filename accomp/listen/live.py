@@ -10,7 +10,10 @@ so the n-th input sample read is at sample n of the engine's clock; frames the r
 drop (this thread fell behind) advance the time by as many.
 
 When no input arrives for :data:`LOST_S` (the input device went away while the output
-plays on), every note heard is ended and the state reads "lost" until input comes back.
+plays on), or what arrives has been exact digital zeros for as long after a signal (the
+source went away: a JACK or PipeWire port unplugged from the input reads as zeros, where a
+microphone or an instrument cable always carries some noise), every note heard is ended and
+the state reads "lost" until a signal comes back.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class Listener:
         self._thread: threading.Thread | None = None
         self._position = 0
         self._dropped = 0
+        self._lost_frames = round(LOST_S * sample_rate)
         self.error: str | None = None
 
     def start(self) -> None:
@@ -92,7 +96,8 @@ class Listener:
                     a.process(self._buf[:n], self._position)
                     self._position += n
                     last_input = now
-                elif now - last_input > LOST_S and not a.lost:
+                dead = 0 < a.live_until < a.time - self._lost_frames
+                if (dead or now - last_input > LOST_S) and not a.lost:
                     a.release(self._position, lost=True)
                 self._wake()
         except Exception as exc:  # the analysis must never take the session down: say why, stop listening
