@@ -304,15 +304,21 @@ def print_table(r: dict) -> None:
     print(f"latency.py: {r['settings']['minutes']:g} min, {r['settings']['buffer']} frames at {r['settings']['rate']} Hz, "
           f"busy core: {r['settings']['busy']}, preset: {r['settings']['preset']}")  # fmt: skip
     print(f"notes sent {r['notes_sent']}, measured {r['notes_measured']}, followed by silence {r['notes_into_silence']}")
-    print(f"{'part (ms)':<22}{'p50':>9}{'p99':>9}{'max':>9}")
-    for key in ("input_transport", "wait_for_step", "model_step", "scheduling_slack", "note_to_sound"):
-        v = lat[key]
-        print(f"{key:<22}" + "".join(f"{'-' if v[q] is None else format(v[q], '.2f'):>9}" for q in ("p50", "p99", "max")))
-    print(f"{'audio_buffer':<22}{lat['audio_buffer']:>9.2f}")
+    print_parts(lat, ("input_transport", "wait_for_step", "model_step", "scheduling_slack", "note_to_sound"), ("audio_buffer",))
     x = r["xruns"]
     print(f"xruns: app {x['app']} ({x['app_callbacks']} callbacks), do-nothing client {x['do_nothing_client']} "
           f"({x['do_nothing_callbacks']} callbacks); callback load mean {r['callback_load']['mean']:.3f} "
           f"max {r['callback_load']['max']:.3f}")  # fmt: skip
+
+
+def print_parts(lat: dict, spread: tuple[str, ...], fixed: tuple[str, ...]) -> None:
+    """The latency table: parts measured per note (p50, p99, max), then the fixed ones."""
+    print(f"{'part (ms)':<22}{'p50':>9}{'p99':>9}{'max':>9}")
+    for key in spread:
+        v = lat[key]
+        print(f"{key:<22}" + "".join(f"{'-' if v[q] is None else format(v[q], '.2f'):>9}" for q in ("p50", "p99", "max")))
+    for key in fixed:
+        print(f"{key:<22}{lat[key]:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ class AudioDevice:
         self.failed: str | None = None
         self.device_name = ""
         self.output_latency_s = 0.0  # as PortAudio reported it when the stream opened
+        self.input_latency_s = 0.0  # likewise, with an input (0 without)
         self.callback_thread = 0  # native id of the thread running the callback (once it has run)
         self.finished = threading.Event()
         self._last_seen = (0, 0.0)  # (callbacks, perf_counter) at the last alive() check
@@ -197,6 +198,8 @@ class AudioDevice:
             raise DeviceError(f"cannot open audio device '{out_name}' ({_one_line(exc)})") from None
         self.device_name = out_name
         self.output_latency_s = self.output_latency
+        latency = self._stream.latency
+        self.input_latency_s = float(latency[0]) if isinstance(latency, tuple) else 0.0
 
     def start(self) -> None:
         if self._stream is None:
