@@ -20,6 +20,7 @@ from accomp.gui.devices_panel import DevicesPanel
 from accomp.gui.jobs import Jobs
 from accomp.gui.key_filter import KeyFilter
 from accomp.gui.keyboard import HELP, ComputerKeyboard
+from accomp.gui.listen_panel import ListenPanel
 from accomp.gui.logs import report_unexpected
 from accomp.gui.mixer_panel import MixerPanel
 from accomp.gui.notices import Notices
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.transport.apply(settings)
         self.mixer.apply(settings)
+        self.listen.apply(settings)
         self._restore_layout()
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_settings)
@@ -101,12 +103,16 @@ class MainWindow(QMainWindow):
         self.presets = PresetsPanel(self)
         self.device_panel = DevicesPanel(self)
         self.mixer = MixerPanel(self)
+        self.listen = ListenPanel(self)
         left = self._dock("Style presets", "presetsDock", self.presets, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = self._dock("Devices", "devicesDock", self.device_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         mixer = self._dock("Mixer", "mixerDock", self.mixer, Qt.DockWidgetArea.RightDockWidgetArea)
+        listen = self._dock("Listening", "listenDock", self.listen, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.splitDockWidget(right, listen, Qt.Orientation.Vertical)
         self.tabifyDockWidget(right, mixer)
         right.raise_()
         self.resizeDocks([left, right], [210, 290], Qt.Orientation.Horizontal)
+        self.resizeDocks([right, listen], [440, 300], Qt.Orientation.Vertical)
         self.statusBar().showMessage(HELP)
         t = self.transport
         t.play_toggled.connect(self.set_playing)
@@ -114,12 +120,14 @@ class MainWindow(QMainWindow):
         t.tempo_changed.connect(self._tempo_changed)
         t.changed.connect(self._update_settings)
         t.export.connect(self.export_take)
+        t.tapped.connect(lambda: self.session is not None and self.session.tap())
         self.presets.chosen.connect(self.choose_preset)
         self.presets.distill.connect(self.open_distill)
         self.device_panel.changed.connect(self._update_settings)
         self.device_panel.rescan.connect(self.rescan)
         self.device_panel.test_tone.connect(self.test_tone)
         self.mixer.changed.connect(self._mixer_changed)
+        self.listen.changed.connect(self._listen_changed)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -150,6 +158,10 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         except OSError as exc:
             self.notices.show_notice(f"Settings could not be saved ({exc.strerror or exc}).", "error")
+
+    def _listen_changed(self, changes: dict) -> None:
+        self._update_settings(changes)  # the panel itself tells a playing session
+        self.transport.taps_to_engine = self.session is not None and self.settings.follow
 
     def _mixer_changed(self, part: str, changes: dict) -> None:
         self.settings = self.settings.with_part(part, **changes)
@@ -290,6 +302,8 @@ class MainWindow(QMainWindow):
 
     def _started(self, session) -> None:
         self.session = session
+        self.listen.set_playing(session)
+        self.transport.taps_to_engine = self.settings.follow  # follow mode: taps on the audio clock
         if self.player is None or session.engine.player is not self.player:
             self.player = session.engine.player
         if not self.transport.play.isChecked():  # stop was asked while the devices opened
@@ -309,6 +323,9 @@ class MainWindow(QMainWindow):
         session, self.session = self.session, None
         self._stopping = True
         self.transport.set_playing(False)
+        self.transport.taps_to_engine = False
+        self.transport.show_tempo(self.settings.tempo)
+        self.listen.set_playing(None)
         self.keys.release_all()
 
         def stopped(summary: dict) -> None:
@@ -345,7 +362,7 @@ class MainWindow(QMainWindow):
         """A note from the computer keyboard: the engine's lead input has no other producer
         then (no MIDI input is open), so the GUI thread may push it."""
         session = self.session
-        if session is not None and session.midi_in is None and self.settings.midi_in == KEYBOARD:
+        if session is not None and session.midi_in is None and self.settings.midi_in == KEYBOARD and session.settings.input != "audio":
             session.engine.receive(session.clock.now(), status, pitch, velocity)
 
     def export_take(self) -> None:
@@ -372,6 +389,9 @@ class MainWindow(QMainWindow):
         self.roll.update_from(player)
         if self._frame % WAVE_EVERY == 0:
             self.waveforms.update_from(session)
+            state = session.listen_state()
+            self.listen.show_state(state)
+            self.transport.show_tempo(state.tempo)
         if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
             self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
         if player is not None and self._frame % KEY_EVERY == 0:

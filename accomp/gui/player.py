@@ -177,24 +177,49 @@ def new_take() -> Take:
     return Take(folder / time.strftime("take-%Y%m%d-%H%M%S"))
 
 
+def listen_settings(settings: Settings):
+    """The audio input's analysis settings (gain, gate, what to hear)."""
+    from accomp.listen.analyzer import ListenSettings
+
+    return ListenSettings(gain_db=settings.input_gain_db, gate_db=settings.gate_db, mode=settings.listen_mode)
+
+
+def follow_settings(settings: Settings):
+    """Follow mode's settings, or None in lead mode (the band keeps its own time)."""
+    from accomp.listen.follow import FollowSettings
+
+    return FollowSettings(silence=settings.follow_silence) if settings.follow else None
+
+
+def live_settings(settings: Settings, take: Take | None = None):
+    """The :class:`~accomp.engine.live.LiveSettings` a play starts with."""
+    from accomp.devices.audio import AudioSettings
+    from accomp.engine.live import LiveSettings
+
+    s = settings
+    if s.input_source != "midi" and s.audio_in is None:
+        raise DeviceError("listening to audio needs an audio input: choose one under Devices, 'Audio in'")
+    audio = AudioSettings(output_device=s.audio_out, input_device=s.audio_in, host_api=s.host_api,
+                          sample_rate=s.sample_rate, block_frames=s.buffer)  # fmt: skip
+    port = s.midi_in not in (KEYBOARD, "")
+    return LiveSettings(audio=audio, midi_in=s.midi_in if port else None, use_midi_in=port, midi_out=s.midi_out,
+                        midi_api=s.midi_api, record_midi=str(take.midi) if take else None,
+                        record_wav=str(take.wav) if take else None, input=s.input_source,
+                        listen=listen_settings(s), follow=follow_settings(s))  # fmt: skip
+
+
 def start_live(settings: Settings, player: ObservedPlayer, take: Take | None):
     """Build the engine around ``player`` and open every device; a LiveSession that plays."""
-    from accomp.devices.audio import AudioSettings
     from accomp.engine.engine import Engine, EngineSettings
-    from accomp.engine.live import LiveSession, LiveSettings
+    from accomp.engine.live import LiveSession
     from accomp.engine.transport import TransportSettings
 
     s = settings
+    live = live_settings(s, take)
     transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
-    audio = AudioSettings(output_device=s.audio_out, input_device=s.audio_in, host_api=s.host_api,
-                          sample_rate=s.sample_rate, block_frames=s.buffer)  # fmt: skip
     engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport))
     player.restart(engine.transport.steps_per_bar)
     engine.player = player
-    port = s.midi_in not in (KEYBOARD, "")
-    live = LiveSettings(audio=audio, midi_in=s.midi_in if port else None, use_midi_in=port, midi_out=s.midi_out,
-                        midi_api=s.midi_api, record_midi=str(take.midi) if take else None,
-                        record_wav=str(take.wav) if take else None)  # fmt: skip
     session = LiveSession(engine, live, parts=parts(settings))
     session.start()
     return session

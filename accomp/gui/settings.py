@@ -4,7 +4,9 @@
 a missing file gives the defaults; a file that is not JSON, has a field of the wrong type or
 out of range, or was written by another settings version is moved aside (``settings.json``
 -> ``settings.json.bad-YYYYmmdd-HHMMSS``) and replaced by the defaults, and the caller gets
-a one-line notice to show. Saving writes a temporary file beside the target and moves it
+a one-line notice to show. A field the file lacks takes its default, so fields added later
+(listening: ``input_source``, ``follow``, ``follow_silence``, ``input_gain_db``, ``gate_db``,
+``listen_mode``) read older files of the same version without a notice. Saving writes a temporary file beside the target and moves it
 into place (``os.replace``), so a crash never leaves half a file.
 
 Qt-free: the window turns these into widgets, and tests read and corrupt the file directly.
@@ -27,6 +29,11 @@ FILE_NAME = "settings.json"
 KEYBOARD = "computer keyboard"  # the MIDI input choice that plays from the computer's keys
 PARTS = ("lead", "accomp", "click")
 METERS = ("4/4", "3/4")
+INPUT_SOURCES = ("midi", "audio", "both")  # as accomp.engine.live.INPUTS
+SILENCE = ("keep", "hold", "stop")  # as accomp.listen.follow.SILENCE
+LISTEN_MODES = ("auto", "melody", "chords")  # as accomp.listen.analyzer.MODES
+GAIN_DB = (-40.0, 60.0)  # the input gain's range (ListenSettings)
+GATE_DB = (-100.0, 0.0)  # the noise gate's
 
 
 def config_dir() -> Path:
@@ -80,6 +87,13 @@ class Settings:
     record: bool = False
     keyboard_octave: int = 4
     mixer: dict[str, PartMix] = field(default_factory=_default_mixer)
+    # Listening and following (the lead from MIDI, the audio input, or both).
+    input_source: str = "midi"
+    follow: bool = False  # False: the band leads (keeps its own time); True: it follows the player
+    follow_silence: str = "keep"  # when the player stops: keep playing, hold (rest in time), stop
+    input_gain_db: float = 0.0
+    gate_db: float = -50.0
+    listen_mode: str = "auto"
     # Window layout (Qt's saveGeometry/saveState, base64).
     window_geometry: str = ""
     window_state: str = ""
@@ -98,6 +112,14 @@ class Settings:
             raise ValueError(f"count-in {self.count_in} is not 0..8")
         if not 0 <= self.keyboard_octave <= 8:
             raise ValueError(f"keyboard octave {self.keyboard_octave} is not 0..8")
+        for name, value, allowed in (("input source", self.input_source, INPUT_SOURCES),
+                                     ("silence", self.follow_silence, SILENCE), ("listening mode", self.listen_mode, LISTEN_MODES)):  # fmt: skip
+            if value not in allowed:
+                raise ValueError(f"{name} {value!r} is not one of {allowed}")
+        if not GAIN_DB[0] <= self.input_gain_db <= GAIN_DB[1]:
+            raise ValueError(f"input gain {self.input_gain_db} is not {GAIN_DB[0]:g}..{GAIN_DB[1]:g} dB")
+        if not GATE_DB[0] <= self.gate_db <= GATE_DB[1]:
+            raise ValueError(f"noise gate {self.gate_db} is not {GATE_DB[0]:g}..{GATE_DB[1]:g} dBFS")
         if set(self.mixer) != set(PARTS):
             raise ValueError(f"mixer parts {sorted(self.mixer)} are not {sorted(PARTS)}")
         for part in self.mixer.values():

@@ -34,6 +34,9 @@ QLabel#bigTempo {{ font-size: 34pt; font-weight: bold; color: {TEXT}; }}
 QLabel#bigBeat {{ font-size: 34pt; font-weight: bold; color: {ACCENT}; min-width: 110px; }}
 QLabel#caption {{ color: {MUTED}; font-size: 9pt; }}
 QLabel#keyLabel {{ font-size: 16pt; color: {ACCOMP}; }}
+QLabel#heardPitch {{ font-size: 18pt; font-weight: bold; color: {ACCENT}; }}
+QLabel#heardTempo {{ font-size: 18pt; font-weight: bold; }}
+QLabel#listenStatus {{ font-weight: bold; }}
 QLabel#latencyStats {{ font-size: 9pt; }}
 QFrame#notice {{ background: #4a3a12; border: 1px solid {ACCENT}; border-radius: 5px; }}
 QFrame#notice[level="error"] {{ background: #4a1c1f; border-color: {DANGER}; }}

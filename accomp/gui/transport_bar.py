@@ -65,10 +65,12 @@ class TransportBar(QWidget):
     tempo_changed = Signal(float)
     changed = Signal(dict)  # settings fields: count_in, click, meter, record
     export = Signal()
+    tapped = Signal()  # a tap while ``taps_to_engine``: the engine's tap tempo takes it
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._tap = TapTempo()
+        self.taps_to_engine = False  # playing in follow mode: taps go to the engine (its clock)
         self._shown: tuple = ()
         row = QHBoxLayout(self)
         row.setContentsMargins(8, 6, 8, 6)
@@ -212,6 +214,9 @@ class TransportBar(QWidget):
         self.tempo_changed.emit(bpm)
 
     def _tapped(self) -> None:
+        if self.taps_to_engine:
+            self.tapped.emit()
+            return
         bpm = self._tap.tap()
         if bpm is not None:
             self.tempo.setValue(bpm)
@@ -226,6 +231,12 @@ class TransportBar(QWidget):
         self.big_beat[1].setText(text)
         self.beat_lights.setText("&nbsp;&nbsp;".join(f"<span style='color:{ACCENT if i == lit else '#3a3f4b'}'>●</span>"
                                                      for i in range(beats)))  # fmt: skip
+
+    def show_tempo(self, bpm: float) -> None:
+        """The tempo playing now (follow mode moves it), in the big display."""
+        text = f"{round(bpm, 1):g}"
+        if self.big_tempo[1].text() != text:
+            self.big_tempo[1].setText(text)
 
     def show_key(self, text: str) -> None:
         if self.key.text() != text:
