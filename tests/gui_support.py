@@ -6,6 +6,7 @@ test session), where the app looks for them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from pathlib import Path
@@ -93,6 +94,7 @@ def close_and_release(window) -> None:
     from accomp.devices.audio import release
 
     window.close()
+    gc.collect()  # the window's wrappers go here, on the GUI thread, not in a later test's worker
     release()
 
 

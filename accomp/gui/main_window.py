@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter,
 
 from accomp.errors import AccompError, PresetError
 from accomp.gui import player as play
+from accomp.gui.collector import MainThreadCollector
 from accomp.gui.devices_panel import DevicesPanel
 from accomp.gui.jobs import Jobs
 from accomp.gui.key_filter import KeyFilter
@@ -69,6 +70,8 @@ class MainWindow(QMainWindow):
         self.timer = QTimer(self, interval=FRAME_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+        self.collector = MainThreadCollector(self)
+        self.collector.start()
         self.keys = KeyFilter(self, self.keyboard, self.transport.play.toggle, self._send_lead)
         QApplication.instance().installEventFilter(self.keys)
         if notice:
@@ -409,5 +412,6 @@ class MainWindow(QMainWindow):
             self.last_summary = self.jobs.run_now(play.stop_live, session)
         self.save_settings()
         self.jobs.shutdown()
+        self.collector.stop()
         super().closeEvent(event)
 
