@@ -62,6 +62,11 @@ class SamplerSettings:
     seed: int = 0
 
 
+def evaluations(sampler: str, steps: int) -> int:
+    """Network evaluations of one ODE solve (per guidance branch): Heun's last step is Euler."""
+    return 2 * steps - 1 if sampler == "heun" else steps
+
+
 def binarize(x: torch.Tensor) -> torch.Tensor:
     """Cells in [-1, 1] -> {-1, 1} with onset implying sustain. (..., 2, K)."""
     on = x[..., 0, :] > 0
