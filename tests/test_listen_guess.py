@@ -23,20 +23,13 @@ from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings
 from accomp.errors import DeviceError
 from accomp.listen.analyzer import InputAnalyzer, ListenSettings
+from players import Fifth  # noqa: E402
 
 SR = 48000
 BLOCK = 128
 STEP = 6000  # samples per 16th at 120 bpm
 CLEAN_GUITAR = 27
 
-
-class Fifth:
-    def step(self, step, lead, beat_in_bar):
-        out = np.zeros_like(lead)
-        out[:, :-7] = lead[:, 7:]
-        return out
-
-    redo = step
 
 
 # ----------------------------------------------------------------------------- the analyser

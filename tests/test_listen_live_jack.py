@@ -37,6 +37,7 @@ pytest.importorskip("tinysoundfont")
 from accomp.devices.audio import AudioSettings, refresh, release  # noqa: E402
 from accomp.synth.render import render_notes  # noqa: E402
 from accomp.synth.soundfont import default_soundfont  # noqa: E402
+from players import Fifth  # noqa: E402
 
 SR = 48000
 BLOCK = 128
@@ -55,16 +56,6 @@ def jack(jack_server):
     yield jack_server
     release()  # before the server stops: PortAudio aborts the process if its server vanished
 
-
-class Fifth:
-    """Answers every lead note with the note a fifth below, for as long as it is held."""
-
-    def step(self, step, lead, beat_in_bar):
-        out = np.zeros_like(lead)
-        out[:, :-7] = lead[:, 7:]
-        return out
-
-    redo = step
 
 
 class Guitarist:
@@ -239,7 +230,8 @@ def test_the_input_going_away_mid_play_reads_lost_and_leaves_nothing_sounding(ja
     events = lead_events(session)
     # Four or five notes were played; the cut itself (a click) may still read as one more onset.
     assert 3 <= heard_then == len([e for e in events if e[1] == NOTE_ON]) <= 7, events
-    assert all_ended(events) and session.listener.analyzer.sounding() == []
+    assert all_ended(events), events
+    assert session.listener.analyzer.sounding() == []
     assert session.synth.sounding() == 0 and session.engine.metrics().accomp_sounding == 0
     # The recording was closed: both files in place, nothing temporary left, both readable.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["take.mid", "take.wav"]
