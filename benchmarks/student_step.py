@@ -1,5 +1,6 @@
 """One student step (the streaming path the engine calls): p50/p99 on CPU with 1 thread,
-and on CUDA when present.
+and on CUDA when present. On the CPU both weight formats: int8 blocks (what a loaded preset
+streams with on a CPU) and float32 (``load_preset(..., quantize=False)``), side by side.
 
     .venv/bin/python benchmarks/student_step.py [--preset pop] [--steps 2000] [--threads 1]
 
@@ -57,17 +58,22 @@ def main() -> int:
     path = resolve_preset(args.preset)
     rows = []
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    for device in devices:
-        student, header = load_preset(path, device)
+    runs = [(torch.device("cpu"), True), (torch.device("cpu"), False)]
+    runs += [(torch.device("cuda"), False)] if torch.cuda.is_available() else []
+    for device, int8 in runs:
+        student, header = load_preset(path, device, quantize=int8)
         ms = measure(student, device, args.steps)
-        rows.append({"device": str(device), "threads": args.threads if device.type == "cpu" else None, "steps": args.steps,
+        rows.append({"device": str(device), "weights": "int8 blocks" if student.quantized else "float32",
+                     "threads": args.threads if device.type == "cpu" else None, "steps": args.steps,
                      "p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
                      "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())})
-    params = sum(p.numel() for p in student.parameters())
+        if not int8:
+            params = sum(p.numel() for p in student.parameters())
     print(f"student step, preset {path.name} ({params:,} parameters, kv window {student.kv_window}), {args.steps} steps")
-    print(f"{'device':<7} {'threads':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  bar: p50<=1.5, p99<=3")
+    print(f"{'device':<7} {'weights':<12} {'threads':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}  bar: p50<=1.5, p99<=3")
     for r in rows:
-        print(f"{r['device']:<7} {str(r['threads'] or '-'):>7} {r['p50_ms']:>8.3f} {r['p90_ms']:>8.3f} {r['p99_ms']:>8.3f} {r['max_ms']:>8.3f}")
+        print(f"{r['device']:<7} {r['weights']:<12} {str(r['threads'] or '-'):>7} {r['p50_ms']:>8.3f} {r['p90_ms']:>8.3f} "
+              f"{r['p99_ms']:>8.3f} {r['max_ms']:>8.3f}")
     payload = {"benchmark": "student step", "preset": path.name, "parameters": params,
                "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}",
                "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "rows": rows}

@@ -137,7 +137,7 @@ def test_batched_streams_equal_single_streams():
 def test_frozen_step_equals_the_eager_step():
     """A loaded preset streams through a traced network: same frames, state and copies."""
     eager = random_student(kv_window=8)
-    frozen = random_student(kv_window=8).freeze_for_streaming()
+    frozen = random_student(kv_window=8).freeze_for_streaming(quantize=False)
     T = 20  # the ring wraps twice
     lead = random_lead(T)
     noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(6))
@@ -155,3 +155,25 @@ def test_frozen_step_equals_the_eager_step():
     _, single, _ = stream(eager, leads[:, 1], noise, style=tuple(styles[1]))
     torch.testing.assert_close(state.x0[1], single[-1], atol=1e-5, rtol=1e-5)
     assert set(frozen._frozen) == {(1, "cpu"), (2, "cpu")}
+
+
+def test_a_quantised_student_streams_close_to_the_float_one():
+    """On a CPU a loaded preset's blocks run in int8: the denoised cells stay close to the
+    float32 ones (the frames decided from them may differ where a cell sits on its threshold)."""
+    eager = random_student(kv_window=8)
+    quantised = random_student(kv_window=8).freeze_for_streaming()
+    assert quantised.quantized and eager.quantized is False
+    int8 = torch.ao.nn.quantized.dynamic.Linear
+    block = quantised.net.blocks[0]
+    assert all(isinstance(m, int8) for m in (block.qkv, block.proj, block.mlp[0], block.mlp[2]))
+    assert type(block.ada) is torch.nn.Linear  # the style modulation, once per stream, stays float
+    T = 20
+    lead = random_lead(T)
+    noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(8))
+    fa, xa, _ = stream(eager, lead, noise)
+    fb, xb, _ = stream(quantised, lead, noise)
+    spread = float(xa[0].std())
+    assert float((xb[0] - xa[0]).abs().max()) < 0.05 * spread  # the first step: the same inputs
+    assert float((fa == fb).float().mean()) > 0.9
+    _, xc, _ = stream(quantised, lead, noise)
+    assert torch.equal(xb, xc)  # and as deterministic as the float path

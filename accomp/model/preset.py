@@ -87,8 +87,10 @@ def find_teacher(header: dict, preset_path: Path) -> Path:
     raise PresetError(f"{preset_path}: its teacher '{name}' (hash {digest}) is not beside it, bundled or in {user_dir('teachers')}")
 
 
-def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, merge: bool = True) -> tuple[Student, dict]:
-    """(student ready to stream, header). ``merge`` folds the adapters into the weights."""
+def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, merge: bool = True,
+                quantize: bool | None = None) -> tuple[Student, dict]:
+    """(student ready to stream, header). ``merge`` folds the adapters into the weights and
+    freezes the student for streaming (``quantize``: see :meth:`Student.freeze_for_streaming`)."""
     path = Path(path)
     try:
         header, tensors = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
@@ -125,7 +127,7 @@ def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, 
         merge_lora(student.net)
     student = student.to(device).eval().requires_grad_(False)
     if merge:
-        student.freeze_for_streaming()
+        student.freeze_for_streaming(quantize=quantize)
     return student, header
 
 

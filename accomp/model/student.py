@@ -73,6 +73,34 @@ def merge_lora(net: Teacher) -> None:
                 block.mlp[i] = block.mlp[i].merged()
 
 
+def quantize_blocks(net: Teacher) -> bool:
+    """The blocks' linear layers as dynamically quantised int8 ones (weights per output
+    channel), in place. False, and nothing changed, where this build of torch has no
+    quantised CPU kernels."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    if torch.backends.quantized.engine in (None, "none"):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization: still torch's own CPU int8 path
+        warnings.simplefilter("ignore", UserWarning)
+        for i, block in enumerate(net.blocks):  # the per-step layers; not ``ada`` (style modulation, once per stream)
+            layers = {name: per_channel_dynamic_qconfig for name in ("qkv", "proj", "mlp.0", "mlp.2")}
+            net.blocks[i] = quantize_dynamic(block, layers, inplace=False)
+    return True
+
+
+class _StepModule(nn.Module):
+    """A student's step tensor work as a module, for tracing."""
+
+    def __init__(self, student: "Student") -> None:
+        super().__init__()
+        self.student = student
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.student._step_tensors(*tensors)
+
+
 @dataclass
 class StreamState:
     """Everything a stream (or B streams side by side) carries between steps, preallocated."""
@@ -135,6 +163,7 @@ class Student(nn.Module):
         self.c_in_max = 1.0 / math.sqrt(self.sigma_max**2 + self.sigma_data**2)
         self.c_skip_max, self.c_out_max = float(c_skip), float(c_out)
         self._scalars: dict = {}  # per device: a step's positions, cache slots and thresholds
+        self.quantized = False  # the blocks' linear layers are int8 (freeze_for_streaming)
 
     @classmethod
     def from_teacher(cls, teacher: Teacher, *, lora_rank: int = 0, lora_alpha: float = 16.0, kv_window: int | None = None) -> "Student":
@@ -270,12 +299,22 @@ class Student(nn.Module):
         prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
         return frame
 
-    def freeze_for_streaming(self) -> "Student":
+    def freeze_for_streaming(self, *, quantize: bool | None = None) -> "Student":
         """Trace a step's tensor work (per batch size, at :meth:`init_state`) with the current
         weights baked in: about 40% less time per step on a CPU. Only for a student whose
-        weights no longer change (a loaded preset); training keeps the eager path."""
+        weights no longer change (a loaded preset); training keeps the eager path.
+
+        ``quantize`` (default: on a CPU) stores the blocks' linear layers as int8, per output
+        channel, with activations quantised on the fly: a step reads a quarter of the bytes,
+        which halves its time again and keeps it steady when other work crowds the memory
+        bus. The embedding and output layers stay float32."""
+        self.requires_grad_(False)
+        if quantize is None:
+            quantize = next(self.parameters()).device.type == "cpu"
+        if quantize and not self.quantized:
+            self.quantized = quantize_blocks(self.net)
         self._frozen = {}
-        return self.requires_grad_(False)
+        return self
 
     def _trace(self, state: StreamState) -> None:
         key = (state.batch, state.k.device.type)
@@ -288,7 +327,8 @@ class Student(nn.Module):
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed per batch size
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
-            traced = torch.jit.trace(lambda *a: self._step_tensors(*a), args, check_trace=False)
+            # A module, not a function, is traced: quantised layers' packed weights must belong to it.
+            traced = torch.jit.trace(_StepModule(self), args, check_trace=False)
             for _ in range(3):  # TorchScript profiles and optimises on its first calls: not in play
                 traced(*args)
         self._frozen[key] = traced
