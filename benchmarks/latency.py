@@ -278,6 +278,10 @@ def analyse(engine, session, pairs, sent, baseline, args, preset) -> dict:
     step = np.array([r[2] * 1000 for _, r, _ in rows])
     slack = np.array([(r[3] - r[1]) / sr * 1000 - r[2] * 1000 for _, r, _ in rows])
     total = np.array([(to_time(np.array([r[3]]))[0] + out_latency - s) * 1000 for s, r, _ in rows])
+    t = engine.transport
+    # Where each note fell against the grid (ms after its nearest step) and how it was taken.
+    offset = np.array([(r[0] - t.step_sample(round(t.position(r[0])))) / sr * 1000 for _, r, _ in rows])
+    redo = np.array([bool(r[6]) for _, r, _ in rows])
     summary = session.summary()
     return {
         "what": "lead note-on sent by a client -> first audible accompaniment sample that took it into account",
@@ -294,7 +298,10 @@ def analyse(engine, session, pairs, sent, baseline, args, preset) -> dict:
                   "do_nothing_client": baseline["xruns"], "do_nothing_callbacks": baseline["callbacks"]},  # fmt: skip
         "callback_load": {"mean": round(summary["audio"]["load_mean"], 4), "max": round(summary["audio"]["load_max"], 4)},
         "bars": {"p50_ms": 8.0, "p99_ms": 15.0},
+        "redecided": {"notes": int(redo.sum()), "note_to_sound": pct(total[redo]), "others": pct(total[~redo])},
         "engine": summary["engine"],
+        "per_note": {"columns": ["transport", "wait", "step", "slack", "total", "offset_from_grid", "redo"],
+                     "rows": [[round(float(v), 3) for v in row] for row in zip(transport, wait, step, slack, total, offset, redo)]},
         "synth_late_events": summary["synth"]["late_events"] if summary["synth"] else None,
     }
 

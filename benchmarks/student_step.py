@@ -57,7 +57,6 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     path = resolve_preset(args.preset)
     rows = []
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     runs = [(torch.device("cpu"), True), (torch.device("cpu"), False)]
     runs += [(torch.device("cuda"), False)] if torch.cuda.is_available() else []
     for device, int8 in runs:

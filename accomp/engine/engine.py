@@ -156,8 +156,8 @@ class Engine:
         self.lead_corrections = 0
         # Per lead onset taken into account, one row: (note time, decision time, model step s,
         # first sample rendered from the decision, accompaniment events + notes sounding from
-        # then (0: silence, nothing to hear), pitch).
-        self.latency_log = np.zeros((LOG_SIZE, 6), dtype=np.float64)
+        # then (0: silence, nothing to hear), pitch, 1 if a re-decision took it else 0).
+        self.latency_log = np.zeros((LOG_SIZE, 7), dtype=np.float64)
         self.latency_count = 0
         self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
 
@@ -321,7 +321,7 @@ class Engine:
         frame = self.player.step(step, self._lead, self.transport.beat_in_bar(step))
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)))
-        self._schedule(step, frame, at, now, started)
+        self._schedule(step, frame, at, now, started, redo=False)
 
     def _after(self, now: int) -> int:
         return now if self.clock is None else max(now, self.clock.now())
@@ -343,9 +343,9 @@ class Engine:
         frame = self.player.redo(step, self._lead, self.transport.beat_in_bar(step))
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)) + self.slack)
-        self._schedule(step, frame, at, now, started)
+        self._schedule(step, frame, at, now, started, redo=True)
 
-    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float) -> None:
+    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool) -> None:
         """Turn the accompaniment frame of ``step`` into note events at sample ``at``."""
         compute = time.perf_counter() - started
         self._step_s[self._n_steps % LOG_SIZE] = compute
@@ -369,7 +369,7 @@ class Engine:
         audible = int(end.sum() + start.sum() + self._sounding.sum())  # 0: silence, nothing to hear
         for note_time, pitch in self._pending_notes:
             row = self.latency_log[self.latency_count % LOG_SIZE]
-            row[:] = (note_time, now, compute, at, audible, pitch)
+            row[:] = (note_time, now, compute, at, audible, pitch, redo)
             self.latency_count += 1
         self._pending_notes.clear()
 
