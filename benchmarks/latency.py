@@ -6,10 +6,13 @@ Three processes on one JACK server (``jackd --no-realtime -d dummy -r 48000 -p B
 started here under a name of its own):
 
 - the app: the engine live in this process (accompanist, synth, MIDI in, MIDI clock out);
-- a client (a separate process) that plays like a player following the click: on every
-  eighth note of the app's MIDI clock (counted from its start message) it sends a lead
-  note-on at once, noting when
-  (``time.perf_counter``: CLOCK_MONOTONIC, shared by processes);
+- a client (a separate process) that plays like a player in time with the band: a lead
+  note-on on every eighth note, sent when the app renders that grid step, noting when
+  (``time.perf_counter``: CLOCK_MONOTONIC, shared by processes). The app tells it when the
+  next eighth note is due through a small shared file, from the clock pairs its audio
+  callback publishes. (Following the app's MIDI clock instead put the client whole ticks off
+  the grid under load: a clock message lost to it, or a server stall that held the app's
+  clock while the wall clock ran on, and every later note was 25-50 ms off.);
 - a do-nothing audio client (a separate process) that counts the xruns PortAudio reports,
   the baseline the app's own xrun count is compared with.
 
@@ -20,7 +23,7 @@ app's MIDI callback stamp), wait for the step (or grace re-decision), model step
 slack (to the first sample of its events), audio buffer (PortAudio's output latency), and
 their sum, from the note-on sent to the first audible accompaniment sample that took the
 note into account. The app's sample times become perf_counter times through the clock pairs
-its audio callback published, sampled every 10 ms during the run (xruns shift them).
+its audio callback published, sampled every 2 ms during the run (xruns shift them).
 Bars (issue 6), 128 frames at 48 kHz: p50 <= 8 ms, p99 <= 15 ms; xruns no more than the
 do-nothing client's. Writes a table and ``benchmarks/results/latency.json``.
 """
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -49,47 +53,44 @@ MELODY = [67, 69, 71, 72, 74, 72, 71, 69, 67, 64, 65, 67, 69, 67, 65, 64]
 # ----------------------------------------------------------------------------- other processes
 
 
-def client_main(seconds: float, out: str) -> None:
-    """Plays a note on every eighth note of the app's MIDI clock; writes the send times."""
+def client_main(seconds: float, out: str, grid: str, tempo: float) -> None:
+    """Sends a note-on when each eighth note the app announces in ``grid`` is due (and its
+    note-off two thirds of the way to the next); writes the send times."""
     import rtmidi
 
     keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
     keys.open_virtual_port("keys")
-    clock_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-clock")
-    clock_in.ignore_types(sysex=True, timing=False, active_sense=True)
+    announced = np.memmap(grid, dtype=np.float64, mode="r", shape=(2,))  # (step, perf_counter time)
     sent: list[tuple[float, int]] = []
-    ticks: list[int | None] = [None]  # clocks since the app's MIDI start
-    ready = threading.Event()
-
-    def on_clock(event, data=None):
-        if event[0][0] == 0xFA:  # start: the next clock is the transport's first
-            ticks[0] = -1
-            return
-        if event[0][0] != 0xF8 or ticks[0] is None:
-            return
-        ticks[0] += 1
-        if ticks[0] % 12 == 0:  # an eighth note
-            pitch = MELODY[len(sent) % len(MELODY)]
-            t = time.perf_counter()
-            keys.send_message([0x90, pitch, 90])
-            sent.append((t, pitch))
-        elif ticks[0] % 12 == 8:
-            keys.send_message([0x80, MELODY[(len(sent) - 1) % len(MELODY)], 0])
-
     print("ready", flush=True)
-    deadline = time.monotonic() + 60
-    while not ready.is_set() and time.monotonic() < deadline:
-        ports = clock_in.get_ports()
-        found = [i for i, p in enumerate(ports) if p.startswith("accomp") and p.endswith(":clock")]
-        if found:
-            clock_in.open_port(found[0])
-            clock_in.set_callback(on_clock)
-            ready.set()
-        else:
-            ready.wait(0.005)
-    threading.Event().wait(seconds)
-    clock_in.cancel_callback()
-    Path(out).write_text(json.dumps({"sent": sent, "ticks": ticks[0]}))
+    end = time.perf_counter() + seconds
+    last_step, off_at, pitch = None, None, 0
+    while (now := time.perf_counter()) < end:
+        step, due = float(announced[0]), float(announced[1])
+        if off_at is not None and now >= off_at:
+            keys.send_message([0x80, pitch, 0])
+            off_at = None
+        if step == last_step or due - now > 0.004 or now - due > 0.010:
+            time.sleep(0.001)
+            continue
+        if due > now:
+            time.sleep(due - now)
+        pitch = MELODY[len(sent) % len(MELODY)]
+        t = time.perf_counter()
+        keys.send_message([0x90, pitch, 90])
+        sent.append((t, pitch))
+        last_step, off_at = step, due + 2 / 3 * 30 / tempo  # released before the next eighth
+    Path(out).write_text(json.dumps({"sent": sent}))
+
+
+def announce(grid: np.memmap, transport, pair: tuple[int, float], sr: int) -> None:
+    """Write the next eighth note (a grid step and the perf_counter time the app renders it)."""
+    sample, t0 = pair
+    if not transport.running:
+        return
+    step = 2 * math.ceil(transport.position(sample) / 2)
+    due = t0 + (transport.step_sample(step) - sample) / sr
+    grid[1], grid[0] = due, step  # the client reads the step first, then its time
 
 
 def idle_main(seconds: float, out: str, rate: int, buffer: int) -> None:
@@ -179,9 +180,10 @@ def main() -> int:
     ap.add_argument("--role", choices=["app", "client", "idle", "busy"], default="app", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--result", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--grid", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.role == "client":
-        client_main(args.seconds, args.result)
+        client_main(args.seconds, args.result, args.grid, args.tempo)
         return 0
     if args.role == "idle":
         idle_main(args.seconds, args.result, args.rate, args.buffer)
@@ -208,7 +210,10 @@ def run_app(args: argparse.Namespace) -> int:
     me = [sys.executable, str(Path(__file__).resolve()), "--rate", str(args.rate), "--buffer", str(args.buffer)]
     helpers = []
     try:
-        client = subprocess.Popen([*me, "--role", "client", "--seconds", str(seconds), "--result", str(tmp / "client.json")],
+        grid = np.memmap(tmp / "grid.bin", dtype=np.float64, mode="w+", shape=(2,))
+        grid[:] = (-1e9, 0.0)
+        client = subprocess.Popen([*me, "--role", "client", "--seconds", str(seconds), "--result", str(tmp / "client.json"),
+                                   "--grid", str(tmp / "grid.bin"), "--tempo", str(args.tempo)],
                                   stdout=subprocess.PIPE, text=True)  # fmt: skip
         helpers.append(client)
         client.stdout.readline()  # "ready": its virtual port exists
@@ -223,13 +228,14 @@ def run_app(args: argparse.Namespace) -> int:
         engine.player, preset = (None, "none") if args.no_model else make_accompanist(args.preset, engine.transport.steps_per_bar)
         audio = AudioSettings(host_api="JACK", sample_rate=args.rate, block_frames=args.buffer)
         live = LiveSettings(audio=audio, midi_in=f"{CLIENT}:keys", midi_out_virtual="clock", midi_api="jack",
-                            start_delay_s=1.0)  # the client connects to the clock before it starts
+                            start_delay_s=1.0)
         session = LiveSession(engine, live)
         pairs: list[tuple[int, float]] = []
         session.start()
         try:
-            while not session.ended.wait(0.01) and len(pairs) < seconds * 100:
+            while not session.ended.wait(0.002) and len(pairs) < seconds * 500:
                 pairs.append(session.clock._pair())
+                announce(grid, engine.transport, pairs[-1], args.rate)
         finally:
             session.stop()
         client.wait(timeout=120)

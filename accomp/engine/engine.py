@@ -63,7 +63,10 @@ class EngineSettings:
     lookahead_ms: float = 2.0  # a step is decided this far ahead of the block that plays it
     grace_ms: float = 30.0  # a late lead onset still changes its step this long after it began
     heard_grace_ms: float = 40.0  # ... and, heard in the audio input, may be told this much later still
-    slack_ms: float = 0.5  # a re-decided step's notes are scheduled this far after the decision
+    # A re-decided step's notes go this far into the first block not rendered yet. 0: at its
+    # start (a decision that loses the race with that block's callback slips one block;
+    # the synth counts it as late).
+    slack_ms: float = 0.0
     accomp_channel: int = 1  # MIDI out channel of the accompaniment (0-based)
     midi_out_accomp: bool = True  # False: MIDI out carries the clock only
     accomp_velocity: int = 72
