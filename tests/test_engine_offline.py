@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from accomp.config import ONSET, SUSTAIN
-from accomp.engine.engine import ACCOMP, LEAD, Engine, EngineSettings
+from accomp.engine.engine import ACCOMP, Engine, EngineSettings
 from accomp.engine.notes import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
@@ -232,3 +232,27 @@ def _soundfont():
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(str(exc))
         pytest.skip(str(exc))
+
+
+def test_a_stop_cuts_the_recording_where_it_cut_the_sound(tmp_path):
+    """Notes the last decision scheduled past the stop never sound (the synth drops them):
+    the recording leaves them out too, and ends what sounded at the cut."""
+    pytest.importorskip("tinysoundfont")
+    from accomp.synth.soundfont import Synth
+
+    e = engine(Fifth())
+    synth = Synth(SR, 128, e.synth_inputs, soundfont=_soundfont())
+    rec = Recorder(e.transport, e.record, midi_path=tmp_path / "s.mid")
+    o = origin(e)
+    lead = sorted(sum((note(o + k * STEP - 300, 60 + k, STEP // 2) for k in range(9)), []))  # early: each decided on time
+    decided = o + 8 * STEP - e.lookahead  # step 8 is decided here, for o + 8 * STEP ...
+    stop = (decided // 128 + 1) * 128  # ... and play stops at the next block, before step 8 sounds
+    assert decided < stop < o + 8 * STEP
+    run = run_offline(e, lead, seconds=stop / SR, synth=synth, recorder=rec)
+    assert (o + 8 * STEP, 60 + 8 - 7) in accomp_notes(run)  # scheduled (MIDI out takes events ahead of time)
+    midi = mido.MidiFile(tmp_path / "s.mid")
+    ons = [m.note for m in midi.tracks[2] if m.type == "note_on" and m.velocity > 0]
+    assert ons == [60 + k - 7 for k in range(8)] and len(ons) == synth.notes_played[ACCOMP]
+    ticks = np.cumsum([m.time for m in midi.tracks[2]])
+    last_off = max(t for t, m in zip(ticks, midi.tracks[2]) if m.type == "note_off")
+    assert last_off <= round(e.transport.beats_since_origin(stop) * midi.ticks_per_beat) + 1

@@ -44,7 +44,7 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.engine.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.engine.rings import EventRing
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
@@ -133,6 +133,7 @@ class Engine:
         self.accomp_midi = EventRing(cap)  # engine -> MIDI out
         self.clock_midi = EventRing(cap)  # engine -> MIDI out (MIDI clock, start, stop)
         self.record = EventRing(cap)  # engine -> recorder (lead and accompaniment)
+        self.recording = True  # False: nobody drains ``record`` (a live session without a recorder)
         self.synth_inputs = (self.lead_monitor, self.accomp_synth, self.click_synth)
         self.midi_out_inputs = (self.accomp_midi, self.clock_midi)
         k = settings.spec.n_keys
@@ -207,8 +208,12 @@ class Engine:
         self._open_step = None
 
     def _end_accomp(self, now: int) -> None:
+        # The sinks drop what is still queued: nothing scheduled from the first block not
+        # rendered yet sounds, so the recording ends there too.
+        cut = self._unrendered(now)
+        self._record(cut, ACCOMP, CUT, 0, 0)
         for key in np.flatnonzero(self._sounding):
-            self.record.push(max(now, self._last_time[2]), ACCOMP, NOTE_OFF, self._pitch(key), 0)
+            self._record(cut, ACCOMP, NOTE_OFF, self._pitch(key), 0)
         self._sounding[:] = False
         self.accomp_synth.request_flush()
         self.accomp_midi.request_flush()
@@ -259,7 +264,7 @@ class Engine:
                 self.follower.onset(when, now)
             if status == PULSE:
                 continue
-            self.record.push(when, LEAD, status, pitch, velocity)
+            self._record(when, LEAD, status, pitch, velocity)
             key = pitch - spec.lowest_pitch
             if status == RETRACT and 0 <= key < spec.n_keys:
                 self._retract(when, pitch, key)
@@ -329,6 +334,14 @@ class Engine:
     def _after(self, now: int) -> int:
         return now if self.clock is None else max(now, self.clock.now())
 
+    def _unrendered(self, now: int) -> int:
+        """The first sample not rendered yet: live, the block after the one holding the clock's
+        now; offline, ``now`` rounded up to a block (the driver renders block ``b`` after the
+        polls up to ``b``)."""
+        if self.clock is None:
+            return -(-now // self.block) * self.block
+        return self._earliest(self._after(now))
+
     def _earliest(self, now: int) -> int:
         """The first sample not rendered yet at ``now``: blocks start at multiples of the block
         size, and the block holding ``now`` was rendered when it began."""
@@ -386,7 +399,11 @@ class Engine:
         if self.settings.midi_out_accomp:
             self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
         self._last_time[2] = max(at, self._last_time[2])
-        self.record.push(at, ACCOMP, kind, pitch, velocity)
+        self._record(at, ACCOMP, kind, pitch, velocity)
+
+    def _record(self, at: int, part: int, status: int, data1: int, data2: int) -> None:
+        if self.recording:
+            self.record.push(at, part, status, data1, data2)
 
     def _push_click(self, at: int, status: int, data1: int, data2: int) -> None:
         self.click_synth.push(at, CLICK, status, data1, data2)

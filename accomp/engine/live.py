@@ -136,6 +136,7 @@ class LiveSession:
                                self._parts or DEFAULT_PARTS, s.soundfont)  # fmt: skip
         if s.record_midi or s.record_wav:
             self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav)
+        e.recording = self.recorder is not None  # else nobody drains the record ring: it would only overflow
         render = self.synth.render if self.synth is not None else None
         tap = self.recorder.audio if self.recorder is not None else None
         if s.input != "midi":

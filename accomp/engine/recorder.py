@@ -19,7 +19,7 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, RETRACT
+from accomp.engine.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
 from accomp.engine.rings import AudioRing, EventRing
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
@@ -74,8 +74,12 @@ class Recorder:
             if i < 0:
                 break
             ring = self.events
-            self._notes.append((ring.time_mv[i], ring.part_mv[i], ring.status_mv[i], ring.data1_mv[i], ring.data2_mv[i]))
+            event = (ring.time_mv[i], ring.part_mv[i], ring.status_mv[i], ring.data1_mv[i], ring.data2_mv[i])
             ring.advance()
+            if event[2] == CUT:  # a stop or a switch: what this part had scheduled from then on never sounded
+                self._notes = [e for e in self._notes if e[1] != event[1] or e[0] < event[0]]
+            else:
+                self._notes.append(event)
         while True:
             n = self.audio.read(self._chunk)
             if n == 0:
