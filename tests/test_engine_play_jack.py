@@ -139,12 +139,13 @@ def test_accomp_play_end_to_end(jack, preset, tmp_path):
     accomp_ons = sum(1 for m in midi.tracks[2] if m.type == "note_on" and m.velocity > 0)
     assert lead_ons == melody + [60]
     assert accomp_ons > 0
-    # Nothing missing: every accompaniment note the recording holds was played by the synth (the
-    # lead is muted), but for those of the last step, which may be scheduled a block ahead of a
-    # stop that then cuts them (this preset has random weights and plays dozens a step).
+    # Nothing missing: the recording holds the accompaniment notes the synth played (the lead
+    # is muted). The stop cuts both at the first block not rendered; only a stop that races
+    # that block's callback may leave the last step's notes (this preset has random weights
+    # and plays dozens a step) in one and not the other.
     ons_at = np.cumsum([m.time for m in midi.tracks[2]])[[m.type == "note_on" and m.velocity > 0 for m in midi.tracks[2]]]
     last_step = int((ons_at >= ons_at.max() - midi.ticks_per_beat // 4).sum())
-    assert accomp_ons - last_step <= summary["synth"]["notes"]["accomp"] <= accomp_ons
+    assert abs(summary["synth"]["notes"]["accomp"] - accomp_ons) <= last_step
     assert summary["synth"]["notes"]["lead"] == 0 and summary["synth"]["muted_notes"] == len(lead_ons)
     assert summary["synth"]["notes"]["click"] == 4  # the count-in bar
 
