@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
+
 VARIANTS = {
     "full (consistency, all terms)": [],
     "- latent": ["--no-term", "latent"],
@@ -69,11 +71,7 @@ def main() -> int:
     print(f"{'variant':<36}" + "".join(f"{c[:11]:>12}" for c in COLUMNS))
     for name, values in rows.items():
         print(f"{name:<36}" + "".join(f"{values[c]:>12.3f}" if values.get(c) is not None else f"{'-':>12}" for c in COLUMNS))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps({"benchmark": "DFSCD ablation", "args": vars(args), "rows": rows}, indent=2))
-    os.replace(tmp_out, out)
+    out = write_result(args.out, {"benchmark": "DFSCD ablation", "args": vars(args), "rows": rows})
     print(f"wrote {out}")
     return 0
 

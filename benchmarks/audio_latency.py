@@ -42,7 +42,6 @@ with ``--live``). The MIDI version (a client on a JACK server, input transport i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -56,6 +55,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 from latency import _jack_device, make_accompanist, pct, print_parts, start_jack  # noqa: E402
 
@@ -390,9 +390,7 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="default: benchmarks/results/audio_latency[_live].json")
     args = ap.parse_args()
     result = run_live(args) if args.live else run_simulated(args)
-    out = Path(args.out or RESULTS / ("audio_latency_live.json" if args.live else "audio_latency.json"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out or RESULTS / ("audio_latency_live.json" if args.live else "audio_latency.json"), result)
     s, lat = result["settings"], result["latency_ms"]
     print(f"audio_latency.py{' --live' if args.live else ''}: {s['notes']} notes (program {s['program']}) at {s['tempo']:g} bpm, "
           f"{s['buffer']} frames at {s['rate']} Hz, preset: {s['preset']}; measured {result['notes_measured']}")  # fmt: skip

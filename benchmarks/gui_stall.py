@@ -40,6 +40,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 from scripts.headless import require, start_jack, start_xvfb, stop  # noqa: E402
 
 TICK_MS = 5
@@ -137,10 +139,7 @@ def main() -> int:
             stop(xvfb)
         shutil.rmtree(work, ignore_errors=True)
     print_table(result)
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    out = write_result(args.out, result)
     print(f"wrote {out}")
     return 0
 

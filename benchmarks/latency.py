@@ -45,6 +45,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 CLIENT = "latency-client"
 MELODY = [67, 69, 71, 72, 74, 72, 71, 69, 67, 64, 65, 67, 69, 67, 65, 64]
@@ -250,8 +252,7 @@ def run_app(args: argparse.Namespace) -> int:
     sent = json.loads((tmp / "client.json").read_text())["sent"]
     baseline = json.loads((tmp / "idle.json").read_text())
     result = analyse(engine, session, pairs, sent, baseline, args, preset)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print_table(result)
     return 0
 

@@ -13,18 +13,16 @@ Writes a table and ``benchmarks/results/render_speed.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 from accomp.engine.engine import Engine, EngineSettings  # noqa: E402
 from accomp.engine.notes import NOTE_OFF, NOTE_ON  # noqa: E402
@@ -73,8 +71,7 @@ def main() -> int:
     result = {"command": "benchmarks/render_speed.py " + " ".join(sys.argv[1:]), "bar_x_real_time": 50,
               "machine": {"cpu": platform.processor() or platform.machine(), "threads": args.threads,
                           "python": platform.python_version(), "load_average_1min": round(os.getloadavg()[0], 2)}, "rows": rows}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"render speed, {args.bars} bars at 100 bpm, preset: {rows[0]['preset']}")
     print(f"{'audio':>6}{'music s':>9}{'compute s':>11}{'x real time':>13}{'steps':>7}{'redos':>7}{'step p50 ms':>13}")
     for r in rows:

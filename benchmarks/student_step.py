@@ -11,7 +11,6 @@ p50 <= 1.5 ms and p99 <= 3 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -23,6 +22,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 from accomp.model.preset import load_preset, resolve_preset  # noqa: E402
 
@@ -76,11 +77,7 @@ def main() -> int:
     payload = {"benchmark": "student step", "preset": path.name, "parameters": params,
                "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}",
                "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "rows": rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, out)
+    out = write_result(args.out, payload)
     print(f"wrote {out}")
     return 0
 

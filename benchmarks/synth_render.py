@@ -12,7 +12,6 @@ Writes a table and ``benchmarks/results/synth_render.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -24,6 +23,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 from accomp.engine.notes import NOTE_OFF, NOTE_ON  # noqa: E402
 from accomp.engine.rings import EventRing  # noqa: E402
@@ -85,8 +86,7 @@ def main() -> int:
                     "load_average_1min": round(os.getloadavg()[0], 2)},
         "rows": rows,
     }  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(f"synth render, {args.buffer} frames at {args.rate} Hz ({args.buffer / args.rate * 1e3:.2f} ms a block), {result['soundfont']}")
     print(f"{'voices':>7}{'p50 us':>9}{'p99 us':>9}{'max us':>9}{'load p50':>10}{'load p99':>10}{'bytes held':>12}")
     for r in rows:

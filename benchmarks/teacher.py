@@ -10,7 +10,6 @@ Generates a 4-bar accompaniment (one window) for a fixed random lead, full view 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -23,6 +22,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
 
 from accomp.model.checkpoint import load_teacher  # noqa: E402
 from accomp.model.generate import SamplerSettings, evaluations, generate, style_weights  # noqa: E402
@@ -93,11 +94,7 @@ def main() -> int:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, out)
+    out = write_result(args.out, payload)
     print(f"wrote {out}")
     return 0
 
