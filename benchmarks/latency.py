@@ -179,6 +179,7 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--buffer", type=int, default=128)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "latency.json"))
+    ap.add_argument("--per-note", action="store_true", help="also write every note's parts, grid offset and how it was taken")
     ap.add_argument("--role", choices=["app", "client", "idle", "busy"], default="app", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--result", default="", help=argparse.SUPPRESS)
@@ -307,9 +308,11 @@ def analyse(engine, session, pairs, sent, baseline, args, preset) -> dict:
         "bars": {"p50_ms": 8.0, "p99_ms": 15.0},
         "redecided": {"notes": int(redo.sum()), "note_to_sound": pct(total[redo]), "others": pct(total[~redo])},
         "engine": summary["engine"],
-        "per_note": {"columns": ["transport", "wait", "step", "slack", "total", "offset_from_grid", "redo"],
-                     "rows": [[round(float(v), 3) for v in row] for row in zip(transport, wait, step, slack, total, offset, redo)]},
+        "offset_from_grid_ms": pct(offset),
         "synth_late_events": summary["synth"]["late_events"] if summary["synth"] else None,
+        **({"per_note": {"columns": ["transport", "wait", "step", "slack", "total", "offset_from_grid", "redo"],
+                         "rows": [[round(float(v), 3) for v in row] for row in zip(transport, wait, step, slack, total, offset, redo)]}}
+           if args.per_note else {}),
     }
 
 

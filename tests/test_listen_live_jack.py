@@ -26,7 +26,7 @@ import pytest
 
 from accomp.engine.engine import LEAD, Engine, EngineSettings
 from accomp.engine.live import LiveSession, LiveSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, RETRACT
+from accomp.engine.notes import NOTE_OFF, NOTE_ON
 from accomp.engine.rings import AudioRing
 from accomp.engine.transport import TransportSettings
 from accomp.errors import DeviceError
@@ -158,13 +158,9 @@ def start(jack, tmp_path, notes: int) -> tuple[LiveSession, Guitarist, float]:
 
 
 def lead_events(session: LiveSession) -> list[tuple[int, int, int]]:
-    """(sample, status, pitch) of the lead notes the app recorded (heard in its input), less
-    the first guesses the analyser took back: a RETRACT cancels the note-on at its time and
-    pitch, which then never gets a note-off of its own (as in the recorder's .mid)."""
-    lead = [(t, s, p) for t, part, s, p, _ in session.recorder._notes if part == LEAD]
-    retracted = {(t, p) for t, s, p in lead if s == RETRACT}
-    return [(t, s & 0xF0, p) for t, s, p in lead
-            if s & 0xF0 in (NOTE_ON, NOTE_OFF) and not (s & 0xF0 == NOTE_ON and (t, p) in retracted)]
+    """(sample, status, pitch) of the lead notes the app recorded (heard in its input; the
+    recorder has already dropped first guesses the analyser took back)."""
+    return [(t, s & 0xF0, p) for t, part, s, p, _ in session.recorder._notes if part == LEAD and s & 0xF0 in (NOTE_ON, NOTE_OFF)]
 
 
 def all_ended(events) -> bool:

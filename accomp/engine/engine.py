@@ -151,7 +151,7 @@ class Engine:
         self._open_step: int | None = None
         self._open_redos = 0
         self._redo_wanted = False
-        self._last_time = [0] * 3  # last sample time pushed to the accompaniment rings
+        self._last_at = 0  # last sample time pushed to the accompaniment rings (they stay in time order)
         self._step_s = np.zeros(LOG_SIZE, dtype=np.float64)
         self._n_steps = 0
         self.redos = 0
@@ -394,11 +394,10 @@ class Engine:
 
     def _push_accomp(self, at: int, kind: int, key: int, velocity: int) -> None:
         pitch = self._pitch(key)
-        self._last_time[0] = at = max(at, self._last_time[0])
+        self._last_at = at = max(at, self._last_at)
         self.accomp_synth.push(at, ACCOMP, kind, pitch, velocity)
         if self.settings.midi_out_accomp:
             self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
-        self._last_time[2] = max(at, self._last_time[2])
         self._record(at, ACCOMP, kind, pitch, velocity)
 
     def _record(self, at: int, part: int, status: int, data1: int, data2: int) -> None:

@@ -78,6 +78,8 @@ class Recorder:
             ring.advance()
             if event[2] == CUT:  # a stop or a switch: what this part had scheduled from then on never sounded
                 self._notes = [e for e in self._notes if e[1] != event[1] or e[0] < event[0]]
+            elif event[2] == RETRACT:  # a wrong first guess of the analyser: that note-on was never played
+                self._forget_note_on(event[0], event[1], event[3])
             else:
                 self._notes.append(event)
         while True:
@@ -90,6 +92,13 @@ class Recorder:
                 self._pcm[:n] = self._chunk[:n]
                 self._wav.writeframesraw(self._pcm[:n].tobytes())
                 self.frames_written += n
+
+    def _forget_note_on(self, when: int, part: int, pitch: int) -> None:
+        for i in range(len(self._notes) - 1, -1, -1):
+            t, p, status, q, velocity = self._notes[i]
+            if (t, p, q) == (when, part, pitch) and status & 0xF0 == NOTE_ON and velocity > 0:
+                del self._notes[i]
+                return
 
     def close(self) -> None:
         """Finish both files and move them into place. Safe to call more than once."""
@@ -126,8 +135,6 @@ class Recorder:
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
         midi.tracks.append(_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
-        # A lead note-on the analyser took back (a wrong first guess) was never played.
-        retracted = {(when, pitch) for when, part, status, pitch, _ in self._notes if part == LEAD and status == RETRACT}
         for part, (name, channel) in TRACKS.items():
             timed: list[tuple[int, int, mido.Message]] = []
             sounding: set[int] = set()
@@ -135,8 +142,6 @@ class Recorder:
                 if p != part:
                     continue
                 kind = status & 0xF0
-                if kind == NOTE_ON and velocity > 0 and (when, pitch) in retracted and part == LEAD:
-                    continue
                 if kind == NOTE_ON and velocity > 0:
                     if pitch in sounding:
                         timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))

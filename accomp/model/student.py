@@ -84,8 +84,9 @@ def quantize_blocks(net: Teacher) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization: still torch's own CPU int8 path
         warnings.simplefilter("ignore", UserWarning)
-        for i, block in enumerate(net.blocks):  # the per-step layers; not ``ada`` (style modulation, once per stream)
-            layers = {name: per_channel_dynamic_qconfig for name in ("qkv", "proj", "mlp.0", "mlp.2")}
+        # The per-step layers; not ``ada`` (the style modulation, computed once per stream).
+        layers = {name: per_channel_dynamic_qconfig for name in ("qkv", "proj", "mlp.0", "mlp.2")}
+        for i, block in enumerate(net.blocks):
             net.blocks[i] = quantize_dynamic(block, layers, inplace=False)
     return True
 
