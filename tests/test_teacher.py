@@ -20,6 +20,7 @@ from accomp.model.diffusion import (
     karras_sigmas,
     sample_euler,
     sample_heun,
+    sample_training_sigma,
 )
 from accomp.model.generate import SamplerSettings, evaluations, generate, style_weights
 from accomp.model.masks import MaskConfig, draw_masks, transpose_batch
@@ -81,6 +82,23 @@ def test_karras_sigmas_decrease_to_zero():
     assert s.shape == (11,) and s[-1] == 0
     assert s[0].item() == pytest.approx(cfg.sigma_max) and s[-2].item() == pytest.approx(cfg.sigma_min, rel=1e-4)
     assert (s[:-1] > s[1:]).all()
+
+
+def test_training_noise_mixes_a_high_level_share():
+    g = torch.Generator().manual_seed(0)
+    one = sample_training_sigma(20000, NoiseConfig(high_share=0.0), g)
+    mixed = sample_training_sigma(20000, NoiseConfig(high_share=0.5), g)
+    assert ((one > 5) & (one < 40)).float().mean() < 0.2  # the main log-normal seldom goes there (~16%)
+    assert ((mixed > 5) & (mixed < 40)).float().mean() > 0.4  # half the draws aim near sigma = 12
+    assert mixed.min() >= NoiseConfig().sigma_min and mixed.max() <= NoiseConfig().sigma_max
+
+
+def test_a_config_from_before_the_mixture_reads_as_one_log_normal():
+    old = TeacherConfig().to_dict()
+    for name in ("high_share", "high_mean", "high_std"):
+        del old["noise"][name]
+    assert TeacherConfig.from_dict(old).noise.high_share == 0.0
+    assert TeacherConfig.from_dict(TeacherConfig().to_dict()).noise == NoiseConfig()
 
 
 @pytest.mark.parametrize("sampler", [sample_heun, sample_euler])

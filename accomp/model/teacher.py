@@ -52,7 +52,8 @@ class TeacherConfig:
         data["roles"] = tuple(data.get("roles", cls.roles))
         data["styles"] = tuple(data.get("styles", cls.styles))
         if "noise" in data:
-            data["noise"] = NoiseConfig(**data["noise"])
+            # files from before the two-part training mixture were trained on one log-normal
+            data["noise"] = NoiseConfig(**{"high_share": 0.0, **data["noise"]})
         cfg = cls(**data)
         if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
             raise ValueError("d_model must split into heads of even size")
