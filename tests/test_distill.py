@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +165,19 @@ def test_distill_missing_or_corrupt_teacher(tmp_path, capsys):
         assert main(["distill", "--teacher", str(path), "--style", "pop", "--out", str(tmp_path / "x.safetensors")]) == 1
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_a_users_preset_from_the_bundled_teacher_keeps_a_copy_of_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACCOMP_DATA_DIR", str(tmp_path / "data"))  # a user folder of this test's own
+    from accomp.distill.commands import _keep_bundled_teacher
+    from accomp.model.checkpoint import file_hash
+    from accomp.model.preset import bundled_presets, bundled_teachers, user_dir
+
+    bundled = bundled_teachers() / "teacher.safetensors"
+    _keep_bundled_teacher(bundled, bundled_presets() / "pop.safetensors")  # the project's own presets: no copy
+    assert not user_dir("teachers").exists() or not any(user_dir("teachers").iterdir())
+    _keep_bundled_teacher(tmp_path / "teacher.safetensors", tmp_path / "mine.safetensors")  # not the bundled one
+    assert not user_dir("teachers").exists() or not any(user_dir("teachers").iterdir())
+    _keep_bundled_teacher(bundled, tmp_path / "mine.safetensors")
+    kept = list(user_dir("teachers").iterdir())
+    assert len(kept) == 1 and file_hash(kept[0]) == file_hash(bundled)

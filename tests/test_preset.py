@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
@@ -10,8 +9,8 @@ import torch
 
 from accomp.config import DEFAULT_SPEC
 from accomp.errors import PresetError
-from accomp.model.checkpoint import HEADER_KEY, save_teacher
-from accomp.model.preset import load_preset, resolve_preset, save_preset
+from accomp.model.checkpoint import save_teacher
+from accomp.model.preset import keep_teacher, load_preset, resolve_preset, save_preset, user_dir
 from accomp.model.student import Student
 from accomp.model.teacher import Teacher, TeacherConfig
 
@@ -83,3 +82,19 @@ def test_bad_presets(teacher_file, tmp_path):
     path.unlink()
     with pytest.raises(PresetError, match="is not beside it"):
         load_preset(moved / "good.safetensors")
+
+
+def test_a_users_preset_keeps_loading_after_its_teacher_is_replaced(teacher_file, tmp_path, monkeypatch):
+    # An update of the app replaces the bundled teacher; the user's own preset named the old
+    # one by hash, and the copy kept in the user's teacher folder still serves it.
+    monkeypatch.setenv("ACCOMP_DATA_DIR", str(tmp_path / "data"))
+    path, teacher = teacher_file
+    preset, student = tmp_path / "mine.safetensors", adapted_student(teacher)
+    save_preset(student, path, preset, style={"name": "mix", "weights": [0.5, 0.5, 0.0]})
+    kept = keep_teacher(path, user_dir("teachers"))
+    assert kept.parent == user_dir("teachers") and kept.read_bytes() == path.read_bytes()
+    assert keep_teacher(path, user_dir("teachers")) == kept  # once per teacher
+    assert [p.name for p in user_dir("teachers").iterdir()] == [kept.name]  # no temporary file left
+    path.unlink()  # the "bundled" teacher beside the preset is gone
+    loaded, _ = load_preset(preset, quantize=False)
+    torch.testing.assert_close(run(loaded), run(student), atol=1e-4, rtol=1e-4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -142,6 +143,7 @@ def distill(args: argparse.Namespace) -> int:
         save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
                     loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher")
         Path(str(out) + ".state.pt").unlink(missing_ok=True)
+        _keep_bundled_teacher(Path(args.teacher), out)
         if args.progress == "jsonl":
             print(json.dumps({"event": "done", "preset": str(out), "metrics": metrics}), flush=True)
         else:
@@ -152,6 +154,20 @@ def distill(args: argparse.Namespace) -> int:
     if world > 1:
         torch.distributed.destroy_process_group()
     return 0
+
+
+def _keep_bundled_teacher(teacher: Path, preset: Path) -> None:
+    """A preset of the user's own, made from the bundled teacher: keep that teacher in the
+    user's teacher folder too, so the preset still loads after an update replaces it."""
+    from accomp.model.preset import bundled_presets, bundled_teachers, keep_teacher, user_dir
+
+    if teacher.resolve().parent != bundled_teachers().resolve() or preset.resolve().parent == bundled_presets().resolve():
+        return
+    try:
+        keep_teacher(teacher, user_dir("teachers"))
+    except OSError as exc:  # the preset is written; say what could not be kept
+        print(f"accomp: notice: could not keep a copy of the teacher in {user_dir('teachers')} ({exc.strerror or exc}); "
+              "this preset needs that teacher file to load", file=sys.stderr)
 
 
 def student_eval(args: argparse.Namespace) -> int:

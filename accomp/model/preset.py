@@ -62,6 +62,33 @@ def save_preset(student: Student, teacher_path: str | os.PathLike, path: str | o
     atomic_save_tensors(trained_tensors(student), header, path)
 
 
+def keep_teacher(teacher_path: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """Make sure ``folder`` holds a file with ``teacher_path``'s content, and return it.
+
+    A user's preset names its teacher by content hash. When an update of the app replaces
+    the bundled teacher, the presets the user distilled from the old one would no longer
+    load; a copy in the user's teacher folder (written once per teacher, through a
+    temporary file and a rename) keeps them playable.
+    """
+    import shutil
+
+    source, folder = Path(teacher_path), Path(folder)
+    digest = file_hash(source)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.safetensors")):
+            if path.is_file() and file_hash(path) == digest:
+                return path
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{source.stem}-{digest}.safetensors"
+    tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def update_preset_header(path: str | os.PathLike, **changes: Any) -> None:
     """Rewrite a preset's header fields (atomically), keeping its tensors."""
     path = Path(path)
