@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from accomp.gui.player import Take
+from accomp.model.checkpoint import copy_file_atomically
 
 
 def copy_take(take: Take, base: Path) -> list[Path]:
@@ -19,12 +18,7 @@ def copy_take(take: Take, base: Path) -> list[Path]:
         if not source.exists():
             continue
         target = base.with_suffix(source.suffix)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        copy_file_atomically(source, target)
         written.append(target)
     return written
 

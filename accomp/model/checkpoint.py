@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,17 @@ from accomp.model.teacher import Teacher, TeacherConfig
 HEADER_KEY = "accomp"
 TEACHER_FORMAT = "accomp-teacher"
 TEACHER_VERSION = 1
+
+
+def copy_file_atomically(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Copy ``source`` to ``target`` through a temporary file beside it and a rename."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any], path: str | os.PathLike) -> None:

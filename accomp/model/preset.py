@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from accomp.errors import CheckpointError, PresetError
-from accomp.model.checkpoint import atomic_save_tensors, file_hash, load_teacher, read_tensors
+from accomp.model.checkpoint import atomic_save_tensors, copy_file_atomically, file_hash, load_teacher, read_tensors
 from accomp.model.student import Student, merge_lora
 
 PRESET_FORMAT = "accomp-preset"
@@ -70,8 +70,6 @@ def keep_teacher(teacher_path: str | os.PathLike, folder: str | os.PathLike) -> 
     load; a copy in the user's teacher folder (written once per teacher, through a
     temporary file and a rename) keeps them playable.
     """
-    import shutil
-
     source, folder = Path(teacher_path), Path(folder)
     digest = file_hash(source)
     if folder.is_dir():
@@ -80,12 +78,7 @@ def keep_teacher(teacher_path: str | os.PathLike, folder: str | os.PathLike) -> 
                 return path
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{source.stem}-{digest}.safetensors"
-    tmp = folder / f".{target.name}.{os.getpid()}.tmp"
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    copy_file_atomically(source, target)
     return target
 
 
