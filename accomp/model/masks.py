@@ -51,6 +51,7 @@ def transpose_batch(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, max_shi
     """Shift each example (B, W, R, 2, K) of cells in [-1, 1] along keys by a random amount
     that keeps its lowest (``lo``) and highest (``hi``) active key on the keyboard."""
     B, K = x.shape[0], x.shape[-1]
+    lo, hi = lo.cpu(), hi.cpu()  # the shifts are drawn on the CPU generator, whatever x's device
     low = torch.clamp(-lo, min=-max_shift)
     high = torch.clamp(K - 1 - hi, max=max_shift)
     shift = low + (torch.rand(B, generator=g) * (high - low + 1).float()).long().clamp(max=(high - low).clamp(min=0))
@@ -77,7 +78,7 @@ def make_cond(
 ) -> Cond:
     B, W = x0.shape[:2]
     given, visible = draw_masks(B, W, mc, g)
-    drop = torch.rand(B, generator=g) < mc.style_dropout
+    drop = (torch.rand(B, generator=g) < mc.style_dropout).to(style_idx.device)
     idx = torch.where(drop, torch.full_like(style_idx, n_styles), style_idx)
     style = torch.nn.functional.one_hot(idx, n_styles + 1).float()
     dev = x0.device

@@ -67,20 +67,26 @@ class TrainData:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def to(self, device: torch.device) -> "TrainData":
+        """The windows on ``device`` (a GPU then gathers its own batches); ``lo``/``hi``
+        stay on the CPU, where the transpositions are drawn."""
+        return TrainData(self.x.to(device), self.beat.to(device), self.style.to(device), self.lo, self.hi)
+
 
 class Batcher:
     """Draws batches with every style equally likely, whatever its window count."""
 
     def __init__(self, data: TrainData, n_styles: int, g: torch.Generator) -> None:
         self.data, self.g = data, g
-        counts = torch.bincount(data.style, minlength=n_styles).float()
-        self.p = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))[data.style]
+        style = data.style.cpu()
+        counts = torch.bincount(style, minlength=n_styles).float()
+        self.p = torch.where(counts > 0, 1.0 / counts.clamp(min=1), torch.zeros_like(counts))[style]
 
     def draw(self, batch: int, device: torch.device) -> tuple[torch.Tensor, ...]:
         idx = torch.multinomial(self.p, batch, replacement=True, generator=self.g)
-        d = self.data
-        x = d.x[idx].float() * 2 - 1
-        return x.to(device), d.beat[idx].long().to(device), d.style[idx].to(device), d.lo[idx], d.hi[idx]
+        d, di = self.data, idx.to(self.data.x.device)
+        x = d.x[di].to(device).float() * 2 - 1
+        return x, d.beat[di].long().to(device), d.style[di].to(device), d.lo[idx], d.hi[idx]
 
 
 CHROMA_WEIGHT = 0.2
@@ -99,14 +105,21 @@ def chroma_error(d: torch.Tensor, x0: torch.Tensor, fold: torch.Tensor) -> torch
     return (profile(d) - profile(x0)).abs().sum(-1)
 
 
-def denoiser_loss(model: torch.nn.Module, x0: torch.Tensor, beat: torch.Tensor, style: torch.Tensor, mc: MaskConfig, g: torch.Generator) -> torch.Tensor:
+def denoiser_loss(
+    model: torch.nn.Module, x0: torch.Tensor, beat: torch.Tensor, style: torch.Tensor, mc: MaskConfig, g: torch.Generator,
+    noise_g: torch.Generator | None = None,
+) -> torch.Tensor:
     """EDM-weighted squared error on the cells that are neither given nor hidden, plus a
-    pitch-class profile term on the same frames."""
+    pitch-class profile term on the same frames. ``noise_g``: a generator on ``x0``'s
+    device for the noise itself (on a GPU, drawing it on the CPU costs more than the step)."""
     base: Teacher = getattr(model, "module", model)  # unwrap DistributedDataParallel
     cfg = base.cfg
     cond = make_cond(x0, beat, style, len(cfg.styles), mc, g)
     sigma = sample_training_sigma(x0.shape[0], cfg.noise, g).to(x0.device)
-    noise = torch.randn(x0.shape, generator=g).to(x0.device)
+    if noise_g is not None:
+        noise = torch.randn(x0.shape, generator=noise_g, device=x0.device)
+    else:
+        noise = torch.randn(x0.shape, generator=g).to(x0.device)
     x = x0 + sigma.view(-1, 1, 1, 1, 1) * noise
     d = base.denoise(x, sigma, cond, net=model)
     target = (~cond.given[..., None, None] & cond.visible[..., None, None, None]).float()
@@ -163,6 +176,11 @@ def train_teacher(
     """Train, write ``out`` (EMA weights + header) and return the header's training record."""
     torch.manual_seed(tc.seed + rank)
     g = torch.Generator().manual_seed(tc.seed * 1000 + rank)
+    noise_g = None
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 matrix products
+        noise_g = torch.Generator(device=device).manual_seed(tc.seed * 1000 + rank + 1)
+        train, val = train.to(device), val.to(device)
     model = Teacher(cfg).to(device)
     if init_weights is not None:  # fine-tuning: start from an earlier teacher's weights
         model.load_state_dict(init_weights)
@@ -181,6 +199,8 @@ def train_teacher(
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
         g.set_state(state["rng"])
+        if noise_g is not None and state.get("rng_noise") is not None:
+            noise_g.set_state(state["rng_noise"].cpu())
         step, elapsed, history = state["step"], state["elapsed"], state["history"]
         if rank == 0:
             print(f"resuming from step {step} ({state_path})", file=sys.stderr)
@@ -194,9 +214,11 @@ def train_teacher(
         if rank == 0:
             _save_state(
                 state_path, model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
+                rng_noise=noise_g.get_state() if noise_g is not None else None,
                 step=step, elapsed=elapsed, history=history, model_config=cfg.to_dict(), train_config=asdict(tc),
             )
 
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     bar = tqdm(total=tc.steps, initial=step, desc="teacher", unit="step", disable=rank != 0, dynamic_ncols=True)
     t0 = time.perf_counter() - elapsed
     try:
@@ -208,15 +230,14 @@ def train_teacher(
                 group["lr"] = lr_at(step, tc)
             x0, beat, style, lo, hi = batcher.draw(tc.batch, device)
             x0 = transpose_batch(x0, lo.to(device), hi.to(device), mc.max_transpose, g)
-            loss = denoiser_loss(net, x0, beat, style, mc, g)
+            loss = denoiser_loss(net, x0, beat, style, mc, g, noise_g)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             with torch.no_grad():
                 decay = min(tc.ema, (1 + step) / (10 + step))
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1 - decay)
+                torch._foreach_lerp_(ema_params, model_params, 1 - decay)
             step += 1
             elapsed = time.perf_counter() - t0
             bar.update(1)
