@@ -26,19 +26,21 @@ def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _add_corpus_args(p: argparse.ArgumentParser, *, required: bool, multiple: bool = False) -> None:
+def _add_corpus_args(p: argparse.ArgumentParser, *, required: bool, multiple: bool = False, packs: bool = True) -> None:
     p.add_argument(
         "--corpus",
-        choices=["pop909", "chorales", "midi-folder"],
+        choices=["pop909", "chorales", "midi-folder"] + (["pack"] if packs else []),
         required=required,
         action="append" if multiple else "store",
         help="corpus kind (pop909: a folder in POP909 layout; chorales: music21's Bach "
-        "chorales; midi-folder: any folder of .mid files)",
+        "chorales; midi-folder: any folder of .mid files"
+        + ("; pack: a file made by 'accomp data pack')" if packs else ")"),
     )
     p.add_argument(
         "--path",
         action="append" if multiple else "store",
-        help="corpus folder (pop909, midi-folder); repeat once per --corpus when several",
+        help="corpus folder (pop909, midi-folder)" + (" or pack file" if packs else "")
+        + "; repeat once per --corpus when several",
     )
     p.add_argument("--style", help="style name for a midi-folder corpus (default: the folder name)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the on-disk cache")
@@ -62,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p, required=True)
     p.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
     p.set_defaults(func=_lazy("accomp.music.stats", "data_stats"))
+    p = data_sub.add_parser(
+        "pack", help="write a corpus as one file that trains anywhere (e.g. on a GPU machine without the source files)"
+    )
+    _add_corpus_args(p, required=True, packs=False)
+    p.add_argument("--out", required=True, help="pack file to write (.npz)")
+    p.set_defaults(func=_lazy("accomp.music.stats", "data_pack"))
 
     p = sub.add_parser("eval", help="quality metrics: human reference vs baselines (vs model outputs)")
     p.add_argument("files", nargs="*", help="MIDI files with tracks 'lead' and 'accomp' (e.g. model outputs)")

@@ -1,13 +1,17 @@
-"""``accomp data stats`` through the real CLI entry point."""
+"""``accomp data stats`` and ``accomp data pack`` through the real CLI entry point."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
+import numpy as np
 import pytest
 
 from accomp.cli import main
 from accomp.config import FrameSpec
+from accomp.music import cache as cache_module
+from accomp.music.corpora import load_corpus
 from accomp.music.frames import Piece, notes_to_roll, piece_to_midi, save_midi
 from accomp.music.stats import pitch_name, skipped_stats
 
@@ -92,3 +96,45 @@ def test_helpers():
     assert pitch_name(60) == "C4" and pitch_name(21) == "A0" and pitch_name(108) == "C8"
     stats = skipped_stats([("a", "absurd tempo 1e+07 bpm at tick 0"), ("b", "absurd tempo 6 bpm at tick 96"), ("c", "x")])
     assert stats["count"] == 3 and stats["reasons"][0]["count"] == 2
+
+
+def test_pack_round_trip_keeps_pieces_skips_and_origin(pop909, tmp_path, capsys):
+    pack = tmp_path / "pop.npz"
+    assert main(["data", "pack", "--corpus", "pop909", "--path", str(pop909), "--out", str(pack)]) == 0
+    assert "3 pieces of style 'pop' from pop909 pop909" in capsys.readouterr().out
+    direct = load_corpus("pop909", str(pop909))
+    packed = load_corpus("pack", str(pack))
+    assert packed.kind == "pack" and packed.style == "pop" and packed.skipped == direct.skipped
+    assert packed.origin["kind"] == "pop909" and packed.origin["pieces"] == 3
+    assert [p.piece_id for p in packed.pieces] == [p.piece_id for p in direct.pieces]
+    for a, b in zip(packed.pieces, direct.pieces):
+        assert np.array_equal(a.tracks["lead"], b.tracks["lead"]) and np.array_equal(a.velocity["accomp"], b.velocity["accomp"])
+        assert a.tempos == b.tempos and a.meters == b.meters
+    # the pack reads the same wherever it is moved, with its source folder gone
+    moved = tmp_path / "elsewhere.npz"
+    pack.rename(moved)
+    shutil.rmtree(pop909)
+    assert main(["data", "stats", "--corpus", "pack", "--path", str(moved)]) == 0
+    assert "pieces     3" in capsys.readouterr().out
+
+
+def test_bad_packs_are_one_line_errors(pop909, tmp_path, capsys, monkeypatch):
+    def fails(path):
+        assert main(["data", "stats", "--corpus", "pack", "--path", str(path)]) == 1
+        return capsys.readouterr().err.strip()
+
+    assert "corpus pack not found" in fails(tmp_path / "none.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 not a zip")
+    assert "not a corpus pack" in fails(junk)
+    load_corpus("pop909", str(pop909))  # writes the cache file, which is not a pack
+    (cached,) = (tmp_path / "cache").glob("*.npz")
+    assert "not a corpus pack (a cache file" in fails(cached)
+    pack = tmp_path / "pop.npz"
+    assert main(["data", "pack", "--corpus", "pop909", "--path", str(pop909), "--out", str(pack)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(cache_module, "ENCODER_VERSION", 99)
+    assert "pack it again" in fails(pack)
+    assert main(["data", "pack", "--corpus", "pop909", "--path", str(pop909), "--out", str(tmp_path / "no" / "p.npz")]) == 1
+    assert "output folder does not exist" in capsys.readouterr().err
+    assert not list((tmp_path).glob("**/.p.npz*"))

@@ -121,3 +121,14 @@ def test_train_on_a_midi_folder_writes_a_checkpoint(tmp_path, monkeypatch):
     assert header["data"]["corpora"][0]["kind"] == "midi-folder"
     assert header["training"]["steps"] == 3 and "hardware" in header["training"]
     assert "table" in header["metrics"]
+    # the same songs as a pack (e.g. carried to a GPU machine) train with their origin on record
+    pack = tmp_path / "songs.npz"
+    assert main(["data", "pack", "--corpus", "midi-folder", "--path", str(folder), "--style", "mine", "--out", str(pack)]) == 0
+    out2 = tmp_path / "t2.safetensors"
+    assert main(["teacher", "train", "--corpus", "pack", "--path", str(pack), "--out", str(out2), "--size", "tiny",
+                 "--window", "16", "--hop", "8", "--steps", "2", "--batch", "4", "--val-every", "2", "--no-metrics"]) == 0
+    _, _, header2 = load_teacher(out2)
+    assert header2["model_config"]["styles"] == ["mine"]
+    assert header2["data"]["corpora"][0]["kind"] == "pack"
+    assert header2["data"]["corpora"][0]["packed_from"]["kind"] == "midi-folder"
+    assert header2["data"]["windows_train"] == header["data"]["windows_train"]

@@ -15,11 +15,11 @@ from accomp.errors import CorpusError, MidiFileError
 from accomp.model.hardware import init_distributed, pick_device
 from accomp.music.frames import Piece, piece_to_midi, save_midi
 
-NEEDS_PATH = ("pop909", "midi-folder")
+NEEDS_PATH = ("pop909", "midi-folder", "pack")
 
 
 def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    """Pair each --corpus with its --path (pop909 and midi-folder take one, in order)."""
+    """Pair each --corpus with its --path (pop909, midi-folder and pack take one, in order)."""
     kinds = args.corpus if isinstance(args.corpus, list) else [args.corpus]
     paths = list(args.path or []) if isinstance(args.path, list) else ([args.path] if args.path else [])
     out = []
@@ -56,6 +56,7 @@ def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str, *, allow_
                 "steps": int(sum(p.n_steps for p in chosen)),
                 "hours": round(sum(p.seconds() for p in chosen) / 3600, 2),
             }
+            | ({"packed_from": result.origin} if result.origin else {})
         )
     if not pieces and not allow_empty:
         raise CorpusError(f"no pieces in the {split} split of the requested corpora")

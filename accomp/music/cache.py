@@ -8,6 +8,10 @@ source overwrites its own file instead of piling up stale ones. Inside, the file
 version for the chorales). A file with another key, or one that cannot be read, is ignored
 and rebuilt.
 
+A *pack* (``accomp data pack``) is the same file plus an ``origin`` in ``meta``: it is read
+by path, whatever its key, so a corpus can travel to a machine without its source files
+(or music21), e.g. a GPU box for teacher training.
+
 Layout: per role ``roll<i>`` is the concatenation of every piece's roll, bit-packed along the
 key axis ``(S, 2, ceil(K/8))``; ``vel_idx<i>``/``vel_val<i>`` the non-zero velocities of the
 flattened ``(S, K)`` velocity array; ``beat_in_bar`` ``(S,)``; ``offsets`` ``(P+1,)`` the
@@ -64,8 +68,9 @@ def cache_key(kind: str, source: str, style: str, spec: FrameSpec, fingerprint: 
     )
 
 
-def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[str, str]]) -> None:
-    """Write atomically (temporary file, then ``os.replace``); raises OSError on failure."""
+def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[str, str]], *, origin: dict | None = None) -> None:
+    """Write atomically (temporary file, then ``os.replace``); raises OSError on failure.
+    ``origin`` (what the pieces were read from) makes the file a corpus *pack*."""
     roles = list(pieces[0].tracks)
     if any(list(p.tracks) != roles for p in pieces):
         raise ValueError("every cached piece must have the same roles")
@@ -91,6 +96,8 @@ def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[s
         ],
         "skipped": [list(s) for s in skipped],
     }
+    if origin is not None:
+        meta["origin"] = origin
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -114,6 +121,25 @@ def load_corpus_cache(path: Path, key: str) -> tuple[list[Piece], list[tuple[str
             return _unpack(data, meta)
     except (*_UNREADABLE, json.JSONDecodeError):
         return None
+
+
+def load_pack(path: Path) -> tuple[dict, list[Piece], list[tuple[str, str]]]:
+    """(origin, pieces, skipped) of a corpus pack written by ``accomp data pack``, whatever
+    folder or machine it was made on; raises ValueError with the reason it cannot be used."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            origin = meta.get("origin") if isinstance(meta, dict) else None
+            pieces, skipped = _unpack(data, meta) if isinstance(origin, dict) and origin.get("encoder") == ENCODER_VERSION else ([], [])
+    except (*_UNREADABLE, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a corpus pack (unreadable as one: {type(exc).__name__})") from None
+    if not isinstance(origin, dict):
+        raise ValueError("not a corpus pack (a cache file or another .npz)")
+    if origin.get("encoder") != ENCODER_VERSION:
+        raise ValueError(f"packed by frame encoder {origin.get('encoder')}, this accomp has {ENCODER_VERSION}: pack it again")
+    if not pieces:
+        raise ValueError("holds no pieces")
+    return origin, pieces, skipped
 
 
 def _unpack(data: np.lib.npyio.NpzFile, meta: dict) -> tuple[list[Piece], list[tuple[str, str]]]:

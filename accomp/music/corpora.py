@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, ONSET, FrameSpec
+from accomp.config import ACCOMP, DEFAULT_SPEC, ENCODER_VERSION, LEAD, ONSET, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.music import cache, chorales
 from accomp.music.frames import (
@@ -48,11 +48,12 @@ __all__ = [
     "Windows",
     "load_corpus",
     "make_windows",
+    "pack_corpus",
     "split_pieces",
     "transpose_roll",
 ]
 
-KINDS = ("pop909", "chorales", "midi-folder")
+KINDS = ("pop909", "chorales", "midi-folder", "pack")
 DEFAULT_STYLES = {"pop909": "pop", "chorales": "chorale"}
 POP909_ROLES = {"MELODY": LEAD, "PIANO": ACCOMP}
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -75,6 +76,7 @@ class CorpusResult:
     skipped: list[tuple[str, str]]  # (file or piece id, one-line reason)
     source: str = ""  # the resolved folder read
     cache: str = "off"  # 'hit', 'built', 'off', or 'not written (<why>)'
+    origin: dict | None = None  # a pack's record of what it was read from
 
 
 @dataclass
@@ -99,6 +101,8 @@ def load_corpus(
     """Read a corpus (from the cache when it is fresh). ``limit`` reads only the first files."""
     if kind not in KINDS:
         raise CorpusError(f"unknown corpus kind '{kind}' (choose one of {', '.join(KINDS)})")
+    if kind == "pack":
+        return _load_pack(path, spec)
     if kind == "chorales":
         if path is not None:
             raise CorpusError("the chorales corpus takes no folder: it is music21's bundled corpus")
@@ -131,6 +135,39 @@ def load_corpus(
         except OSError as exc:
             status = f"not written ({exc.strerror or exc})"
     return CorpusResult(kind, style, pieces, skipped, str(folder), status)
+
+
+def _load_pack(path: str | None, spec: FrameSpec) -> CorpusResult:
+    if not path:
+        raise CorpusError("a pack corpus needs --path FILE.npz (made by accomp data pack)")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise CorpusError(f"corpus pack {'is not a file' if file.exists() else 'not found'}: {file}")
+    try:
+        origin, pieces, skipped = cache.load_pack(file)
+    except ValueError as exc:
+        raise CorpusError(f"{file}: {exc}") from None
+    if pieces[0].spec != spec:
+        raise CorpusError(f"{file}: packed with another frame spec ({pieces[0].spec.to_dict()})")
+    return CorpusResult("pack", str(origin.get("style", pieces[0].style)), pieces, skipped, str(file), "off", origin)
+
+
+def pack_corpus(result: CorpusResult, out: Path) -> dict:
+    """Write ``result`` as a pack file at ``out`` (atomically) and return its origin record."""
+    if result.kind == "pack":
+        raise CorpusError("that corpus is a pack already")
+    origin = {
+        "kind": result.kind,
+        "source": Path(result.source).name if result.kind != "chorales" else "music21 corpus",
+        "style": result.style,
+        "pieces": len(result.pieces),
+        "encoder": ENCODER_VERSION,
+    }
+    try:
+        cache.save_corpus(out, "pack", result.pieces, result.skipped, origin=origin)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    return origin
 
 
 def _existing_folder(kind: str, path: str | None) -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.errors import AccompError
-from accomp.music.corpora import LEAD_RULE, CorpusResult, load_corpus, split_pieces
+from accomp.music.corpora import LEAD_RULE, CorpusResult, load_corpus, pack_corpus, split_pieces
 from accomp.music.frames import Piece
 
 VAL_FRACTION = 0.1
@@ -154,4 +154,16 @@ def data_stats(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, stats)
         print(f"\nwrote {args.json}")
+    return 0
+
+
+def data_pack(args: argparse.Namespace) -> int:
+    """The ``accomp data pack`` command: the corpus as one pack file; exit code 0."""
+    result = load_corpus(args.corpus, args.path, style=args.style, use_cache=not args.no_cache, progress=True)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise AccompError(f"{out.parent}: output folder does not exist")
+    origin = pack_corpus(result, out)
+    size = out.stat().st_size / 1e6
+    print(f"wrote {out}: {origin['pieces']} pieces of style '{origin['style']}' from {origin['kind']} {origin['source']} ({size:.1f} MB)")
     return 0
