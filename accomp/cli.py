@@ -157,7 +157,8 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--buffer", type=int, default=128, help="audio buffer size in frames")
     p.add_argument("--grace-ms", type=float, default=30.0, help="a late lead note still changes its step this long")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="torch device for the model: auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", default="cpu",
+                   help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
     _add_sound_args(p)
 
