@@ -107,3 +107,11 @@ def test_a_finished_run_shows_metrics_and_the_preset_appears(qtbot, dialog):
     assert header["description"] == "made by the GUI test" and header["style"]["name"] == "tiny-distilled"
     qtbot.waitUntil(lambda: window.presets.item_for(path) is not None, timeout=WAIT_MS)
     assert notice_with(window, "New preset 'tiny-distilled' is ready")
+
+
+def test_the_default_teacher_is_offered_first(fresh_config):
+    from accomp.gui.player import known_teachers
+    from accomp.model.preset import bundled_teachers
+
+    bundled = [p.name for p in known_teachers() if p.parent == bundled_teachers()]
+    assert bundled[0] == "teacher.safetensors" and "teacher-v6.safetensors" in bundled

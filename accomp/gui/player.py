@@ -129,12 +129,13 @@ def teacher_styles(path: Path) -> tuple[str, ...]:
 
 
 def known_teachers() -> list[Path]:
-    """Bundled teachers, then the user's own."""
+    """Bundled teachers (the default one, ``teacher.safetensors``, first), then the user's own."""
     from accomp.model.preset import bundled_teachers, user_dir
 
     found: list[Path] = []
     for folder in (bundled_teachers(), user_dir("teachers")):
-        found += sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+        if folder.is_dir():
+            found += sorted(folder.glob("*.safetensors"), key=lambda p: (p.name != "teacher.safetensors", p.name))
     return found
 
 
