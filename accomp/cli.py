@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from accomp import __version__
+from accomp.config import DEFAULT_TEACHER_FILE
 from accomp.errors import AccompError
 
 
@@ -89,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-DEFAULT_TEACHER = "resources/teachers/teacher.safetensors"
+DEFAULT_TEACHER = f"resources/teachers/{DEFAULT_TEACHER_FILE}"
 
 
 def _bundled_teacher() -> str:

@@ -31,6 +31,9 @@ ACCOMP = "accomp"
 # Bumped whenever encoding MIDI to frames changes: on-disk corpus caches key on it.
 ENCODER_VERSION = 1
 
+# The default teacher's file name in resources/teachers (others may be bundled beside it).
+DEFAULT_TEACHER_FILE = "teacher.safetensors"
+
 
 @dataclass(frozen=True)
 class FrameSpec:

@@ -129,13 +129,14 @@ def teacher_styles(path: Path) -> tuple[str, ...]:
 
 
 def known_teachers() -> list[Path]:
-    """Bundled teachers (the default one, ``teacher.safetensors``, first), then the user's own."""
+    """Bundled teachers (the default one first), then the user's own."""
+    from accomp.config import DEFAULT_TEACHER_FILE
     from accomp.model.preset import bundled_teachers, user_dir
 
     found: list[Path] = []
     for folder in (bundled_teachers(), user_dir("teachers")):
         if folder.is_dir():
-            found += sorted(folder.glob("*.safetensors"), key=lambda p: (p.name != "teacher.safetensors", p.name))
+            found += sorted(folder.glob("*.safetensors"), key=lambda p: (p.name != DEFAULT_TEACHER_FILE, p.name))
     return found
 
 

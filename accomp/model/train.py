@@ -229,7 +229,7 @@ def train_teacher(
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, tc)
             x0, beat, style, lo, hi = batcher.draw(tc.batch, device)
-            x0 = transpose_batch(x0, lo.to(device), hi.to(device), mc.max_transpose, g)
+            x0 = transpose_batch(x0, lo, hi, mc.max_transpose, g)
             loss = denoiser_loss(net, x0, beat, style, mc, g, noise_g)
             opt.zero_grad(set_to_none=True)
             loss.backward()

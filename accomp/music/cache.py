@@ -126,17 +126,21 @@ def load_corpus_cache(path: Path, key: str) -> tuple[list[Piece], list[tuple[str
 def load_pack(path: Path) -> tuple[dict, list[Piece], list[tuple[str, str]]]:
     """(origin, pieces, skipped) of a corpus pack written by ``accomp data pack``, whatever
     folder or machine it was made on; raises ValueError with the reason it cannot be used."""
+    problem, pieces, skipped = None, [], []
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             origin = meta.get("origin") if isinstance(meta, dict) else None
-            pieces, skipped = _unpack(data, meta) if isinstance(origin, dict) and origin.get("encoder") == ENCODER_VERSION else ([], [])
+            if not isinstance(origin, dict):
+                problem = "not a corpus pack (a cache file or another .npz)"
+            elif origin.get("encoder") != ENCODER_VERSION:
+                problem = f"packed by frame encoder {origin.get('encoder')}, this accomp has {ENCODER_VERSION}: pack it again"
+            else:
+                pieces, skipped = _unpack(data, meta)
     except (*_UNREADABLE, json.JSONDecodeError) as exc:
         raise ValueError(f"not a corpus pack (unreadable as one: {type(exc).__name__})") from None
-    if not isinstance(origin, dict):
-        raise ValueError("not a corpus pack (a cache file or another .npz)")
-    if origin.get("encoder") != ENCODER_VERSION:
-        raise ValueError(f"packed by frame encoder {origin.get('encoder')}, this accomp has {ENCODER_VERSION}: pack it again")
+    if problem:
+        raise ValueError(problem)
     if not pieces:
         raise ValueError("holds no pieces")
     return origin, pieces, skipped
