@@ -28,7 +28,7 @@ VARIANTS = {
     "- temporal": ["--no-term", "temporal"],
     "regression instead of consistency": ["--objective", "regression"],
 }
-COLUMNS = ["consonance", "key_adherence", "chord_agreement", "onset_density", "polyphony", "activity", "diversity"]
+COLUMNS = ["consonance", "key_adherence", "chord_agreement", "note_in_chord", "onset_density", "polyphony", "activity", "diversity"]
 
 
 def run(cmd: list[str]) -> None:

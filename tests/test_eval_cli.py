@@ -66,7 +66,7 @@ def test_files_without_corpus_compare_with_baselines_on_their_leads(model_dir, t
     assert out.splitlines()[0] == "files: 2 piece(s)"
     rows = _table_rows(out)
     assert set(rows) == {"rule-based harmonizer", "static tonic", "model"}
-    assert all(len(cells) == 8 for cells in rows.values())
+    assert all(len(cells) == 9 for cells in rows.values())
     data = json.loads(out_json.read_text())
     assert data["n_pieces"] == 2 and data["corpus"] is None and data["split"] is None
     assert list(data["rows"]) == ["rule-based harmonizer", "static tonic", "model"]

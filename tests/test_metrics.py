@@ -119,6 +119,18 @@ def test_diversity_of_a_drone_is_zero_and_of_four_chords_is_two_bits():
     assert M.diversity(LEAD[:1].repeat(32, 0), four, bib, SPB) == pytest.approx(2.0)
 
 
+def test_note_in_chord_of_the_lead_against_the_accompaniments_chord():
+    triad = roll(16, [(0, 16, p) for p in I])
+    assert M.note_in_chord(roll(16, [(0, 16, 72)]), triad, bars(16), SPB) == 1.0  # C over C major
+    assert M.note_in_chord(roll(16, [(0, 16, 78)]), triad, bars(16), SPB) == 0.0  # F# over C major
+    assert math.isnan(M.note_in_chord(roll(16, [(0, 16, 72)]), roll(16, []), bars(16), SPB))  # no chord named
+    # per lead note-step: C then D over C major; a beat with one accomp note names no chord and is not counted
+    lead = roll(16, [(0, 6, 72), (6, 12, 74), (12, 16, 73)])
+    accomp = roll(16, [(0, 12, p) for p in I] + [(12, 16, 48)])
+    assert M.note_in_chord(lead, accomp, bars(16), SPB) == pytest.approx(6 / 12)
+    assert M.note_in_chord(LEAD, CADENCE, bars(16), SPB) == 1.0
+
+
 def test_chord_labels_fold_sevenths_onto_triads_and_ignore_single_notes():
     chroma = np.zeros((4, 12))
     chroma[0, [0, 4, 7]] = 1  # C
@@ -200,10 +212,12 @@ def test_evaluate_pieces_rows_and_table():
     assert human["chord_agreement"] == 1.0 and human["pc_overlap"] == pytest.approx(1.0)
     assert static["chord_agreement"] == pytest.approx(0.5) and static["diversity"] == 0.0
     assert rows["rule-based harmonizer"]["chord_agreement"] == 1.0
+    assert human["note_in_chord"] == 1.0 and math.isnan(rows["model"]["note_in_chord"])
     assert rows["model"]["activity"] == 0.0 and math.isnan(rows["model"]["consonance"])
     table = format_table(rows, title="test: 2 pieces")
     lines = table.splitlines()
     assert lines[0] == "test: 2 pieces" and len(lines) == 3 + 4
     assert "consonance" in lines[1] and "diversity" in lines[1]
+    assert "chord agr  in chord" in lines[1]
     assert lines[-1].startswith("model") and " - " in lines[-1]
     assert math.isnan(evaluate_pieces({"x": refs})["x"]["chord_agreement"])  # no references

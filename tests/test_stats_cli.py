@@ -13,7 +13,7 @@ from accomp.config import FrameSpec
 from accomp.music import cache as cache_module
 from accomp.music.corpora import load_corpus
 from accomp.music.frames import Piece, notes_to_roll, piece_to_midi, save_midi
-from accomp.music.stats import pitch_name, skipped_stats
+from accomp.music.stats import chord_stats, pitch_name, skipped_stats
 
 SPEC = FrameSpec()
 
@@ -76,6 +76,41 @@ def test_stats_midi_folder_shows_the_lead_rule(tmp_path, capsys):
     assert main(["data", "stats", "--corpus", "midi-folder", "--path", str(tmp_path / "songs")]) == 0
     text = capsys.readouterr().out
     assert "style 'songs'" in text and "lead rule" in text and "monophonic" in text
+
+
+def test_stats_show_chord_coverage_of_a_midi_folder(tmp_path, capsys):
+    write_song(tmp_path / "songs" / "a.mid", names=("x", "y"))
+    out = tmp_path / "stats.json"
+    argv = ["data", "stats", "--corpus", "midi-folder", "--path", str(tmp_path / "songs"), "--json", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "chords     100.0% of 16 beats have a chord (labels: template 1 piece(s))" in text
+    assert "mapped     0 annotation label(s)" in text and "top chords C 100.0%" in text
+    chords = json.loads(out.read_text())["chords"]
+    assert chords["beats"] == 16 and chords["chord_share"] == 1.0
+    assert chords["sources"] == {"template": 1} and chords["mapped_labels"] == 0
+    assert chords["top"] == [{"chord": "C", "index": 1, "share": 1.0}]
+
+
+def test_stats_count_pop909_annotations_and_mapped_labels(pop909, tmp_path, capsys):
+    # song 001: 8 beats of C:maj6 (mapped to C), 4 of A minor, 4 without a chord; the others by template
+    (pop909 / "001" / "chord_midi.txt").write_text("0.000 4.000 C:maj6\n4.000 6.000 A:min\n6.000 8.000 N\n")
+    out = tmp_path / "stats.json"
+    assert main(["data", "stats", "--corpus", "pop909", "--path", str(pop909), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "91.7% of 48 beats have a chord (labels: annotation 1 piece(s), template 2 piece(s))" in text
+    assert "mapped     1 annotation label(s)" in text and "top chords C 83.3%  Am 8.3%" in text
+    chords = json.loads(out.read_text())["chords"]
+    assert chords["sources"] == {"annotation": 1, "template": 2} and chords["mapped_labels"] == 1
+    assert [c["chord"] for c in chords["top"]] == ["C", "Am"]
+    assert chords["top"][1]["share"] == pytest.approx(4 / 48)
+
+
+def test_chord_stats_of_no_pieces_and_of_unlabelled_ones():
+    assert chord_stats([])["chord_share"] == 0.0 and chord_stats([])["top"] == []
+    piece = Piece("p", "pop", SPEC, {"lead": notes_to_roll([], 8, SPEC), "accomp": notes_to_roll([], 8, SPEC)})
+    stats = chord_stats([piece])  # labelled by template on the way: silence, no chord
+    assert stats["beats"] == 2 and stats["chord_share"] == 0.0 and stats["sources"] == {"template": 1}
 
 
 def test_missing_folder_is_one_line_and_exit_1(tmp_path, capsys):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton,
 from accomp.gui.player import preset_title
 from accomp.gui.theme import ACCENT, DANGER, MUTED
 
-FIGURES = (("consonance", "consonance"), ("key_adherence", "in key"), ("chord_agreement", "chords"), ("diversity", "variety"))
+FIGURES = (("consonance", "consonance"), ("key_adherence", "in key"), ("chord_agreement", "chords"), ("note_in_chord", "in chord"), ("diversity", "variety"))
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
 

@@ -6,6 +6,8 @@
   vii° (minor: i, iv, V, VI, III, VII, ii°, with the raised leading tone in V); a beat
   without a lead note holds the previous chord (silence before the lead's first note).
   A triad is struck when it changes and at every bar line, and held otherwise.
+  :func:`harmonizer_chords` is its choice per beat as a chord of :mod:`accomp.music.chords`
+  (what :mod:`accomp.music.chord_baselines` scores a chord planner against).
 - :func:`static_tonic`: the tonic triad of the lead's key, struck at every bar line and
   held for the whole piece.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
+from accomp.music import chords
 from accomp.music.metrics import LOWEST, beat_chroma, beat_index, pc_counts, piece_key
 
 ROOT_OCTAVE = 48  # C3: roots sit in C3..B3
@@ -43,6 +46,7 @@ DIATONIC_TRIADS: dict[str, tuple[tuple[int, tuple[int, int, int]], ...]] = {
         (2, (0, 3, 6)),  # ii°
     ),
 }
+_QUALITY = {intervals: quality for quality, intervals in chords.INTERVALS.items()}
 
 
 def triad_pitches(tonic: int, mode: str, degree_index: int) -> list[int]:
@@ -74,10 +78,23 @@ def _strikes(per_step: np.ndarray, beat_in_bar: np.ndarray) -> np.ndarray:
     return (changed | (np.asarray(beat_in_bar) == 0)) & (per_step >= 0)
 
 
-def harmonize(
+def triad_chord(tonic: int, mode: str, degree_index: int) -> int:
+    """One diatonic triad of the key as a chord vocabulary index (:mod:`accomp.music.chords`)."""
+    degree, intervals = DIATONIC_TRIADS[mode][degree_index]
+    return chords.chord_index(tonic + degree, _QUALITY[intervals])
+
+
+def chord_pitches(chord: int) -> list[int]:
+    """MIDI pitches of a vocabulary chord, close root position with the root in C3..B3."""
+    root = ROOT_OCTAVE + chords.root_of(chord)
+    return [root + i for i in chords.INTERVALS[chords.quality_of(chord)]]
+
+
+def harmonizer_chords(
     lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, *, lowest_pitch: int = LOWEST
 ) -> np.ndarray:
-    """The rule-based diatonic harmonizer's accompaniment for ``lead``. Same shape as ``lead``."""
+    """The rule-based harmonizer's triad per beat as a chord vocabulary index (B,), no chord
+    before the lead's first note."""
     tonic, mode = piece_key(lead, None, lowest_pitch)
     triads = DIATONIC_TRIADS[mode]
     cover = np.zeros((12, len(triads)))  # pitch class x triad: 1 where the triad holds it
@@ -90,9 +107,19 @@ def harmonize(
     choice = np.argmax(covered * (len(triads) + 1) - np.arange(len(triads)), axis=1)
     has_lead = chroma.sum(axis=1) > 0
     last = np.maximum.accumulate(np.where(has_lead, np.arange(len(choice)), -1)) if len(choice) else choice
-    per_beat = np.where(last >= 0, choice[np.maximum(last, 0)], -1)
-    per_step = per_beat[beats]
-    pitch_sets = [triad_pitches(tonic, mode, j) for j in range(len(triads))]
+    vocab = np.array([triad_chord(tonic, mode, j) for j in range(len(triads))])
+    return np.where(last >= 0, vocab[choice[np.maximum(last, 0)]], chords.NO_CHORD)
+
+
+def harmonize(
+    lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, *, lowest_pitch: int = LOWEST
+) -> np.ndarray:
+    """The rule-based diatonic harmonizer's accompaniment for ``lead``. Same shape as ``lead``."""
+    per_beat = harmonizer_chords(lead, beat_in_bar, steps_per_beat, lowest_pitch=lowest_pitch)
+    used = np.unique(per_beat[per_beat != chords.NO_CHORD])
+    per_step = per_beat[beat_index(beat_in_bar, steps_per_beat)]
+    per_step = np.where(per_step != chords.NO_CHORD, np.searchsorted(used, per_step), -1)
+    pitch_sets = [chord_pitches(int(c)) for c in used]
     return _chord_roll(pitch_sets, per_step, _strikes(per_step, beat_in_bar), lead.shape, lowest_pitch)
 
 

@@ -14,7 +14,8 @@ by path, whatever its key, so a corpus can travel to a machine without its sourc
 
 Layout: per role ``roll<i>`` is the concatenation of every piece's roll, bit-packed along the
 key axis ``(S, 2, ceil(K/8))``; ``vel_idx<i>``/``vel_val<i>`` the non-zero velocities of the
-flattened ``(S, K)`` velocity array; ``beat_in_bar`` ``(S,)``; ``offsets`` ``(P+1,)`` the
+flattened ``(S, K)`` velocity array; ``beat_in_bar`` ``(S,)``; ``chords`` ``(S,)`` the chord label
+per step (:mod:`accomp.music.chords`; packs made before it are labelled by template on load); ``offsets`` ``(P+1,)`` the
 first step of each piece; ``meta`` one JSON string with the key, roles, piece ids, styles,
 tempo maps, meters and the skipped files with their reasons.
 """
@@ -33,8 +34,9 @@ import platformdirs
 
 from accomp.config import ENCODER_VERSION, FrameSpec
 from accomp.music.frames import Piece
+from accomp.music.labels import label_by_template, piece_chords
 
-CACHE_FORMAT = 1  # bump when the file layout above changes
+CACHE_FORMAT = 2  # bump when the file layout above changes
 CACHE_ENV = "ACCOMP_CACHE_DIR"
 _UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
@@ -78,6 +80,7 @@ def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[s
     arrays: dict[str, np.ndarray] = {
         "offsets": np.cumsum([0] + [p.n_steps for p in pieces]).astype(np.int64),
         "beat_in_bar": np.concatenate([p.beat_in_bar for p in pieces]).astype(np.int16),
+        "chords": np.concatenate([piece_chords(p) for p in pieces]).astype(np.int16),
     }
     for i, role in enumerate(roles):
         arrays[f"roll{i}"] = np.concatenate([np.packbits(p.tracks[role] > 0, axis=-1) for p in pieces])
@@ -92,7 +95,9 @@ def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[s
         "roles": roles,
         "spec": pieces[0].spec.to_dict(),
         "pieces": [
-            {"id": p.piece_id, "style": p.style, "tempos": p.tempos, "meters": p.meters} for p in pieces
+            {"id": p.piece_id, "style": p.style, "tempos": p.tempos, "meters": p.meters,
+             "chord_source": p.chord_source, "chords_mapped": p.chords_mapped}
+            for p in pieces
         ],
         "skipped": [list(s) for s in skipped],
     }
@@ -151,6 +156,7 @@ def _unpack(data: np.lib.npyio.NpzFile, meta: dict) -> tuple[list[Piece], list[t
     offsets = data["offsets"]
     total = int(offsets[-1])
     beats = data["beat_in_bar"]
+    chords = data["chords"].astype(np.int64) if "chords" in data.files else None  # packs made before chord labels
     rolls, vels = [], []
     for i in range(len(meta["roles"])):
         rolls.append(np.unpackbits(data[f"roll{i}"], axis=-1, count=spec.n_keys))
@@ -172,6 +178,11 @@ def _unpack(data: np.lib.npyio.NpzFile, meta: dict) -> tuple[list[Piece], list[t
                 beat_in_bar=beats[s:e],
                 tempos=[(float(b), int(us)) for b, us in info["tempos"]],
                 meters=[(float(b), int(n), int(d)) for b, n, d in info["meters"]],
+                chords=None if chords is None else chords[s:e],
+                chord_source=str(info.get("chord_source", "")),
+                chords_mapped=int(info.get("chords_mapped", 0)),
             )
         )
+        if chords is None:
+            label_by_template(pieces[-1])
     return pieces, [(str(a), str(b)) for a, b in meta["skipped"]]

@@ -39,6 +39,7 @@ from accomp.music.frames import (
     read_score,
     score_to_piece,
 )
+from accomp.music.labels import label_by_annotation, label_by_template
 from accomp.music.windows import Windows, make_windows, split_pieces, transpose_roll
 
 __all__ = [
@@ -215,6 +216,8 @@ def _read_items(items: list[_Item], skipped: list[tuple[str, str]], progress: bo
         try:
             piece = item.read()
             _check_roles(piece)
+            if piece.chords is None:
+                label_by_template(piece)
         except FILE_ERRORS as exc:
             skipped.append((item.name, _reason(exc, item.path)))
             continue
@@ -254,10 +257,16 @@ def _pop909_items(folder: Path, style: str, spec: FrameSpec) -> tuple[list[_Item
         name = f"pop909/{song.name}"
         midi = song / f"{song.name}.mid"
         if midi.is_file():
-            items.append(_Item(name, midi, partial(midi_to_piece, midi, POP909_ROLES, spec, style, name)))
+            items.append(_Item(name, midi, partial(_pop909_piece, midi, song / "chord_midi.txt", spec, style, name)))
         else:
             skipped.append((name, f"no {song.name}.mid in its folder"))
     return items, skipped
+
+
+def _pop909_piece(midi: Path, chord_file: Path, spec: FrameSpec, style: str, name: str) -> Piece:
+    """A POP909 song with its chord annotations (a template match where the file is missing)."""
+    piece = midi_to_piece(midi, POP909_ROLES, spec, style, name)
+    return label_by_annotation(piece, chord_file) if chord_file.is_file() else piece
 
 
 def _numbered_folders(folder: Path) -> list[Path]:

@@ -41,6 +41,7 @@ LABELS = {
     "consonance": "consonance",
     "key_adherence": "in key",
     "chord_agreement": "chord agr",
+    "note_in_chord": "in chord",
     "onset_density": "onsets/beat",
     "polyphony": "polyphony",
     "activity": "activity",

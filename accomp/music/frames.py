@@ -79,6 +79,9 @@ class Piece:
     beat_in_bar: np.ndarray | None = None  # (T,) int16: step index inside its bar
     tempos: list[tuple[float, int]] = field(default_factory=lambda: [(0.0, 500_000)])  # (beat, us/beat)
     meters: list[tuple[float, int, int]] = field(default_factory=lambda: [(0.0, 4, 4)])  # (beat, num, den)
+    chords: np.ndarray | None = None  # (T,) int: chord label per step (accomp.music.chords), constant per beat
+    chord_source: str = ""  # where the labels came from: "annotation", "template" ("" = none)
+    chords_mapped: int = 0  # annotation labels outside the vocabulary, mapped to the nearest chord
 
     def __post_init__(self) -> None:
         lengths = {r.shape[0] for r in self.tracks.values()}
@@ -118,6 +121,9 @@ class Piece:
             beat_in_bar=self.beat_in_bar[start:stop].copy(),
             tempos=shift(self.tempos),
             meters=shift(self.meters),
+            chords=None if self.chords is None else self.chords[start:stop].copy(),
+            chord_source=self.chord_source,
+            chords_mapped=self.chords_mapped,
         )
 
 

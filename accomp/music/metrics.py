@@ -23,6 +23,12 @@ sounding beats; and the pitch-class overlap, which compares pooled histograms.
   name a chord, whose chords agree in root and triad family (sevenths fold onto their
   triads). A chord is the best cosine match of the beat's chroma against the templates of
   :data:`CHORD_TEMPLATES`; a beat with fewer than two pitch classes names no chord.
+- ``note_in_chord``: share of sounding lead note-steps whose pitch class is a tone of the
+  chord the accompaniment names in that beat, over the lead note-steps in beats where the
+  accompaniment names a chord (the beat's accomp chroma matched against the chord
+  vocabulary by :func:`accomp.music.chords.match_chords`). No reference needed. ReaLchords
+  (Wu et al., 2024) reports 0.37 for an online MLE model, 0.48 after RL fine-tuning and
+  0.73 for human accompaniment.
 - ``onset_density``: accomp onsets per beat.
 - ``polyphony``: mean number of sounding accomp notes over steps where the accomp sounds.
 - ``activity``: share of lead-sounding steps in which the accompaniment sounds.
@@ -42,11 +48,13 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN
+from accomp.music import chords
 
 METRICS: tuple[str, ...] = (
     "consonance",
     "key_adherence",
     "chord_agreement",
+    "note_in_chord",
     "onset_density",
     "polyphony",
     "activity",
@@ -122,6 +130,11 @@ def beat_index(beat_in_bar: np.ndarray, steps_per_beat: int) -> np.ndarray:
     return np.cumsum(starts) - 1
 
 
+def beat_starts(beat_in_bar: np.ndarray, steps_per_beat: int) -> np.ndarray:
+    """The first step of every beat. (B,) int64."""
+    return np.flatnonzero(np.diff(beat_index(beat_in_bar, steps_per_beat), prepend=-1))
+
+
 def beat_chroma(counts: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Sum a (T, 12) per-step chroma into a (B, 12) per-beat chroma."""
     n_beats = int(beats[-1]) + 1 if beats.size else 0
@@ -161,9 +174,7 @@ def piece_key(lead: Roll, reference: Roll | None = None, lowest_pitch: int = LOW
 
 def chord_labels(chroma: np.ndarray) -> np.ndarray:
     """Per beat: root * 6 + triad family of the best template, or -1 (< 2 pitch classes)."""
-    norms = np.linalg.norm(chroma, axis=1, keepdims=True)
-    scores = (chroma / np.maximum(norms, 1e-12)) @ _CHORD_ROWS.T  # (B, n_templates)
-    labels = _CHORD_LABELS[np.argmax(scores, axis=1)]
+    labels = _CHORD_LABELS[chords.best_template(chroma, _CHORD_ROWS)]
     return np.where((chroma > 0).sum(axis=1) >= 2, labels, -1)
 
 
@@ -228,12 +239,18 @@ def piece_tally(
         named = (mine >= 0) & (theirs >= 0)
         agree, both = float((mine == theirs)[named].sum()), float(named.sum())
 
+    lead_chroma = beat_chroma(lead_pc, beats)  # (B, 12) lead note-steps
+    acc_chords = chords.match_chords(chroma)  # (B,) the accomp's chord per beat
+    in_chord = (lead_chroma * (chords.CHROMA[acc_chords] > 0)).sum()
+    lead_named = lead_chroma[acc_chords != chords.NO_CHORD].sum()
+
     sets = (chroma > 0) @ (1 << np.arange(12))
     sets = sets[sets > 0]
     return {
         "consonance": np.array([cons, pairs]),
         "key_adherence": np.array([in_key, acc_hist.sum()]),
         "chord_agreement": np.array([agree, both]),
+        "note_in_chord": np.array([in_chord, lead_named]),
         "onset_density": np.array([float(accomp[:, ONSET, :].sum()), float(len(chroma))]),
         "polyphony": np.array([n_acc.sum(), float((n_acc > 0).sum())]),
         "activity": np.array([float(((n_acc > 0) & (n_lead > 0)).sum()), float((n_lead > 0).sum())]),
@@ -298,6 +315,12 @@ def chord_agreement(
 ) -> float:
     kw = dict(reference=reference, lowest_pitch=lowest_pitch)
     return _one("chord_agreement", lead, accomp, beat_in_bar, steps_per_beat, **kw)
+
+
+def note_in_chord(
+    lead: Roll, accomp: Roll, beat_in_bar: np.ndarray, steps_per_beat: int, *, lowest_pitch: int = LOWEST
+) -> float:
+    return _one("note_in_chord", lead, accomp, beat_in_bar, steps_per_beat, lowest_pitch=lowest_pitch)
 
 
 def onset_density(lead: Roll, accomp: Roll, beat_in_bar: np.ndarray, steps_per_beat: int) -> float:

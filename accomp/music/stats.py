@@ -7,18 +7,22 @@ import json
 import os
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.errors import AccompError
+from accomp.music.chords import N_CHORDS, NO_CHORD, chord_name
 from accomp.music.corpora import LEAD_RULE, CorpusResult, load_corpus, pack_corpus, split_pieces
 from accomp.music.frames import Piece
+from accomp.music.labels import piece_chords
+from accomp.music.metrics import beat_starts
 
 VAL_FRACTION = 0.1
 EXAMPLES_PER_REASON = 3
+TOP_CHORDS = 10
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -47,6 +51,24 @@ def role_stats(pieces: list[Piece], role: str) -> dict:
         "highest_name": pitch_name(highest) if highest is not None else None,
         "sounding_notes_per_frame": sounding / steps if steps else 0.0,
         "onsets_per_frame": onsets / steps if steps else 0.0,
+    }
+
+
+def chord_stats(pieces: list[Piece], top: int = TOP_CHORDS) -> dict:
+    """Chord label coverage: share of beats with a chord, where the labels came from, how many
+    annotation labels were mapped, and the ``top`` most common chords by share of beats."""
+    counts = np.zeros(N_CHORDS, dtype=np.int64)
+    for piece in pieces:
+        per_beat = piece_chords(piece)[beat_starts(piece.beat_in_bar, piece.spec.steps_per_beat)]
+        counts += np.bincount(per_beat, minlength=N_CHORDS)
+    beats = int(counts.sum())
+    order = [int(i) for i in np.argsort(-counts, kind="stable") if i != NO_CHORD and counts[i] > 0][:top]
+    return {
+        "beats": beats,
+        "chord_share": float(1 - counts[NO_CHORD] / beats) if beats else 0.0,
+        "sources": dict(sorted(Counter(p.chord_source or "none" for p in pieces).items())),
+        "mapped_labels": sum(p.chords_mapped for p in pieces),
+        "top": [{"chord": chord_name(i), "index": i, "share": float(counts[i] / beats)} for i in order],
     }
 
 
@@ -90,6 +112,7 @@ def corpus_stats(result: CorpusResult) -> dict:
         "steps_per_beat": spec.steps_per_beat,
         "hours": seconds / 3600,
         "roles": {role: role_stats(pieces, role) for role in pieces[0].tracks},
+        "chords": chord_stats(pieces),
         "skipped": skipped_stats(result.skipped),
         "cache": result.cache,
     }
@@ -117,12 +140,23 @@ def format_stats(stats: dict) -> str:
         lines.append(
             f"{role:<8} {low:>10} {high:>10} {r['sounding_notes_per_frame']:>12.2f} {r['onsets_per_frame']:>13.2f}"
         )
+    lines += ["", *format_chords(stats["chords"])]
     skipped = stats["skipped"]
     lines += ["", f"skipped    {skipped['count']} file(s)"]
     for group in skipped["reasons"]:
         lines.append(f"  {group['count']:>5}  {group['reason']}")
         lines += [f"           e.g. {name}: {reason}" for name, reason in group["examples"]]
     return "\n".join(lines)
+
+
+def format_chords(chords: dict) -> list[str]:
+    sources = ", ".join(f"{name} {n} piece(s)" for name, n in chords["sources"].items())
+    top = "  ".join(f"{c['chord']} {c['share']:.1%}" for c in chords["top"])
+    return [
+        f"chords     {chords['chord_share']:.1%} of {chords['beats']:,} beats have a chord (labels: {sources})",
+        f"mapped     {chords['mapped_labels']:,} annotation label(s) to a nearest chord or to no chord",
+        f"top chords {top or '-'}",
+    ]
 
 
 def write_json(path: str, data: dict) -> None:

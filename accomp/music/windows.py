@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD
+from accomp.music.chords import transpose as transpose_chords
+from accomp.music.labels import piece_chords
 from accomp.music.frames import Piece, bar_steps
 
 SPLITS = ("train", "val", "all")
@@ -49,6 +51,7 @@ class Windows:
     beat_in_bar: np.ndarray  # (N, W) int16
     style: list[str]  # N style names
     piece_id: list[str]  # N source piece ids
+    chords: np.ndarray | None = None  # (N, W) int16 chord label per step (transposed with the window)
 
     def __len__(self) -> int:
         return len(self.piece_id)
@@ -145,10 +148,13 @@ def make_windows(
         beat_in_bar=np.zeros((len(chosen), window), np.int16),
         style=[p.style for p, _, _ in chosen],
         piece_id=[p.piece_id for p, _, _ in chosen],
+        chords=np.zeros((len(chosen), window), np.int16),
     )
     for i, (piece, start, shift) in enumerate(chosen):
         lead, accomp, beats = _cut(piece, start, window)
         out.lead[i] = transpose_roll(lead, shift)
         out.accomp[i] = transpose_roll(accomp, shift)
         out.beat_in_bar[i] = beats
+        labels = piece_chords(piece)[start : start + window]
+        out.chords[i, : len(labels)] = transpose_chords(labels, shift)
     return out
