@@ -29,6 +29,18 @@ forgets the guessed onset, and re-decides its step while it is open. In follow m
 :class:`~accomp.listen.follow.Follower` sees every lead onset and steers the transport;
 while it rests (the player went quiet), decisions are silent.
 
+No glitches: an accompaniment note, once started, sounds at least a 32nd note (half a grid
+step at 4 steps per beat). When a re-decision or the next step ends it sooner, its note-off
+waits until then (pushed ``lookahead`` ahead of its time, as a step's notes are, so the rings
+stay in time order); when one strikes it again sooner, it rings on instead. Stop, panic and
+preset switches still end every note at once.
+
+Dynamics: the accompaniment plays ``ACCOMP_UNDER_LEAD`` (87 %) of a running estimate of the
+lead's velocity (an exponential moving average of its note-ons, ``LEAD_LEVEL_RATE`` per
+note; before the first one, the level that gives ``accomp_velocity``), accented by where
+the step falls: ``DOWNBEAT_ACCENT`` louder on a bar's first step, ``OFFBEAT_SOFTER`` softer
+between beats, clamped to 1..127. Live and offline alike.
+
 The engine is the only producer of its output rings and the only caller of the player.
 Every sink (synth, MIDI out, recorder) keeps its own table of what it has sounded, so a
 flush (stop, panic, preset switch) always ends every note.
@@ -52,6 +64,11 @@ LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow 
 ONSET_SLOTS = 8  # lead onsets kept for this many upcoming steps
 MAX_REDOS_PER_STEP = 4  # a flood of late notes cannot make a step re-decide without end
 LOG_SIZE = 4096  # recent step timings and lead-note latencies kept for the metrics
+NO_DUE = 1 << 62  # a key without a deferred note-off
+ACCOMP_UNDER_LEAD = 0.87  # the accompaniment's velocity against the lead's running level
+LEAD_LEVEL_RATE = 0.25  # how far each lead note-on moves that level towards its velocity
+DOWNBEAT_ACCENT = 6  # velocity added on the first step of a bar
+OFFBEAT_SOFTER = 6  # velocity taken off steps between beats
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,7 @@ class EngineSettings:
     slack_ms: float = 0.0
     accomp_channel: int = 1  # MIDI out channel of the accompaniment (0-based)
     midi_out_accomp: bool = True  # False: MIDI out carries the clock only
-    accomp_velocity: int = 72
+    accomp_velocity: int = 72  # before any lead note is heard; then the lead's dynamics lead
     ring_capacity: int = 8192
 
     def __post_init__(self) -> None:
@@ -103,6 +120,7 @@ class EngineMetrics:
     step_ms_max: float
     ring_overflows: int
     accomp_sounding: int
+    plan_revisions: int = 0  # re-decisions after which the player said it changed its chord plan
 
 
 class Engine:
@@ -141,7 +159,11 @@ class Engine:
         self._held = np.zeros(k, dtype=np.uint8)
         self._lead = np.zeros((2, k), dtype=np.uint8)  # lead frame of the open step
         self._silence = np.zeros((2, k), dtype=np.uint8)  # what a resting engine plays
-        self._sounding = np.zeros(k, dtype=bool)  # accompaniment keys on, as scheduled
+        self._sounding = np.zeros(k, dtype=bool)  # accompaniment keys on, as scheduled (note-off not pushed)
+        self._on_at = np.zeros(k, dtype=np.int64)  # sample of each sounding key's note-on
+        self._off_due = np.full(k, NO_DUE, dtype=np.int64)  # deferred note-off of a key (NO_DUE: none)
+        self._off_at = np.full(k, -1, dtype=np.int64)  # sample of each key's last note-off pushed
+        self._lead_level = settings.accomp_velocity / ACCOMP_UNDER_LEAD  # running lead velocity
         self._prev_sustain = np.zeros(k, dtype=bool)  # sustain of the step before the open one
         self._open_sustain = np.zeros(k, dtype=bool)  # sustain of the open step, as decided
         self._struck_at = np.full(k, -(1 << 30), dtype=np.int64)  # step of each key's last onset
@@ -158,10 +180,12 @@ class Engine:
         self.lead_notes = 0
         self.late_lead_notes = 0
         self.lead_corrections = 0
+        self.plan_revisions = 0
         # Per lead onset taken into account, one row: (note time, decision time, model step s,
         # first sample rendered from the decision, accompaniment events + notes sounding from
-        # then (0: silence, nothing to hear), pitch, 1 if a re-decision took it else 0).
-        self.latency_log = np.zeros((LOG_SIZE, 7), dtype=np.float64)
+        # then (0: silence, nothing to hear), pitch, 1 if a re-decision took it else 0,
+        # 1 if that re-decision revised the player's chord plan else 0).
+        self.latency_log = np.zeros((LOG_SIZE, 8), dtype=np.float64)
         self.latency_count = 0
         self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
 
@@ -209,12 +233,14 @@ class Engine:
 
     def _end_accomp(self, now: int) -> None:
         # The sinks drop what is still queued: nothing scheduled from the first block not
-        # rendered yet sounds, so the recording ends there too.
+        # rendered yet sounds, so the recording ends there too (a note-off queued from the cut
+        # on is dropped with the rest: it is recorded at the cut).
         cut = self._unrendered(now)
         self._record(cut, ACCOMP, CUT, 0, 0)
-        for key in np.flatnonzero(self._sounding):
+        for key in np.flatnonzero(self._sounding | (self._off_at >= cut)):
             self._record(cut, ACCOMP, NOTE_OFF, self._pitch(key), 0)
         self._sounding[:] = False
+        self._off_due[:] = NO_DUE
         self.accomp_synth.request_flush()
         self.accomp_midi.request_flush()
 
@@ -235,9 +261,10 @@ class Engine:
             self._open_step = None
         if self._redo_wanted:
             self._redo(now)
+        self._push_due(now + self.lookahead)
         horizon = now + self.lookahead + t.sample_rate // 100
         self.metronome.schedule(horizon, self._push_click, self._push_clock)
-        wake = min(t.step_sample(self._next_step) - self.lookahead, horizon - self.lookahead)
+        wake = min(t.step_sample(self._next_step), horizon, int(self._off_due.min())) - self.lookahead
         if self._open_step is not None:
             wake = min(wake, t.step_sample(self._open_step) + self.open_for + 1)
         return max(wake, now + 1)
@@ -276,6 +303,7 @@ class Engine:
                 continue
             self._held[key] = 1
             self.lead_notes += 1
+            self._lead_level += LEAD_LEVEL_RATE * (velocity - self._lead_level)
             if not t.running:
                 continue
             step = math.floor(t.position(when) + 0.5)  # nearest grid step
@@ -357,15 +385,20 @@ class Engine:
         self.redos += 1
         started = time.perf_counter()
         frame = self.player.redo(step, self._lead, self.transport.beat_in_bar(step))
+        revised = bool(getattr(self.player, "revised", False))
+        self.plan_revisions += revised
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)) + self.slack)
-        self._schedule(step, frame, at, now, started, redo=True)
+        self._schedule(step, frame, at, now, started, redo=True, revised=revised)
 
-    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool) -> None:
-        """Turn the accompaniment frame of ``step`` into note events at sample ``at``."""
+    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool,
+                  revised: bool = False) -> None:  # fmt: skip
+        """Turn the accompaniment frame of ``step`` into note events at sample ``at`` (a note
+        ended before it sounded a 32nd ends later; see the module docstring)."""
         compute = time.perf_counter() - started
         self._step_s[self._n_steps % LOG_SIZE] = compute
         self._n_steps += 1
+        self._push_due(at)  # note-offs deferred until ``at`` go first: the rings stay in time order
         onset = frame[ONSET].astype(bool)
         sustain = frame[SUSTAIN].astype(bool) | onset
         struck_now = self._struck_at == step  # struck by an earlier decision of this same step
@@ -375,19 +408,54 @@ class Engine:
         # sustain merely going on (say after a panic ended the note) does not.
         start = strike | (sustain & ~onset & ~self._prev_sustain & ~self._sounding)
         self._open_sustain[:] = sustain
+        self._off_due[sustain & ~end] = NO_DUE  # held on after all: a deferred note-off is taken back
+        when = max(at, self._last_at)
+        shortest = self._shortest()
         for key in np.flatnonzero(end):
-            self._push_accomp(at, NOTE_OFF, key, 0)
+            due = int(self._on_at[key]) + shortest
+            if when >= due:
+                self._push_accomp(at, NOTE_OFF, key, 0)
+            elif start[key]:  # struck again before it sounded a 32nd: it rings on
+                start[key] = False
+                self._off_due[key] = NO_DUE
+            else:  # it ends once it has sounded a 32nd
+                self._off_due[key] = due
+        velocity = self._velocity(step)
         for key in np.flatnonzero(start):
-            self._push_accomp(at, NOTE_ON, key, self.settings.accomp_velocity)
-        self._sounding = (self._sounding & ~end) | start
+            self._push_accomp(at, NOTE_ON, key, velocity)
         self._struck_at[strike] = step
         self._struck_at[struck_now & ~onset] = -(1 << 30)
         audible = int(end.sum() + start.sum() + self._sounding.sum())  # 0: silence, nothing to hear
         for note_time, pitch in self._pending_notes:
             row = self.latency_log[self.latency_count % LOG_SIZE]
-            row[:] = (note_time, now, compute, at, audible, pitch, redo)
+            row[:] = (note_time, now, compute, at, audible, pitch, redo, revised)
             self.latency_count += 1
         self._pending_notes.clear()
+
+    def _shortest(self) -> int:
+        """The shortest accompaniment note in samples: a 32nd (half a step of 16ths)."""
+        return max(1, int(self.transport.samples_per_step * self.transport.settings.steps_per_beat) // 8)
+
+    def _velocity(self, step: int) -> int:
+        """The accompaniment's velocity at ``step``: under the lead's running level, accented
+        on the bar's first step and softer between beats (see the module docstring)."""
+        t = self.transport
+        level = self._lead_level * ACCOMP_UNDER_LEAD
+        in_bar = t.beat_in_bar(step)
+        if in_bar == 0:
+            level += DOWNBEAT_ACCENT
+        elif in_bar % t.settings.steps_per_beat:
+            level -= OFFBEAT_SOFTER
+        return min(127, max(1, round(level)))
+
+    def _push_due(self, until: int) -> None:
+        """Push the deferred note-offs due at or before ``until``, earliest first."""
+        due = self._off_due
+        while True:
+            key = int(due.argmin())
+            if due[key] > until:
+                return
+            self._push_accomp(int(due[key]), NOTE_OFF, key, 0)
 
     def _pitch(self, key: int) -> int:
         return self.settings.spec.lowest_pitch + int(key)
@@ -395,6 +463,10 @@ class Engine:
     def _push_accomp(self, at: int, kind: int, key: int, velocity: int) -> None:
         pitch = self._pitch(key)
         self._last_at = at = max(at, self._last_at)
+        if kind == NOTE_ON:
+            self._sounding[key], self._on_at[key] = True, at
+        else:
+            self._sounding[key], self._off_due[key], self._off_at[key] = False, NO_DUE, at
         self.accomp_synth.push(at, ACCOMP, kind, pitch, velocity)
         if self.settings.midi_out_accomp:
             self.accomp_midi.push(at, ACCOMP, kind | self.settings.accomp_channel, pitch, velocity)
@@ -428,5 +500,6 @@ class Engine:
             step_ms_max=float(ms[-1]),
             ring_overflows=sum(r.overflows for r in rings),
             accomp_sounding=int(self._sounding.sum()),
+            plan_revisions=self.plan_revisions,
         )
 

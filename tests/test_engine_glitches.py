@@ -1,0 +1,226 @@
+"""No glitches from re-decisions (every note sounds a 32nd), dynamics that follow the lead,
+and the latency log's plan-revision column: the engine in simulated time with scripted players."""
+
+from __future__ import annotations
+
+import mido
+import numpy as np
+
+from accomp.config import ONSET, SUSTAIN
+from accomp.engine.engine import ACCOMP, Engine, EngineSettings
+from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.engine.offline import run_offline
+from accomp.engine.recorder import Recorder
+from accomp.engine.transport import TransportSettings
+from accomp.music.frames import OUT_TICKS_PER_BEAT
+
+SR = 48000
+STEP = 6000  # samples per 16th at 120 bpm
+KEY = 27  # the scripted players' note: C3 (key 27 above A0)
+PITCH = 21 + KEY
+
+
+class Script:
+    """Plays ``KEY`` where told: ``steps`` (a step's first decision) and ``redos`` (its
+    re-decisions, in order) map a step to "strike", "hold" or "rest" (default: rest)."""
+
+    def __init__(self, steps=None, redos=None, revise=False):
+        self.steps, self.redos, self.revise = steps or {}, redos or {}, revise
+        self.revised = False
+        self._tries = {}
+
+    def _frame(self, lead, what):
+        out = np.zeros_like(lead)
+        out[SUSTAIN, KEY] = what in ("strike", "hold")
+        out[ONSET, KEY] = what == "strike"
+        return out
+
+    def step(self, step, lead, beat_in_bar):
+        self._tries[step] = 0
+        return self._frame(lead, self.steps.get(step, "rest"))
+
+    def redo(self, step, lead, beat_in_bar):
+        tries = self.redos.get(step, ["rest"])
+        what = tries[min(self._tries[step], len(tries) - 1)]
+        self._tries[step] += 1
+        self.revised = self.revise
+        return self._frame(lead, what)
+
+
+class Random:
+    """Random decisions over a few keys, different on every re-decision (a stress test)."""
+
+    def __init__(self, seed=0):
+        self.rng = np.random.default_rng(seed)
+
+    def step(self, step, lead, beat_in_bar):
+        out = np.zeros_like(lead)
+        keys = np.arange(20, 26)
+        out[SUSTAIN, keys] = self.rng.random(keys.size) < 0.6
+        out[ONSET, keys] = out[SUSTAIN, keys] & (self.rng.random(keys.size) < 0.5)
+        return out
+
+    redo = step
+
+
+def engine(player, tempo=120.0, **kw) -> Engine:
+    transport = TransportSettings(tempo=tempo, count_in_bars=0, click=False)
+    return Engine(EngineSettings(transport=transport, **kw), player)
+
+
+def accomp_events(run):
+    """(time, kind, pitch, velocity) of the accompaniment as MIDI out would send it."""
+    return [(t, s & 0xF0, d1, d2) for t, part, s, d1, d2 in run.midi_out if part == ACCOMP]
+
+
+def note_lengths(events):
+    """(start, length) of every note that a note-off ended (a note struck twice fails)."""
+    started, notes = {}, []
+    for t, kind, pitch, velocity in events:
+        if kind == NOTE_ON and velocity > 0:
+            assert pitch not in started, f"pitch {pitch} struck again at {t} while sounding"
+            started[pitch] = t
+        elif pitch in started:
+            on = started.pop(pitch)
+            notes.append((on, t - on))
+    return notes
+
+
+def test_a_redo_that_takes_back_a_note_still_lets_it_sound_a_32nd():
+    e = engine(Script(steps={4: "strike"}))
+    o = e.lookahead
+    late = o + 4 * STEP + round(0.010 * SR)  # 10 ms late: step 4 is re-decided, without the note
+    run = run_offline(e, [(late, NOTE_ON, 72, 100), (late + 2 * STEP, NOTE_OFF, 72, 0)], seconds=1.0)
+    assert note_lengths(accomp_events(run)) == [(o + 4 * STEP, STEP // 2)]
+    assert e.redos == 1
+
+
+def test_a_redo_before_the_note_is_rendered_leaves_no_zero_length_note():
+    e = engine(Script(steps={4: "strike"}))
+    o = e.lookahead
+    early = o + 4 * STEP - 100  # after step 4 was decided, before its block is rendered
+    run = run_offline(e, [(early, NOTE_ON, 72, 100), (early + 2 * STEP, NOTE_OFF, 72, 0)], seconds=1.0)
+    assert e.redos == 1
+    assert note_lengths(accomp_events(run)) == [(o + 4 * STEP, STEP // 2)]
+
+
+def test_taking_a_note_back_and_striking_it_again_within_a_32nd_lets_it_ring_on():
+    e = engine(Script(steps={4: "strike", 5: "hold"}, redos={4: ["rest", "strike"]}))
+    o = e.lookahead
+    t1, t2 = o + 4 * STEP + 240, o + 4 * STEP + 720
+    lead = [(t1, NOTE_ON, 72, 100), (t2, NOTE_ON, 76, 100), (t2 + STEP, NOTE_OFF, 72, 0), (t2 + STEP, NOTE_OFF, 76, 0)]
+    run = run_offline(e, lead, seconds=1.0)
+    assert e.redos == 2
+    assert note_lengths(accomp_events(run)) == [(o + 4 * STEP, 2 * STEP)]  # one note, ended by step 6
+
+
+def test_the_next_step_ending_a_late_note_waits_for_its_32nd():
+    e = engine(Script(redos={4: ["strike"]}))
+    o = e.lookahead
+    told = (o + 4 * STEP + 3300) // 128 * 128  # heard 3300 samples late, while step 4 is still open
+    heard = {told: [(o + 4 * STEP + 400, NOTE_ON, 72, 100)], told + 8 * 128: [(o + 5 * STEP, NOTE_OFF, 72, 0)]}
+    run = run_offline(e, [], seconds=1.0, heard=lambda b: heard.get(b, []))
+    events = accomp_events(run)
+    (start, length), = note_lengths(events)
+    assert e.redos == 1 and start == told + 128  # the re-decision's note starts in the next block ...
+    assert o + 5 * STEP - start < STEP // 2 and length == STEP // 2  # ... and step 5's end waits for a 32nd
+    assert [t for t, *_ in events] == sorted(t for t, *_ in events)
+
+
+def test_random_redecisions_never_make_a_note_shorter_than_a_32nd(tmp_path):
+    e = engine(Random(1), tempo=200.0, grace_ms=50)
+    sps = SR * 60 / (200 * 4)
+    rng = np.random.default_rng(2)
+    lead = []
+    for k in range(48):  # a few lead notes per step, around the grid: many redos
+        for _ in range(3):
+            t = e.lookahead + round(k * sps + rng.integers(-300, round(0.045 * SR)))
+            pitch = int(rng.integers(60, 80))
+            lead += [(t, NOTE_ON, pitch, 90), (t + 2000, NOTE_OFF, pitch, 0)]
+    rec = Recorder(e.transport, e.record, midi_path=tmp_path / "r.mid")
+    run = run_offline(e, sorted(lead), seconds=48 * sps / SR, recorder=rec)
+    assert e.redos > 40 and e.metrics().accomp_sounding == 0
+    events = accomp_events(run)
+    assert [t for t, *_ in events] == sorted(t for t, *_ in events)  # the rings stay in time order
+    lengths = [n for _, n in note_lengths(events)]
+    assert len(lengths) > 20 and min(lengths) >= int(sps * 4) // 8
+    track = mido.MidiFile(tmp_path / "r.mid").tracks[2]
+    ticks = np.cumsum([m.time for m in track])
+    started, recorded = {}, []
+    for tick, m in zip(ticks, track):
+        if m.type == "note_on" and m.velocity > 0:
+            started[m.note] = tick
+        elif m.type in ("note_on", "note_off") and m.note in started:
+            recorded.append((tick, tick - started.pop(m.note)))
+    assert started == {}
+    cut = max(tick for tick, _ in recorded)  # the stop ends what sounds at once
+    shortest = OUT_TICKS_PER_BEAT // 8 - 1  # a 32nd, to a tick
+    assert len(recorded) > 20 and all(n >= shortest for tick, n in recorded if tick < cut)
+
+
+def test_stop_ends_a_note_whose_note_off_is_deferred():
+    e = engine(Script(steps={4: "strike"}))
+    o = e.lookahead
+    e.start(0)
+    e.poll(o + 4 * STEP - e.lookahead)  # step 4 decided: the note starts at o + 4 * STEP
+    e.receive(o + 4 * STEP + 400, NOTE_ON, 72, 100)
+    e.poll(o + 4 * STEP + 400)  # re-decided without it: its note-off waits for the 32nd
+    assert e.metrics().accomp_sounding == 1
+    e.stop(o + 4 * STEP + 500)
+    assert e.metrics().accomp_sounding == 0 and e.accomp_synth.take_flush()
+    while e.accomp_midi.pop() is not None:  # what MIDI out had queued (its flush drops it)
+        pass
+    e.start(o + 5 * STEP)
+    e.poll(o + 5 * STEP)  # nothing deferred survives the stop: no note-off turns up later
+    assert e.accomp_midi.pop() is None
+
+
+class Every16th:
+    """Strikes ``KEY`` on every step (its velocity is what these tests read)."""
+
+    def step(self, step, lead, beat_in_bar):
+        out = np.zeros_like(lead)
+        out[:, KEY] = 1
+        return out
+
+    redo = step
+
+
+def test_velocity_follows_the_lead_and_the_beat():
+    e = engine(Every16th(), accomp_velocity=72)
+    o = e.lookahead
+    loud = [(o + k * STEP - 300, 100 + k % 20) for k in range(16, 32, 2)]  # bar 2: forte (after a silent bar)
+    soft = [(o + k * STEP - 300, 40) for k in range(48, 64, 2)]  # bar 4: piano
+    lead = sorted(ev for t, v in loud + soft for ev in [(t, NOTE_ON, 72, v), (t + 1000, NOTE_OFF, 72, 0)])
+    run = run_offline(e, lead, seconds=(o + 72 * STEP) / SR)
+    v = {(t - o) // STEP: vel for t, kind, _, vel in accomp_events(run) if kind == NOTE_ON and vel > 0}
+    assert v[4] == 72 and v[0] > v[4] > v[1]  # before any lead note: the setting, accented by the beat
+    assert v[0] - v[4] >= 3 and v[4] - v[1] >= 3 and v[2] < v[4] and v[3] < v[4]
+    assert v[32] > v[0] and v[36] > v[4] and v[37] > v[5]  # the lead played loud: louder
+    assert v[36] < 100  # ... still under the lead
+    assert v[64] < v[32] and v[68] < v[36] and v[69] < v[37]  # the lead played soft: softer
+    assert v[64] > v[68] > v[69] and min(v.values()) >= 1 and max(v.values()) <= 127
+
+
+def test_the_latency_log_and_metrics_say_when_the_chord_plan_was_revised():
+    for revise in (False, True):
+        e = engine(Script(steps={4: "strike"}, redos={4: ["hold"]}, revise=revise))
+        o = e.lookahead
+        late = o + 4 * STEP + 480
+        run_offline(e, [(late, NOTE_ON, 72, 100), (late + STEP, NOTE_OFF, 72, 0)], seconds=1.0)
+        row = e.latency_log[0]
+        assert e.latency_count == 1 and row[0] == late and row[6] == 1 and row[7] == revise
+        assert e.metrics().plan_revisions == int(revise)
+
+
+def test_a_player_without_a_revised_flag_never_counts_as_revising():
+    class Plain:
+        def step(self, step, lead, beat_in_bar):
+            return np.zeros_like(lead)
+
+        redo = step
+
+    e = engine(Plain())
+    late = e.lookahead + 4 * STEP + 480
+    run_offline(e, [(late, NOTE_ON, 72, 100), (late + STEP, NOTE_OFF, 72, 0)], seconds=1.0)
+    assert e.redos == 1 and e.metrics().plan_revisions == 0 and e.latency_log[0, 7] == 0
