@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
 
     _add_teacher(sub)
+    _add_planner(sub)
     _add_distill(sub)
 
     p = sub.add_parser("devices", help="list audio host APIs and devices, and MIDI ports (every API)")
@@ -99,6 +100,9 @@ def _bundled_teacher() -> str:
     return str(Path(__file__).resolve().parents[1] / DEFAULT_TEACHER)
 
 
+GUARD_DEFAULT = 0.3  # accomp.model.harmony.DEFAULT_GUARD (the CLI imports no torch)
+
+
 def _add_distill(sub) -> None:
     p = sub.add_parser("distill", help="distil a streaming student (a style preset) from the teacher, data-free")
     p.add_argument("--teacher", default=_bundled_teacher(), help="teacher checkpoint (default: the bundled one)")
@@ -115,6 +119,11 @@ def _add_distill(sub) -> None:
                    help="regression: plain regression onto the teacher's samples (the ablation)")
     p.add_argument("--no-term", action="append", choices=["latent", "spectral", "temporal"], help="switch a loss term off")
     p.add_argument("--progress", choices=["bar", "jsonl"], default="bar", help="jsonl: one JSON event per line (for the GUI)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="the teacher's classifier-free guidance on the style and the chord plan (1 = off; default 1.5)")
+    p.add_argument("--planner", help="chord planner file, for a chord-conditioned teacher (default: the bundled one)")
+    p.add_argument("--guard", type=float, default=GUARD_DEFAULT,
+                   help=f"decision-time guard: threshold raise for notes off the planned chord (0 = off; default {GUARD_DEFAULT})")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.distill.commands", "distill"))
@@ -137,6 +146,9 @@ def _add_distill(sub) -> None:
     p.add_argument("--bars", type=int, default=8)
     p.add_argument("--teacher-steps", type=int, default=12, help="the teacher's sampler steps for its causal row")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--guard", type=float, default=None, help="override the preset's guard strength (0 = off)")
+    p.add_argument("--ablate", action="store_true", help="also rows with the guard off and with the planner off")
+    p.add_argument("--whole-song", action="store_true", help="also a row planned by the bidirectional planner from the whole lead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.distill.commands", "student_eval"))
@@ -161,6 +173,8 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu",
                    help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
+    p.add_argument("--guard", type=float, default=None,
+                   help="decision-time guard: how firmly notes off the planned chord are held back (0 = off; default: the preset's)")
     _add_sound_args(p)
 
 
@@ -207,6 +221,8 @@ def _add_engine(sub) -> None:
                    "or a recording (.wav, .flac, .ogg, .aiff, .mp3) of a melody or chords, heard as live input")
     p.add_argument("-o", "--output", required=True, help="MIDI file to write (tracks lead and accomp)")
     p.add_argument("--wav", metavar="OUT.wav", help="also render the audio through the built-in synth")
+    p.add_argument("--whole-song", action="store_true",
+                   help="a backing for a finished melody: plan the chords from all of it (bidirectional planner), not as played")
     _add_engine_args(p)
     _add_listen_args(p)
     p.add_argument("--tempo", type=float, default=None, help="recording: its tempo to start from (default: estimated)")
@@ -240,7 +256,9 @@ def _add_teacher(sub) -> None:
     p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--no-metrics", action="store_true", help="skip the validation metrics at the end")
-    p.add_argument("--init", help="start from this teacher's weights (fine-tuning; same size, window and styles)")
+    p.add_argument("--init", help="start from this teacher's weights (fine-tuning; same size, window and styles; "
+                   "a teacher without chord conditioning gains it, zero-initialised)")
+    p.add_argument("--no-chords", action="store_true", help="no chord-plan conditioning (the teacher learns harmony from the rolls alone)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.model.commands", "teacher_train"))
@@ -267,6 +285,28 @@ def _add_teacher(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     _add_sampler_args(p)
     p.set_defaults(func=_lazy("accomp.model.commands", "teacher_eval"))
+
+
+def _add_planner(sub) -> None:
+    planner = sub.add_parser("planner", help="train the chord planner (which chord each beat gets)")
+    psub = planner.add_subparsers(title="planner commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = psub.add_parser("train", help="train the causal and the bidirectional chord planner on labelled corpora")
+    _add_corpus_args(p, required=True, multiple=True)
+    p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
+    p.add_argument("--styles", default="chorale,pop", help="the style vocabulary, as the teacher's (comma separated)")
+    p.add_argument("--hidden", type=int, default=192, help="GRU width")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget for both planners")
+    p.add_argument("--whole-share", type=float, default=0.35, help="share of the budget for the bidirectional planner")
+    p.add_argument("--steps", type=int, default=100000, help="at most this many updates per planner")
+    p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_lazy("accomp.model.planner_train", "planner_train"))
+    p = psub.add_parser("eval", help="chord accuracy per beat against the labels: causal, bidirectional, and two baselines")
+    p.add_argument("--planner", default=None, help="planner file (default: the bundled one)")
+    _add_corpus_args(p, required=True, multiple=True)
+    p.add_argument("--split", choices=["train", "val", "all"], default="val")
+    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.set_defaults(func=_lazy("accomp.model.planner_train", "planner_eval"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from accomp.model.diffusion import (
     sample_training_sigma,
 )
 from accomp.model.generate import SamplerSettings, evaluations, generate, style_weights
+from accomp.music.chords import N_CHORDS
 from accomp.model.masks import MaskConfig, draw_masks, transpose_batch
 from accomp.model.teacher import Cond, Teacher, TeacherConfig
 from accomp.model.train import TrainConfig, TrainData, train_teacher
@@ -55,7 +56,8 @@ def synthetic_windows(n: int = 24, w: int = 16, seed: int = 0) -> SimpleNamespac
             for off in (-12, -8, -5):
                 accomp[i, t, :, k + off] = 1
     beat = np.tile(np.arange(w) % 16, (n, 1)).astype(np.int16)
-    return SimpleNamespace(lead=lead, accomp=accomp, beat_in_bar=beat, style=["pop", "chorale"] * (n // 2))
+    chords = rng.integers(0, N_CHORDS, size=(n, w)).astype(np.int16)
+    return SimpleNamespace(lead=lead, accomp=accomp, beat_in_bar=beat, style=["pop", "chorale"] * (n // 2), chords=chords)
 
 
 # ----------------------------------------------------------------------------- diffusion

@@ -22,7 +22,7 @@ def _rates(acc: np.ndarray) -> tuple[float, float]:
 
 def calibrate_thresholds(
     student: Student, lead: np.ndarray, style: np.ndarray, teacher_accomp: np.ndarray, *, iters: int = 8, rounds: int = 3,
-    seed: int = 0,
+    seed: int = 0, harmony=None,
 ) -> dict:
     """Set ``student.onset_threshold`` / ``sustain_threshold``; returns what was found.
 
@@ -35,7 +35,7 @@ def calibrate_thresholds(
     want = _rates(teacher_accomp)
 
     def run() -> tuple[float, float]:
-        return _rates(stream_accompaniment(student, lead, style, 16, seed))
+        return _rates(stream_accompaniment(student, lead, style, 16, seed, harmony=harmony))
 
     width = 1.0
     for _ in range(rounds):

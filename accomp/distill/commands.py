@@ -18,29 +18,50 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, LEAD
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD
 from accomp.errors import PresetError
 from accomp.model.generate import SamplerSettings, generate, style_weights
 from accomp.model.hardware import init_distributed, pick_device
 
 
-def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int) -> np.ndarray:
+def plan_leads(harmony, lead: np.ndarray, style: np.ndarray, beat_bar: int, *, whole: bool = False) -> list | None:
+    """The chord plan of each of B leads (B, T, 2, K), as the live planner (or, with
+    ``whole``, the bidirectional one) decides it; None without a planner."""
+    if harmony is None or harmony.planner is None:
+        return None
+    beat = np.arange(lead.shape[1]) % beat_bar
+    return [harmony.planner.plan(lead[i], beat, DEFAULT_SPEC.steps_per_beat, style, whole=whole) for i in range(len(lead))]
+
+
+def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int, *, harmony=None,
+                         whole: bool = False) -> np.ndarray:
     """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
-    through ``Student.step`` exactly as the engine calls it (B streams side by side)."""
+    through ``Student.step`` exactly as the engine calls it (B streams side by side), each
+    with its chord plan and guard when ``harmony`` has a planner."""
+    from accomp.model.generate import chord_tensor
+
     device = next(student.parameters()).device
     B, T = lead.shape[:2]
     state = student.init_state(np.asarray(style), bar_steps=beat_bar, batch=B)
     g = torch.Generator().manual_seed(seed)
     lead_t = torch.from_numpy(lead).float().to(device)
+    plans = plan_leads(harmony, lead, style, beat_bar, whole=whole)
+    chord = guard = None
+    if plans is not None:
+        chord = chord_tensor(np.stack([p.chords for p in plans]), device)  # (B, T, 24)
+        if harmony.guard is not None:
+            guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)
     out = np.zeros(lead.shape, np.uint8)
     for t in range(T):
         noise = torch.randn(B, 2, lead.shape[-1], generator=g).to(device)
-        state, frame = student.step(state, lead_t[:, t], noise)
+        state, frame = student.step(state, lead_t[:, t], noise, None if chord is None else chord[:, t].contiguous(),
+                                    None if guard is None else guard[:, t].contiguous())  # fmt: skip
         out[:, t] = frame.cpu().numpy()
     return out
 
 
-def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1, calibrate: bool = True) -> dict:
+def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1, calibrate: bool = True,
+                      harmony=None) -> dict:
     """Student vs teacher (causal) on leads the teacher wrote: no dataset is opened.
 
     With ``calibrate`` the student's decision thresholds are first fitted (on a second set
@@ -56,12 +77,14 @@ def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16,
     styles = np.tile(style, (2 * n, 1))
     settings = SamplerSettings(seed=seed)
     lead, _, _ = generate(teacher, beat, styles, settings, device=device)
-    _, teacher_acc, _ = generate(teacher, beat, styles, settings, lead=lead, causal=True, device=device)
-    thresholds = calibrate_thresholds(student, lead[n:], style, teacher_acc[n:], seed=seed) if calibrate else None
+    plans = plan_leads(harmony, lead, style, 16)
+    chords = None if plans is None else np.stack([p.chords for p in plans])
+    _, teacher_acc, _ = generate(teacher, beat, styles, settings, lead=lead, causal=True, device=device, chords=chords)
+    thresholds = calibrate_thresholds(student, lead[n:], style, teacher_acc[n:], seed=seed, harmony=harmony) if calibrate else None
     lead, teacher_acc = lead[:n], teacher_acc[:n]
     student.init_state(style, batch=n)  # a loaded preset traces its step once: not per bar
     t0 = time.perf_counter()
-    student_acc = stream_accompaniment(student, lead, style, 16, seed)
+    student_acc = stream_accompaniment(student, lead, style, 16, seed, harmony=harmony)
     per_bar = (time.perf_counter() - t0) / (n * bars)
 
     def pieces(acc):
@@ -78,12 +101,15 @@ def calibrate(args: argparse.Namespace) -> int:
     from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
     from accomp.music.evaluate import format_table
 
+    from accomp.model.harmony import load_harmony
+
     device = pick_device(args.device)
     path = resolve_preset(args.preset)
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
-    metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed)
+    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords)
+    metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed, harmony=harmony)
     update_preset_header(path, thresholds=metrics["thresholds"], metrics=metrics)
     print(format_table(metrics["table"], f"preset {path} (vs the teacher on {metrics['leads']})"))
     print(f"thresholds: {json.dumps(metrics['thresholds'])}")
@@ -115,9 +141,12 @@ def distill(args: argparse.Namespace) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.preset import save_preset, user_dir
 
+    from accomp.model.harmony import open_harmony
+
     device, world, rank = init_distributed(args.device)
     teacher, spec, _ = load_teacher(args.teacher, device)
     weights = style_weights(teacher.cfg.styles, style=args.style, mix=args.mix)
+    harmony = open_harmony(args.planner, teacher.cfg.styles, args.guard, chords=teacher.cfg.chords)
     if args.out:
         out = Path(args.out)
     else:  # the user's preset folder, created on first use
@@ -126,24 +155,29 @@ def distill(args: argparse.Namespace) -> int:
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise PresetError(f"{out.parent}: output folder does not exist or is not writable")
     cfg = DistillConfig(**(QUICK if args.quick else {}))
-    overrides = {k: v for k, v in dict(steps=args.steps, minutes=args.minutes, seed=args.seed, objective=args.objective).items() if v is not None}
+    overrides = {k: v for k, v in dict(steps=args.steps, minutes=args.minutes, seed=args.seed, objective=args.objective,
+                                       guidance=args.guidance).items() if v is not None}
     for term in args.no_term or []:
         overrides[f"w_{term}"] = 0.0
     cfg = replace(cfg, **overrides)
     name = args.name or (args.style if args.style else args.mix)
     show, close = _progress_printer(args.progress, cfg.steps) if rank == 0 else ((lambda e: None), (lambda: None))
     try:
-        student, record = run_distill(teacher, weights, cfg, out, device=device, on_progress=show, rank=rank, world=world)
+        student, record = run_distill(teacher, weights, cfg, out, device=device, on_progress=show, rank=rank, world=world,
+                                      planner=harmony.planner)
     finally:
         close()
     if rank == 0:
         student.eval()
-        metrics = data_free_metrics(teacher, student, weights, spec, seed=cfg.seed + 1)
+        metrics = data_free_metrics(teacher, student, weights, spec, seed=cfg.seed + 1, harmony=harmony)
         style_info = {"name": name, "mix": args.mix or f"{args.style}=1", "weights": [float(w) for w in weights], "styles": list(teacher.cfg.styles)}
         save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
-                    loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher")
+                    loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher",
+                    harmony=harmony.record())
         Path(str(out) + ".state.pt").unlink(missing_ok=True)
         _keep_bundled_teacher(Path(args.teacher), out)
+        if harmony.planner is not None:
+            _keep_bundled_teacher(Path(harmony.planner_file), out, kind="planners")
         if args.progress == "jsonl":
             print(json.dumps({"event": "done", "preset": str(out), "metrics": metrics}), flush=True)
         else:
@@ -156,23 +190,26 @@ def distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keep_bundled_teacher(teacher: Path, preset: Path) -> None:
-    """A preset of the user's own, made from the bundled teacher: keep that teacher in the
-    user's teacher folder too, so the preset still loads after an update replaces it."""
+def _keep_bundled_teacher(teacher: Path, preset: Path, kind: str = "teachers") -> None:
+    """A preset of the user's own, made from the bundled teacher (or planner, ``kind``
+    "planners"): keep that file in the user's folder of its kind too, so the preset still
+    loads after an update replaces it."""
     from accomp.model.preset import bundled_presets, bundled_teachers, keep_teacher, user_dir
 
-    if teacher.resolve().parent != bundled_teachers().resolve() or preset.resolve().parent == bundled_presets().resolve():
+    bundled = bundled_teachers().parent / kind
+    if teacher.resolve().parent != bundled.resolve() or preset.resolve().parent == bundled_presets().resolve():
         return
     try:
-        keep_teacher(teacher, user_dir("teachers"))
+        keep_teacher(teacher, user_dir(kind))
     except OSError as exc:  # the preset is written; say what could not be kept
-        print(f"accomp: notice: could not keep a copy of the teacher in {user_dir('teachers')} ({exc.strerror or exc}); "
-              "this preset needs that teacher file to load", file=sys.stderr)
+        print(f"accomp: notice: could not keep a copy of {teacher.name} in {user_dir(kind)} ({exc.strerror or exc}); "
+              "this preset needs that file to load", file=sys.stderr)
 
 
 def student_eval(args: argparse.Namespace) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.commands import eval_segments, load_pieces, teacher_rows
+    from accomp.model.harmony import load_harmony
     from accomp.model.preset import find_teacher, load_preset, resolve_preset
     from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, with_accomp, write_json
 
@@ -184,14 +221,23 @@ def student_eval(args: argparse.Namespace) -> int:
     segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     rows = reference_rows(segs)
+    leads = np.stack([p.tracks[LEAD] for p in segs])
     student.init_state(style, batch=len(segs))  # a loaded preset traces its step once: not per bar
-    t0 = time.perf_counter()
-    acc = stream_accompaniment(student, np.stack([p.tracks[LEAD] for p in segs]), style, 16, args.seed)
-    student_s = time.perf_counter() - t0
-    rows[f"student {path.stem} (1 step)"] = [with_accomp(p, a) for p, a in zip(segs, acc)]
+    variants = [("", load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=args.guard), False)]
+    if args.ablate and teacher.cfg.chords:
+        variants += [(", guard off", load_harmony(header, path, teacher.cfg.styles, chords=True, guard=0.0), False),
+                     (", planner off", None, False)]  # fmt: skip
+    if args.whole_song and teacher.cfg.chords:
+        variants.append((", whole song", variants[0][1], True))
+    student_s = 0.0
+    for label, harmony, whole in variants:
+        t0 = time.perf_counter()
+        acc = stream_accompaniment(student, leads, style, 16, args.seed, harmony=harmony, whole=whole)
+        student_s = student_s or time.perf_counter() - t0
+        rows[f"student {path.stem} (1 step{label})"] = [with_accomp(p, a) for p, a in zip(segs, acc)]
     t0 = time.perf_counter()
     settings = SamplerSettings(steps=args.teacher_steps, seed=args.seed)
-    teacher_causal = teacher_rows(teacher, segs, settings, device, modes=("causal",))
+    teacher_causal = teacher_rows(teacher, segs, settings, device, modes=("causal",), planner=variants[0][1] and variants[0][1].planner)
     teacher_s = time.perf_counter() - t0
     rows.update(teacher_causal)
     table = evaluate_pieces(rows, segs)

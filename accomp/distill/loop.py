@@ -23,6 +23,7 @@ from accomp.distill.losses import TERMS
 from accomp.distill.trajectories import Songs, chunk_trajectory, student_rollout, write_songs
 from accomp.errors import CheckpointError
 from accomp.model.generate import SamplerSettings
+from accomp.model.planner import Planner
 from accomp.model.student import Student
 from accomp.model.teacher import Teacher
 
@@ -71,6 +72,7 @@ class Batch:
     style: torch.Tensor  # (B, S + 1)
     sigmas: torch.Tensor  # (levels + 1,)
     states: torch.Tensor  # (levels + 1, B, chunk, 2, K)
+    chord: torch.Tensor | None = None  # (B, W, 24) the chord plan over the window
 
 
 def make_batch(teacher: Teacher, student: Student, songs: Songs, cfg: DistillConfig, g: torch.Generator, use_rollout: bool) -> Batch:
@@ -83,11 +85,11 @@ def make_batch(teacher: Teacher, student: Student, songs: Songs, cfg: DistillCon
     end = int(torch.randint(W, T + 1, (1,), generator=g)) if T > W else T
     window = slice(end - W, end)
     past = student_rollout(student, songs, end, g)[:, window] if use_rollout else songs.accomp[:, window]
-    lead, beat = songs.lead[:, window], songs.beat[:, window]
-    sigmas, states = chunk_trajectory(teacher, lead, past, beat, songs.style, cfg.chunk, cfg.levels, cfg.guidance, g)
+    lead, beat, chord = songs.lead[:, window], songs.beat[:, window], songs.chord_at(window)
+    sigmas, states = chunk_trajectory(teacher, lead, past, beat, songs.style, cfg.chunk, cfg.levels, cfg.guidance, g, chord)
     past = past.clone()
     past[:, -cfg.chunk :] = states[-1]
-    return Batch(lead, past, beat, songs.style, sigmas, states)
+    return Batch(lead, past, beat, songs.style, sigmas, states, chord)
 
 
 def distill_step(student: Student, target: Student, batch: Batch, cfg: DistillConfig, step: int, g: torch.Generator) -> tuple[torch.Tensor, dict]:
@@ -101,7 +103,7 @@ def distill_step(student: Student, target: Student, batch: Batch, cfg: DistillCo
     x = torch.zeros_like(batch.past)
     x[:, -C:] = batch.states[i, ar]
     sigma = batch.sigmas[i]
-    pred = student.consistency(x, sigma, batch.lead, batch.past, batch.beat, batch.style)[:, -C:]
+    pred = student.consistency(x, sigma, batch.lead, batch.past, batch.beat, batch.style, batch.chord)[:, -C:]
     clean = batch.states[-1]
     if regression:
         goal = clean
@@ -111,7 +113,8 @@ def distill_step(student: Student, target: Student, batch: Batch, cfg: DistillCo
             x_next[:, -C:] = batch.states[i + 1, ar]
             sigma_next = batch.sigmas[i + 1]
             bottom = sigma_next <= 0
-            f_next = target.consistency(x_next, sigma_next.clamp(min=student.sigma_min), batch.lead, batch.past, batch.beat, batch.style)[:, -C:]
+            f_next = target.consistency(x_next, sigma_next.clamp(min=student.sigma_min), batch.lead, batch.past, batch.beat,
+                                        batch.style, batch.chord)[:, -C:]
             goal = torch.where(bottom.view(-1, 1, 1, 1), clean, f_next)
     # 4. latent + spectral + temporal-difference terms, each switchable by its weight.
     terms = {name: fn(pred, goal) for name, fn in TERMS.items() if cfg.weights()[name] > 0}
@@ -136,8 +139,10 @@ def run_distill(
     on_progress: Callable[[dict], None],
     rank: int = 0,
     world: int = 1,
+    planner: Planner | None = None,
 ) -> tuple[Student, dict]:
-    """Train the adapters; returns the online student and the training record.
+    """Train the adapters; returns the online student and the training record. A
+    chord-conditioned teacher needs the ``planner`` for its songs' chord plans.
 
     State (adapters, EMA target, optimiser, step, RNG) goes to ``OUT.state.pt`` every
     ``save_every`` updates and on Ctrl-C; the same command resumes from it.
@@ -188,7 +193,7 @@ def run_distill(
                 break
             if songs is None or step % cfg.refresh_songs == 0:
                 on_progress({"event": "songs", "step": step, "count": cfg.songs})
-                songs = write_songs(teacher, style, cfg.songs, cfg.song_frames, replace(settings, seed=settings.seed + step), device)
+                songs = write_songs(teacher, style, cfg.songs, cfg.song_frames, replace(settings, seed=settings.seed + step), device, planner)
             if batch is None or step % cfg.reuse == 0:
                 use_rollout = step >= cfg.regression_warmup and float(torch.rand(1, generator=g)) < cfg.rollout
                 batch = make_batch(teacher, student, songs, cfg, g, use_rollout)

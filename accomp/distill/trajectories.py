@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from accomp.model.diffusion import guided, heun_trajectory, karras_sigmas
-from accomp.model.generate import SamplerSettings, generate
+from accomp.model.generate import SamplerSettings, chord_tensor, generate
+from accomp.model.planner import Planner
 from accomp.model.student import ACCOMP_ROLE, Student
 from accomp.model.teacher import Cond, Teacher
 
@@ -29,22 +30,39 @@ class Songs:
     accomp: torch.Tensor  # (N, T, 2, K)
     beat: torch.Tensor  # (N, T) long
     style: torch.Tensor  # (N, S + 1)
+    chord: torch.Tensor | None = None  # (N, T, 24) the chord plan features, for a chord-conditioned teacher
 
     def __len__(self) -> int:
         return self.lead.shape[0]
 
     def take(self, idx: torch.Tensor) -> "Songs":
-        return Songs(self.lead[idx], self.accomp[idx], self.beat[idx], self.style[idx])
+        chord = None if self.chord is None else self.chord[idx]
+        return Songs(self.lead[idx], self.accomp[idx], self.beat[idx], self.style[idx], chord)
+
+    def chord_at(self, frames: slice | int) -> torch.Tensor | None:
+        return None if self.chord is None else self.chord[:, frames]
 
 
-def write_songs(teacher: Teacher, style: np.ndarray, n: int, length: int, settings: SamplerSettings, device: torch.device) -> Songs:
-    """``n`` songs of ``length`` frames (4/4), lead and accompaniment, from the prompt alone."""
+def write_songs(
+    teacher: Teacher, style: np.ndarray, n: int, length: int, settings: SamplerSettings, device: torch.device, planner: Planner | None = None,
+) -> Songs:
+    """``n`` songs of ``length`` frames (4/4), lead and accompaniment, from the prompt alone.
+
+    A chord-conditioned teacher (with the planner) writes each lead first, the
+    bidirectional planner plans its chords from the whole lead, and the teacher then voices
+    the accompaniment on that plan: the teacher's chord plans are distillation material too.
+    """
     bar = 16
     beat = np.tile(np.arange(length) % bar, (n, 1))
     styles = np.broadcast_to(style, (n, style.shape[-1])).copy()
     lead, accomp, _ = generate(teacher, beat, styles, settings, device=device)
     cells = lambda r: torch.from_numpy(r).float().to(device) * 2 - 1  # noqa: E731
-    return Songs(cells(lead), cells(accomp), torch.from_numpy(beat).long().to(device), torch.from_numpy(styles).float().to(device))
+    chord = None
+    if teacher.cfg.chords and planner is not None:
+        plans = np.stack([planner.plan(lead[i], beat[i], 4, styles[i], whole=True).chords for i in range(n)])
+        _, accomp, _ = generate(teacher, beat, styles, settings, lead=lead, chords=plans, device=device)
+        chord = chord_tensor(plans, device)
+    return Songs(cells(lead), cells(accomp), torch.from_numpy(beat).long().to(device), torch.from_numpy(styles).float().to(device), chord)
 
 
 @torch.no_grad()
@@ -58,7 +76,8 @@ def student_rollout(student: Student, songs: Songs, frames: int, generator: torc
     lead01 = (songs.lead + 1) / 2
     for t in range(frames):
         noise = torch.randn(N, 2, songs.lead.shape[-1], generator=generator).to(songs.lead.device)
-        state, frame = student.step(state, lead01[:, t], noise)
+        chord = songs.chord_at(t)
+        state, frame = student.step(state, lead01[:, t], noise, None if chord is None else chord.contiguous())
         out[:, t] = frame.float() * 2 - 1
     return out
 
@@ -74,6 +93,7 @@ def chunk_trajectory(
     levels: int,
     guidance: float,
     generator: torch.Generator,
+    chord: torch.Tensor | None = None,  # (B, T, 24) the chord plan over the window
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The teacher's ODE for the accompaniment of the last ``chunk`` frames.
 
@@ -86,10 +106,10 @@ def chunk_trajectory(
     given = torch.ones(B, T, 2, dtype=torch.bool, device=device)
     given[:, T - chunk :, ACCOMP_ROLE] = False
     context = torch.where(given[..., None, None], cells, torch.zeros_like(cells))
-    cond = Cond(context, given, torch.ones(B, T, dtype=torch.bool, device=device), beat, style)
+    cond = Cond(context, given, torch.ones(B, T, dtype=torch.bool, device=device), beat, style, chord if teacher.cfg.chords else None)
     null = torch.zeros_like(style)
     null[:, -1] = 1
-    uncond = cond.replace(style=null)
+    uncond = cond.replace(style=null, chord=None)  # guidance toward the style and the chord plan (both dropped in training)
     denoise = guided(lambda x, s: teacher.denoise(x, s, cond), lambda x, s: teacher.denoise(x, s, uncond), guidance)
     sigmas = karras_sigmas(levels, teacher.cfg.noise, device=device)
     x = torch.randn(cells.shape, generator=generator).to(device) * sigmas[0]

@@ -6,6 +6,12 @@ step; before it, the state is copied in place into a preallocated backup, so a l
 note inside the grace window can re-decide the step from where it began
 (:meth:`Accompanist.redo`), with the same noise, at the cost of one more step.
 
+Harmony first (DESIGN §2b): a student whose teacher follows a chord plan gets one from the
+causal chord planner, a chord per beat, decided at the beat's first step with the lead
+known so far and revised (``revised``: the engine's latency log says so) when the beat's
+first note comes late, inside the grace window. Each step passes the chord's features to
+the student and, with the guard on, raises the decision threshold of notes off the chord.
+
 Everything a step touches is preallocated here or in the student's state: the lead frame
 and noise tensors, the backup state. Noise comes from a seeded generator, so simulated
 time is reproducible.
@@ -19,7 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from accomp.config import DEFAULT_SPEC
+from accomp.model.generate import chord_tensor
+from accomp.model.harmony import Harmony, load_harmony
 from accomp.model.hardware import pick_device
+from accomp.model.planner import PlannerStream
+from accomp.music.chords import CHORD_FEATURES, N_CHORDS, NO_CHORD
 
 WARMUP_STEPS = 8
 
@@ -37,7 +48,8 @@ def _copy_state(dst, src) -> None:
 class Accompanist:
     """A :class:`~accomp.engine.engine.StepPlayer` backed by a student."""
 
-    def __init__(self, student, style: np.ndarray, *, bar_steps: int = 16, seed: int = 0, header: dict | None = None) -> None:
+    def __init__(self, student, style: np.ndarray, *, bar_steps: int = 16, seed: int = 0, header: dict | None = None,
+                 harmony: Harmony | None = None, steps_per_beat: int = DEFAULT_SPEC.steps_per_beat) -> None:
         self.student = student
         self.header = header or {}
         self.style = np.asarray(style, dtype=np.float32)
@@ -49,21 +61,35 @@ class Accompanist:
         self._noise = torch.zeros(2, k, device=self.device)
         self._generator = torch.Generator(device=self.device)
         self._frame = np.zeros((2, k), dtype=np.uint8)
+        self.harmony = harmony or Harmony(None, None)
+        self.steps_per_beat = steps_per_beat
+        self.plan = None
+        if self.harmony.planner is not None:
+            self.plan = PlannerStream(self.harmony.planner, self.style, steps_per_beat, DEFAULT_SPEC.lowest_pitch, k)
+        self._chord = torch.zeros(CHORD_FEATURES, device=self.device)
+        self._guard = torch.zeros(k, device=self.device)
+        self._heard = np.zeros((2, k), dtype=np.uint8)  # the previous step's lead, counted into the plan at the next step
+        self.chord = NO_CHORD
+        self.revised = False
+        self.fixed_plan = None  # a whole-song plan (accomp render --whole-song) instead of the live planner
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
 
     @classmethod
-    def from_preset(cls, path: str | os.PathLike, *, device: str = "cpu", bar_steps: int = 16, seed: int = 0) -> "Accompanist":
+    def from_preset(cls, path: str | os.PathLike, *, device: str = "cpu", bar_steps: int = 16, seed: int = 0,
+                    guard: float | None = None) -> "Accompanist":
         """The preset's student on ``device``: the CPU unless asked, since one streaming step
         (batch 1, a few dozen small kernels) measured slower on a GPU (H200: p50 1.6-2.3 ms)
-        than on one CPU thread (0.6-1.2 ms), before the copy back that each step needs."""
+        than on one CPU thread (0.6-1.2 ms), before the copy back that each step needs.
+        ``guard`` overrides the preset's guard strength (0: off)."""
         from accomp.model.preset import load_preset, resolve_preset
 
         resolved = resolve_preset(str(path)) if not Path(path).is_file() else Path(path)
         student, header = load_preset(resolved, pick_device(device))
         weights = np.asarray(header["style"]["weights"], dtype=np.float32)
-        return cls(student, weights, bar_steps=bar_steps, seed=seed, header=header)
+        harmony = load_harmony(header, resolved, student.cfg.styles, chords=student.cfg.chords, guard=guard)
+        return cls(student, weights, bar_steps=bar_steps, seed=seed, header=header, harmony=harmony)
 
     @property
     def delay(self) -> int:
@@ -74,6 +100,12 @@ class Accompanist:
         """A fresh stream: step 0 is the first bar's first step; the noise starts over."""
         _copy_state(self.state, self.student.init_state(self.style, self.bar_steps))
         self._generator.manual_seed(self.seed)
+        if self.plan is not None:
+            self.plan.reset()
+        self._heard[:] = 0
+        self._chord.zero_()
+        self._guard.zero_()
+        self.chord, self.revised = NO_CHORD, False
 
     def warm_up(self, steps: int = WARMUP_STEPS) -> None:
         """Run a few dummy steps (first calls are slow), then start the stream afresh."""
@@ -94,16 +126,50 @@ class Accompanist:
         _copy_state(self._backup, self.state)
         with torch.inference_mode():
             self._noise.normal_(generator=self._generator)
+        if self.plan is not None:
+            self.plan.hear(self._heard)
+            self._heard[:] = lead
+            self.revised = False
+            if beat_in_bar % self.steps_per_beat == 0:
+                self._set_chord(self.plan.decide(lead, beat_in_bar))
+                if self.fixed_plan is not None and step < len(self.fixed_plan.chords):
+                    p = self.fixed_plan
+                    self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
         return self._run(lead)
 
     def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
-        """The last step again, from the state before it and with the same noise."""
+        """The last step again, from the state before it and with the same noise; at a beat's
+        first step the planner may revise the beat's chord from the late note."""
         _copy_state(self.state, self._backup)
+        if self.plan is not None:
+            self._heard[:] = lead
+            if beat_in_bar % self.steps_per_beat == 0 and self.fixed_plan is None:
+                self._set_chord(self.plan.decide(lead, beat_in_bar, revise=True))
+                self.revised = self.revised or self.plan.revised
         return self._run(lead)
+
+    def _set_chord(self, chord: int, tonic: int | None = None, minor: bool | None = None) -> None:
+        self.chord = chord
+        self._chord.copy_(self._chord_table[chord])
+        if self.harmony.guard is not None:
+            tonic = self.plan.tonic if tonic is None else tonic
+            minor = self.plan.minor if minor is None else minor
+            self._guard.copy_(torch.from_numpy(self.harmony.guard.offsets(chord, tonic, minor)))
+
+    @property
+    def _chord_table(self) -> torch.Tensor:
+        table = getattr(self, "_table", None)
+        if table is None:
+            table = self._table = chord_tensor(np.arange(N_CHORDS), self.device)
+        return table
 
     @torch.inference_mode()
     def _run(self, lead: np.ndarray) -> np.ndarray:
         self._lead.copy_(torch.from_numpy(lead))
-        _, frame = self.student.step(self.state, self._lead, self._noise)
+        if self.plan is None:
+            _, frame = self.student.step(self.state, self._lead, self._noise)
+        else:
+            guard = self._guard if self.harmony.guard is not None else None
+            _, frame = self.student.step(self.state, self._lead, self._noise, self._chord, guard)
         self._frame[:] = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
         return self._frame

@@ -45,7 +45,8 @@ def _accompanist(args: argparse.Namespace, bar_steps: int):
     from accomp.engine.accompanist import Accompanist
 
     torch.set_num_threads(max(1, args.threads))
-    accompanist = Accompanist.from_preset(args.preset, device=args.device, bar_steps=bar_steps, seed=args.seed)
+    accompanist = Accompanist.from_preset(args.preset, device=args.device, bar_steps=bar_steps, seed=args.seed,
+                                          guard=getattr(args, "guard", None))
     accompanist.warm_up()
     return accompanist
 
@@ -195,6 +196,20 @@ def lead_events(path: str, sample_rate: int, origin: int):
     return events, changes, (num, den), seconds, 60e6 / score.tempos[0][1]
 
 
+def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
+    """Give the accompanist the bidirectional planner's chords for the whole lead."""
+    import numpy as np
+
+    from accomp.model.commands import read_lead
+
+    if accompanist.harmony.planner is None:
+        raise SettingsError("--whole-song needs a preset that follows a chord plan (this one's teacher has none)")
+    piece = read_lead(lead_path, DEFAULT_SPEC)
+    beat = np.arange(piece.n_steps) % bar_steps
+    accompanist.fixed_plan = accompanist.harmony.planner.plan(piece.tracks["lead"], beat, DEFAULT_SPEC.steps_per_beat,
+                                                              accompanist.style, whole=True)  # fmt: skip
+
+
 def render(args: argparse.Namespace) -> int:
     from accomp.listen.offline import is_audio_file, render_audio
 
@@ -217,6 +232,8 @@ def render(args: argparse.Namespace) -> int:
         raise MidiFileError(f"{args.lead}: {exc}") from None
     engine = Engine(_engine_settings(args, transport, sr, block))
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    if args.whole_song:
+        _plan_whole_song(engine.player, args.lead, engine.transport.steps_per_bar)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth

@@ -83,8 +83,11 @@ def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None) -> li
     return out
 
 
-def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32, modes=("full view", "causal")) -> dict[str, list[Piece]]:
-    """Teacher accompaniments of the pieces' leads, in full view and/or causal mode."""
+def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32, modes=("full view", "causal"),
+                 planner=None) -> dict[str, list[Piece]]:
+    """Teacher accompaniments of the pieces' leads, in full view and/or causal mode; a
+    chord-conditioned teacher voices the ``planner``'s plan (bidirectional in full view,
+    causal in causal mode)."""
     from accomp.model.generate import generate, style_weights
     from accomp.music.evaluate import with_accomp
 
@@ -93,6 +96,10 @@ def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int =
         for i in range(0, len(pieces), batch):
             chunk = pieces[i : i + batch]
             style = np.stack([style_weights(teacher.cfg.styles, style=p.style) for p in chunk])
+            chords = None
+            if planner is not None and teacher.cfg.chords:
+                chords = np.stack([planner.plan(p.tracks[LEAD], p.beat_in_bar, p.spec.steps_per_beat, w, whole=not causal).chords
+                                   for p, w in zip(chunk, style)])  # fmt: skip
             _, accomp, _ = generate(
                 teacher,
                 np.stack([p.beat_in_bar for p in chunk]),
@@ -101,6 +108,7 @@ def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int =
                 lead=np.stack([p.tracks[LEAD] for p in chunk]),
                 causal=causal,
                 device=device,
+                chords=chords,
             )
             rows[name].extend(with_accomp(p, a) for p, a in zip(chunk, accomp))
     return rows
@@ -151,13 +159,14 @@ def teacher_train(args: argparse.Namespace) -> int:
         val_pieces, val_summary = train_pieces, {"corpora": "same as training (no validation pieces)"}
     styles = tuple(sorted({p.style for p in train_pieces}))
     size = args.size if args.size != "auto" else ("base" if device.type == "cuda" else "small")
-    cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles)
+    cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles, chords=not args.no_chords)
     init_weights = None
     if args.init:
         from accomp.model.checkpoint import file_hash, load_teacher
 
         start, _, start_header = load_teacher(args.init)
-        if start.cfg.to_dict() | {"noise": None} != cfg.to_dict() | {"noise": None}:
+        ignored = {"noise": None, "chords": None}  # a teacher without chord layers may gain them
+        if start.cfg.to_dict() | ignored != cfg.to_dict() | ignored:
             raise CorpusError(f"{args.init}: its model config differs from this run's (size, window or styles)")
         init_weights = start.state_dict()
         summary["initialised_from"] = {"file": Path(args.init).name, "hash": file_hash(args.init),
@@ -168,6 +177,7 @@ def teacher_train(args: argparse.Namespace) -> int:
     summary.update(
         val=val_summary["corpora"], windows_train=len(train), windows_val=len(val), window=cfg.window, hop=args.hop,
         styles=list(styles), augmentation=f"random transposition up to +-{6} semitones, kept on the keyboard",
+        chord_labels=_label_summary(train_pieces),
     )
     if rank == 0:
         print(f"teacher '{size}' on {device}: {len(train)} training windows, {len(val)} validation windows, styles {', '.join(styles)}", file=sys.stderr)
@@ -184,6 +194,20 @@ def teacher_train(args: argparse.Namespace) -> int:
     if world > 1:
         torch.distributed.destroy_process_group()
     return 0
+
+
+def _label_summary(pieces: list[Piece]) -> dict:
+    """Where the training pieces' chord labels came from, and how many beats have a chord."""
+    from accomp.music.labels import piece_chords
+
+    sources: dict[str, int] = {}
+    for p in pieces:
+        piece_chords(p)
+        sources[p.chord_source] = sources.get(p.chord_source, 0) + 1
+    steps = sum(p.n_steps for p in pieces)
+    named = sum(int((p.chords > 0).sum()) for p in pieces)
+    return {"sources": sources, "share_of_steps_with_a_chord": round(named / max(steps, 1), 4),
+            "mapped_to_nearest": sum(p.chords_mapped for p in pieces)}
 
 
 def read_lead(path: str, spec: FrameSpec) -> Piece:

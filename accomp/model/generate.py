@@ -16,6 +16,7 @@ import torch
 from accomp.errors import StyleError
 from accomp.model.diffusion import SAMPLERS, guided, karras_sigmas
 from accomp.model.teacher import Cond, Teacher
+from accomp.music.chords import features as chord_features
 
 
 def style_weights(styles: tuple[str, ...], style: str | None = None, mix: str | None = None) -> np.ndarray:
@@ -86,12 +87,13 @@ class WindowSampler:
         self.nfe = 0
 
     @torch.no_grad()
-    def run(self, cells: torch.Tensor, given: torch.Tensor, beat: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """cells (B, T, R, 2, K) in [-1, 1] (used where given); given (B, T, R) bool -> clean binary cells."""
+    def run(self, cells: torch.Tensor, given: torch.Tensor, beat: torch.Tensor, style: torch.Tensor, chord: torch.Tensor | None = None) -> torch.Tensor:
+        """cells (B, T, R, 2, K) in [-1, 1] (used where given); given (B, T, R) bool -> clean binary cells.
+        ``chord`` (B, T, 24): the chord plan, for a chord-conditioned teacher."""
         B, T = cells.shape[:2]
         context = torch.where(given[..., None, None], cells, torch.zeros_like(cells))
         visible = torch.ones(B, T, dtype=torch.bool, device=self.device)
-        cond = Cond(context=context, given=given, visible=visible, beat=beat, style=style)
+        cond = Cond(context=context, given=given, visible=visible, beat=beat, style=style, chord=chord)
         uncond = cond.replace(style=torch.zeros_like(style).index_fill_(1, torch.tensor([style.shape[1] - 1], device=self.device), 1.0))
 
         def d_cond(x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
@@ -122,6 +124,11 @@ class WindowSampler:
         return torch.where(given[..., None, None], cells, binarize(x))
 
 
+def chord_tensor(chords: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Chord labels (..., T) -> conditioning features (..., T, 24) float32."""
+    return torch.from_numpy(chord_features(np.asarray(chords))).float().to(device)
+
+
 def _to_cells(lead: np.ndarray | None, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
     cells = -torch.ones(shape, device=device)
     if lead is not None:
@@ -138,10 +145,12 @@ def generate(
     lead: np.ndarray | None = None,
     causal: bool = False,
     device: torch.device | str = "cpu",
+    chords: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """(lead, accomp, evaluations) rolls (B, T, 2, K) uint8 for a batch of pieces.
 
-    With ``lead`` the teacher accompanies it (role 0 given), else it writes both parts.
+    With ``lead`` the teacher accompanies it (role 0 given), else it writes both parts;
+    ``chords`` (B, T) chord labels per step: the plan a chord-conditioned teacher voices.
     Full view slides windows of W frames by W/2, each continuing the previous one; causal
     mode generates ``settings.chunk`` frames at a time from the clean past and the lead
     only up to the end of the chunk (nothing later is in the window).
@@ -160,13 +169,14 @@ def generate(
     style = np.asarray(style, dtype=np.float32)
     style_t = torch.from_numpy(np.broadcast_to(style, (B, style.shape[-1])).copy()).to(device)
     sampler = WindowSampler(teacher, settings, device)
+    chord_t = chord_tensor(chords, device) if chords is not None and cfg.chords else None
     step = max(1, settings.chunk) if causal else max(1, W // 2)
     end = 0
     while end < T:
         end = min(T, W if end == 0 and not causal else end + step)
         start = max(0, end - W)
         sl = slice(start, end)  # causal: the window ends at the chunk's end, no future in it
-        out = sampler.run(cells[:, sl], done[:, sl], beat_t[:, sl], style_t)
+        out = sampler.run(cells[:, sl], done[:, sl], beat_t[:, sl], style_t, None if chord_t is None else chord_t[:, sl])
         cells[:, sl] = out
         done[:, sl] = True
     binary = ((cells + 1) / 2).round().to(torch.uint8).cpu().numpy()

@@ -29,6 +29,7 @@ from torch import nn
 
 from accomp.model.diffusion import consistency_scalings, edm_scalings
 from accomp.model.teacher import Cond, Teacher, rope_tables
+from accomp.music.chords import CHORD_FEATURES
 
 LEAD_ROLE, ACCOMP_ROLE = 0, 1
 
@@ -117,6 +118,8 @@ class StreamState:
     visible: torch.Tensor  # (B, 2) bool, all True
     x0: torch.Tensor  # (B, 2, K) the last step's denoised accompaniment cells, before deciding
     beat: torch.Tensor  # (B, 2) long
+    chord: torch.Tensor  # (B, 2, 24) chord plan features of frames t-1 and t
+    thresholds: torch.Tensor  # (B, 2, K) note-decision thresholds per key (onset, sustain), guard included
     cond: torch.Tensor  # (B, d) noise + style conditioning at sigma_max
     mods: list  # per block: six (B, 1, d) modulation tensors, precomputed
     head_mod: tuple  # (shift, scale) of the output layer
@@ -195,6 +198,7 @@ class Student(nn.Module):
         past: torch.Tensor,  # (B, T, 2, K) in [-1, 1]: the accompaniment frames fed back as C tokens
         beat: torch.Tensor,  # (B, T) long
         style: torch.Tensor,  # (B, S + 1)
+        chord: torch.Tensor | None = None,  # (B, T, 24) chord plan features
     ) -> torch.Tensor:
         """f(x, sigma) for every frame at once, with the streaming attention window."""
         B, T = x.shape[:2]
@@ -215,6 +219,7 @@ class Student(nn.Module):
             visible=torch.ones(B, 2 * T, dtype=torch.bool, device=dev),
             beat=torch.cat([beat, beat], dim=1),
             style=style,
+            chord=None if chord is None else torch.cat([chord, chord], dim=1),
         )
         x_in = torch.cat([torch.zeros_like(clean), query_in], dim=1)
         pos = torch.arange(T, device=dev)
@@ -256,6 +261,8 @@ class Student(nn.Module):
             visible=torch.ones(B, 2, dtype=torch.bool, device=dev),
             x0=torch.zeros(B, 2, K, device=dev),
             beat=torch.zeros(B, 2, dtype=torch.long, device=dev),
+            chord=torch.zeros(B, 2, CHORD_FEATURES, device=dev),
+            thresholds=torch.zeros(B, 2, K, device=dev),
             cond=c,
             mods=[block.modulation(c) for block in net.blocks],
             head_mod=(shift, scale),
@@ -266,8 +273,8 @@ class Student(nn.Module):
         return state
 
     # -- one step ----------------------------------------------------------------------
-    def _step_tensors(self, lead, noise, positions, slots, thresholds, tokens, context, prev, x0, given, visible, beat,
-                      style, mods, head_mod, k, v, mask):  # fmt: skip
+    def _step_tensors(self, lead, noise, chord_now, positions, slots, thresholds, tokens, context, prev, x0, given, visible,
+                      beat, chord, style, mods, head_mod, k, v, mask):  # fmt: skip
         """The tensor work of a step (tensors in, tensors updated in place, so that it can be
         traced): the two tokens, the net with its keys and values written into cache ``slots``
         (C[t-1]'s ring slot, then the query slot), the denoised cells and the decided frame."""
@@ -278,9 +285,15 @@ class Student(nn.Module):
         context[:, 1, LEAD_ROLE].copy_(lead.view(B, 2, K)).mul_(2).sub_(1)
         context[:, 1, ACCOMP_ROLE].zero_()
         tokens[:, 1, ACCOMP_ROLE].copy_(noise.view(B, 2, K)).mul_(self.sigma_max * self.c_in_max)
+        chord[:, 0].copy_(chord[:, 1])  # C[t-1] keeps the chord its frame was decided under
+        chord[:, 1].copy_(chord_now.view(B, -1))
         cos, sin = rope_tables(positions, self.cfg.d_model // self.cfg.n_heads)
-        h = net.embed(tokens, Cond(context, given, visible, beat, style))  # (B, 2, d)
+        cond = Cond(context, given, visible, beat, style, chord if self.cfg.chords else None)
+        h = net.embed(tokens, cond)  # (B, 2, d)
         for layer, block in enumerate(net.blocks):
+            term = net.chord_term(layer, cond)
+            if term is not None:
+                h = h + term
             mod = mods[layer]
             q, k_new, v_new = block.pre_attention(h, mod, cos, sin)  # (B, H, 2, hd)
             k[layer, :, :, slots] = k_new
@@ -293,12 +306,20 @@ class Student(nn.Module):
         # x0 = c_skip * x + c_out * F, with x = tokens / c_in
         x0.copy_(tokens[:, 1, ACCOMP_ROLE] * (self.c_skip_max / self.c_in_max) + f * self.c_out_max)
         # Decide the frame and remember it (as cells in [-1, 1]) for the next step.
-        onset = x0[:, 0] > thresholds[0]
-        sustain = (x0[:, 1] > thresholds[1]) | onset
+        onset = x0[:, 0] > thresholds[:, 0]  # per key: the guard raises the bar off the chord
+        sustain = (x0[:, 1] > thresholds[:, 1]) | onset
         frame = torch.stack([onset, sustain], dim=1).to(torch.uint8)  # (B, 2, K)
         prev[:, LEAD_ROLE].copy_(context[:, 1, LEAD_ROLE])
         prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
         return frame
+
+    def _no_chord(self, state: StreamState) -> torch.Tensor:
+        """Zero chord features for a step without a plan (one tensor per batch size and device)."""
+        key = ("no chord", state.batch, state.chord.device)
+        zeros = self._scalars.get(key)
+        if zeros is None:
+            zeros = self._scalars[key] = torch.zeros(state.batch, CHORD_FEATURES, device=state.chord.device)
+        return zeros
 
     def freeze_for_streaming(self, *, quantize: bool | None = None) -> "Student":
         """Trace a step's tensor work (per batch size, at :meth:`init_state`) with the current
@@ -323,8 +344,9 @@ class Student(nn.Module):
             return
         probe = state.copy()  # tracing and warming up run a step: keep the real state untouched
         dev, B, K = state.k.device, state.batch, self.cfg.n_keys
-        args = (torch.zeros(B, 2, K, device=dev), torch.zeros(B, 2, K, device=dev), torch.tensor([-1.0, 0.0], dtype=torch.float64, device=dev),
-                torch.tensor([self.kv_window - 2, self.kv_window - 1], device=dev), torch.zeros(2, device=dev), *self._state_tensors(probe))
+        args = (torch.zeros(B, 2, K, device=dev), torch.zeros(B, 2, K, device=dev), torch.zeros(B, CHORD_FEATURES, device=dev),
+                torch.tensor([-1.0, 0.0], dtype=torch.float64, device=dev), torch.tensor([self.kv_window - 2, self.kv_window - 1], device=dev),
+                probe.thresholds, *self._state_tensors(probe))
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed per batch size
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
@@ -336,14 +358,20 @@ class Student(nn.Module):
 
     @staticmethod
     def _state_tensors(state: StreamState) -> tuple:
-        return (state.tokens, state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.style,
-                state.mods, state.head_mod, state.k, state.v, state.mask)  # fmt: skip
+        return (state.tokens, state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.chord,
+                state.style, state.mods, state.head_mod, state.k, state.v, state.mask)  # fmt: skip
 
     @torch.inference_mode()
-    def step(self, state: StreamState, lead_frame: torch.Tensor, noise: torch.Tensor) -> tuple[StreamState, torch.Tensor]:
+    def step(
+        self, state: StreamState, lead_frame: torch.Tensor, noise: torch.Tensor, chord: torch.Tensor | None = None,
+        guard: torch.Tensor | None = None,
+    ) -> tuple[StreamState, torch.Tensor]:
         """One grid step: the lead's {0, 1} frame and standard-normal noise, each (2, K) (or
         (B, 2, K) for B streams) -> the accompaniment frame, uint8 {0, 1} of the same shape,
-        for the same step. The state is updated in place."""
+        for the same step. The state is updated in place.
+
+        ``chord``: the step's chord plan features (24,) or (B, 24) (default: none);
+        ``guard``: (K,) or (B, K) amounts added to the decision thresholds per key (default: none)."""
         W, t, dev = self.kv_window, state.position, state.k.device
         state.beat[:, 0] = (t - 1) % state.bar_steps
         state.beat[:, 1] = t % state.bar_steps
@@ -361,10 +389,14 @@ class Student(nn.Module):
             scalars = self._scalars[dev] = torch.zeros(3, 2, dtype=torch.float64, device=dev)
         scalars[0, 0], scalars[0, 1] = t - 1, t  # positions (float64: exact deep into a stream)
         scalars[1, 0], scalars[1, 1] = slot, W - 1
-        scalars[2, 0], scalars[2, 1] = self.onset_threshold, self.sustain_threshold
+        state.thresholds[:, 0].fill_(self.onset_threshold)
+        state.thresholds[:, 1].fill_(self.sustain_threshold)
+        if guard is not None:
+            state.thresholds += guard.view(-1, 1, guard.shape[-1])
+        chord_now = self._no_chord(state) if chord is None else chord
         frozen = getattr(self, "_frozen", None)
         run = frozen.get((state.batch, dev.type), self._step_tensors) if frozen is not None else self._step_tensors
-        frame = run(lead_frame.to(state.prev.dtype), noise, scalars[0], scalars[1].long(), scalars[2].float(),
+        frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, scalars[0], scalars[1].long(), state.thresholds,
                     *self._state_tensors(state))  # fmt: skip
         state.position = t + 1
         return state, frame.view(lead_frame.shape)

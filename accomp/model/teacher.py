@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from accomp.model.diffusion import NoiseConfig, edm_scalings
+from accomp.music.chords import CHORD_FEATURES
 
 MAX_BEAT = 48  # beat-in-bar positions are clipped to this many embeddings
 
@@ -36,6 +37,7 @@ class TeacherConfig:
     styles: tuple[str, ...] = ("pop", "chorale")
     n_keys: int = 88
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    chords: bool = False  # conditioned on a chord plan (chroma + bass per frame) at every layer
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -76,6 +78,7 @@ class Cond:
     visible: torch.Tensor  # (B, T) bool: False = hidden frame (a causal window's future)
     beat: torch.Tensor  # (B, T) long, beat-in-bar step index
     style: torch.Tensor  # (B, S + 1) float mix weights; the last column is "no style"
+    chord: torch.Tensor | None = None  # (B, T, 24) chord plan: tones, then root; zeros = no chord
 
     def cells_given(self) -> torch.Tensor:
         """(B, T, R, 1, 1) bool mask broadcastable over the cells."""
@@ -174,6 +177,14 @@ class Teacher(nn.Module):
         self.noise_freqs = nn.Parameter(torch.randn(d // 2) * 4.0, requires_grad=False)
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        # The chord plan enters the tokens and every block's residual stream, zero-initialised
+        # (the ControlNet way): a teacher fine-tuned from one without it starts out unchanged.
+        if cfg.chords:
+            self.chord_in = nn.Linear(CHORD_FEATURES, d)
+            self.chord_layers = nn.ModuleList(nn.Linear(CHORD_FEATURES, d) for _ in range(cfg.n_layers))
+            for layer in (self.chord_in, *self.chord_layers):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False)
         self.ada_out = nn.Linear(d, 2 * d)
         self.out = nn.Linear(d, self.cells)
@@ -195,7 +206,16 @@ class Teacher(nn.Module):
         flags = cond.given.to(x_in.dtype)
         chroma = torch.cat([x_in @ self.fold, cond.context @ self.fold], dim=-1)  # (B, T, R, 2, 24)
         feats = torch.cat([x_in.reshape(B, T, -1), cond.context.reshape(B, T, -1), chroma.reshape(B, T, -1), flags], dim=-1)
-        return self.inp(feats) + self.beat_emb(cond.beat.clamp(0, MAX_BEAT - 1))
+        h = self.inp(feats) + self.beat_emb(cond.beat.clamp(0, MAX_BEAT - 1))
+        if self.cfg.chords and cond.chord is not None:
+            h = h + self.chord_in(cond.chord)
+        return h
+
+    def chord_term(self, layer: int, cond: Cond) -> torch.Tensor | None:
+        """What the chord plan adds to the residual stream before block ``layer`` (B, T, d)."""
+        if not self.cfg.chords or cond.chord is None:
+            return None
+        return self.chord_layers[layer](cond.chord)
 
     def head(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B, T, R, 2, K): a term per key plus a term per pitch class."""
@@ -235,7 +255,10 @@ class Teacher(nn.Module):
             mask = mask | torch.eye(T, dtype=torch.bool, device=x_in.device)  # never an empty row
         else:
             mask = attn_mask
-        for block in self.blocks:
+        for layer, block in enumerate(self.blocks):
+            term = self.chord_term(layer, cond)
+            if term is not None:
+                h = h + term
             h = block(h, block.modulation(c), cos, sin, mask)
         return self.head(h, c)
 

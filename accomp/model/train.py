@@ -26,7 +26,9 @@ from accomp.config import FrameSpec
 from accomp.errors import CheckpointError
 from accomp.model.checkpoint import save_teacher
 from accomp.model.diffusion import edm_loss_weight, sample_training_sigma
-from accomp.model.masks import MaskConfig, make_cond, transpose_batch
+from accomp.model.masks import MaskConfig, draw_shifts, make_cond, shift_chords, shift_keys
+from accomp.music.chords import N_CHORDS
+from accomp.music.chords import features as chord_features
 from accomp.model.teacher import Teacher, TeacherConfig, count_parameters
 
 
@@ -53,6 +55,7 @@ class TrainData:
     style: torch.Tensor  # (N,) long
     lo: torch.Tensor  # (N,) lowest active key
     hi: torch.Tensor  # (N,) highest active key
+    chords: torch.Tensor  # (N, W) long chord label per frame (accomp.music.chords)
 
     @classmethod
     def from_windows(cls, windows, styles: tuple[str, ...]) -> "TrainData":
@@ -62,7 +65,7 @@ class TrainData:
         lo = torch.where(active, keys, x.shape[-1]).amin(dim=1)
         hi = torch.where(active, keys, -1).amax(dim=1)
         style = torch.tensor([styles.index(s) for s in windows.style], dtype=torch.long)
-        return cls(x, torch.from_numpy(windows.beat_in_bar), style, lo, hi)
+        return cls(x, torch.from_numpy(windows.beat_in_bar), style, lo, hi, torch.from_numpy(windows.chords.astype(np.int64)))
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -70,7 +73,7 @@ class TrainData:
     def to(self, device: torch.device) -> "TrainData":
         """The windows on ``device`` (a GPU then gathers its own batches); ``lo``/``hi``
         stay on the CPU, where the transpositions are drawn."""
-        return TrainData(self.x.to(device), self.beat.to(device), self.style.to(device), self.lo, self.hi)
+        return TrainData(self.x.to(device), self.beat.to(device), self.style.to(device), self.lo, self.hi, self.chords.to(device))
 
 
 class Batcher:
@@ -86,10 +89,12 @@ class Batcher:
         idx = torch.multinomial(self.p, batch, replacement=True, generator=self.g)
         d, di = self.data, idx.to(self.data.x.device)
         x = d.x[di].to(device).float() * 2 - 1
-        return x, d.beat[di].long().to(device), d.style[di].to(device), d.lo[idx], d.hi[idx]
+        chord = CHORD_TABLE.to(device)[d.chords[di].to(device)]  # (B, W, 24)
+        return x, d.beat[di].long().to(device), d.style[di].to(device), d.lo[idx], d.hi[idx], chord
 
 
 CHROMA_WEIGHT = 0.2
+CHORD_TABLE = torch.from_numpy(chord_features(np.arange(N_CHORDS))).float()  # (N_CHORDS, 24)
 
 
 def chroma_error(d: torch.Tensor, x0: torch.Tensor, fold: torch.Tensor) -> torch.Tensor:
@@ -107,14 +112,14 @@ def chroma_error(d: torch.Tensor, x0: torch.Tensor, fold: torch.Tensor) -> torch
 
 def denoiser_loss(
     model: torch.nn.Module, x0: torch.Tensor, beat: torch.Tensor, style: torch.Tensor, mc: MaskConfig, g: torch.Generator,
-    noise_g: torch.Generator | None = None,
+    noise_g: torch.Generator | None = None, chord: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """EDM-weighted squared error on the cells that are neither given nor hidden, plus a
     pitch-class profile term on the same frames. ``noise_g``: a generator on ``x0``'s
     device for the noise itself (on a GPU, drawing it on the CPU costs more than the step)."""
     base: Teacher = getattr(model, "module", model)  # unwrap DistributedDataParallel
     cfg = base.cfg
-    cond = make_cond(x0, beat, style, len(cfg.styles), mc, g)
+    cond = make_cond(x0, beat, style, len(cfg.styles), mc, g, chord if cfg.chords else None)
     sigma = sample_training_sigma(x0.shape[0], cfg.noise, g).to(x0.device)
     if noise_g is not None:
         noise = torch.randn(x0.shape, generator=noise_g, device=x0.device)
@@ -135,7 +140,10 @@ def validation_loss(model: Teacher, val: TrainData, mc: MaskConfig, device: torc
     """Same loss on fixed validation batches (fixed seed: comparable across the run)."""
     g = torch.Generator().manual_seed(1234)
     batcher = Batcher(val, len(model.cfg.styles), g)
-    losses = [denoiser_loss(model, *batcher.draw(32, device)[:3], mc, g).item() for _ in range(batches)]
+    losses = []
+    for _ in range(batches):
+        x0, beat, style, _, _, chord = batcher.draw(32, device)
+        losses.append(denoiser_loss(model, x0, beat, style, mc, g, chord=chord).item())
     return float(np.mean(losses))
 
 
@@ -183,7 +191,9 @@ def train_teacher(
         train, val = train.to(device), val.to(device)
     model = Teacher(cfg).to(device)
     if init_weights is not None:  # fine-tuning: start from an earlier teacher's weights
-        model.load_state_dict(init_weights)
+        missing, unexpected = model.load_state_dict(init_weights, strict=False)
+        if unexpected or any(not k.startswith("chord_") for k in missing):  # only new chord layers may be missing
+            raise CheckpointError(f"the --init weights do not fit this model ({(unexpected or missing)[0]})")
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     state_path = out.with_name(out.name + ".state.pt")
@@ -228,9 +238,10 @@ def train_teacher(
                 break
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, tc)
-            x0, beat, style, lo, hi = batcher.draw(tc.batch, device)
-            x0 = transpose_batch(x0, lo, hi, mc.max_transpose, g)
-            loss = denoiser_loss(net, x0, beat, style, mc, g, noise_g)
+            x0, beat, style, lo, hi, chord = batcher.draw(tc.batch, device)
+            shift = draw_shifts(lo, hi, x0.shape[-1], mc.max_transpose, g)
+            x0, chord = shift_keys(x0, shift), shift_chords(chord, shift)
+            loss = denoiser_loss(net, x0, beat, style, mc, g, noise_g, chord=chord)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,0 +1,248 @@
+"""The chord planner, the chord-conditioned teacher and student, the guard, and a preset
+that follows a plan through the engine's accompanist."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from accomp.config import DEFAULT_SPEC
+from accomp.errors import CheckpointError
+from accomp.model.checkpoint import save_teacher
+from accomp.model.generate import chord_tensor
+from accomp.model.harmony import Harmony, load_harmony, open_harmony
+from accomp.model.planner import Guard, Planner, PlannerConfig, PlannerStream
+from accomp.model.planner_train import load_planner, save_planner
+from accomp.model.student import Student
+from accomp.model.teacher import Cond, Teacher, TeacherConfig
+from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index
+
+K = 88
+STYLES = ("chorale", "pop")
+
+
+def random_planner(styles=STYLES, seed: int = 0) -> Planner:
+    torch.manual_seed(seed)
+    planner = Planner.create(PlannerConfig(styles=styles, hidden=32, layers=1))
+    with torch.no_grad():
+        for p in [*planner.causal.parameters(), *planner.whole.parameters()]:
+            p.add_(torch.randn_like(p) * 0.3)
+    planner.causal.eval()
+    planner.whole.eval()
+    return planner
+
+
+def melody(T: int, seed: int = 3) -> np.ndarray:
+    """A lead roll (T, 2, K): a note every 2-6 steps from a C major scale, rests between."""
+    rng = np.random.default_rng(seed)
+    lead = np.zeros((T, 2, K), np.uint8)
+    t = 0
+    while t < T:
+        n = int(rng.integers(2, 7))
+        if rng.random() < 0.8:
+            key = 60 + int(rng.choice([0, 2, 4, 5, 7, 9, 11])) - 21
+            lead[t, 0, key] = 1
+            lead[t : t + n, 1, key] = 1
+        t += n
+    return lead
+
+
+def streamed(planner: Planner, lead: np.ndarray, style: np.ndarray, bar: int = 16) -> np.ndarray:
+    stream = PlannerStream(planner, style, 4, 21, K)
+    out, prev = [], np.zeros((2, K), np.uint8)
+    chord = NO_CHORD
+    for t in range(len(lead)):
+        stream.hear(prev)
+        if t % 4 == 0:
+            chord = stream.decide(lead[t], t % bar)
+        out.append(chord)
+        prev = lead[t]
+    return np.array(out)
+
+
+def test_the_streamed_planner_decides_as_the_parallel_pass():
+    planner = random_planner()
+    lead, style = melody(96), np.array([0.0, 1.0, 0.0])
+    plan = planner.plan(lead, np.arange(96) % 16, 4, style)
+    assert np.array_equal(streamed(planner, lead, style), plan.chords)
+    assert len(set(plan.chords.tolist())) > 1
+
+
+def test_no_chord_only_before_the_first_note():
+    planner = random_planner()
+    lead = np.zeros((32, 2, K), np.uint8)
+    lead[9, :, 40] = 1
+    plan = planner.plan(lead, np.arange(32) % 16, 4, np.array([0.0, 1.0, 0.0]))
+    assert (plan.chords[:8] == NO_CHORD).all() and (plan.chords[12:] != NO_CHORD).all()
+    whole = planner.plan(lead, np.arange(32) % 16, 4, np.array([0.0, 1.0, 0.0]), whole=True)
+    assert (whole.chords[8:] != NO_CHORD).all()
+
+
+def test_a_revision_reruns_the_beat_from_the_same_state():
+    planner = random_planner()
+    style = np.array([0.0, 1.0, 0.0])
+    lead = melody(64)
+    a, b = PlannerStream(planner, style, 4, 21, K), PlannerStream(planner, style, 4, 21, K)
+    for t in range(0, 60, 4):  # same history in both
+        for s in (a, b):
+            s.decide(lead[t], t % 16)
+            for u in range(t, t + 4):
+                s.hear(lead[u])
+    late = np.zeros((2, K), np.uint8)
+    late[:, 66 - 21] = 1  # F#: the late first note of the beat
+    first = a.decide(np.zeros((2, K), np.uint8), 0)
+    revised = a.decide(late, 0, revise=True)
+    assert revised == b.decide(late, 0)
+    assert a.revised == (revised != first)
+
+
+def test_planner_files_round_trip_and_a_foreign_one_is_refused(tmp_path):
+    planner = random_planner()
+    path = tmp_path / "planner.safetensors"
+    save_planner(planner, path, metrics={"val": {}})
+    loaded, header = load_planner(path, STYLES)
+    lead, style = melody(48), np.array([0.3, 0.7, 0.0])
+    assert np.array_equal(loaded.plan(lead, np.arange(48) % 16, 4, style).chords, planner.plan(lead, np.arange(48) % 16, 4, style).chords)
+    with pytest.raises(CheckpointError, match="do not match its teacher"):
+        load_planner(path, ("pop", "rock"))
+    teacher = tmp_path / "teacher.safetensors"
+    save_teacher(Teacher(TeacherConfig(d_model=32, n_layers=1, n_heads=2, window=16)), DEFAULT_SPEC, teacher)
+    with pytest.raises(CheckpointError) as err:
+        load_planner(teacher)
+    assert "\n" not in str(err.value)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError):
+        load_planner(path)
+
+
+def test_styles_in_another_order_plan_the_same(tmp_path):
+    planner = random_planner(styles=("pop", "chorale"))
+    path = tmp_path / "planner.safetensors"
+    save_planner(planner, path)
+    swapped, _ = load_planner(path, ("chorale", "pop"))
+    lead = melody(64)
+    beat = np.arange(64) % 16
+    a = planner.plan(lead, beat, 4, np.array([0.8, 0.2, 0.0])).chords
+    b = swapped.plan(lead, beat, 4, np.array([0.2, 0.8, 0.0])).chords
+    assert np.array_equal(a, b)
+
+
+def test_the_guard_holds_back_notes_off_the_chord_and_more_so_off_the_key():
+    guard = Guard(0.4)
+    c_major = chord_index(0, "maj")
+    offsets = guard.offsets(c_major, 0, False)  # C major chord in C major
+    pcs = (21 + np.arange(K)) % 12
+    assert np.allclose(offsets[np.isin(pcs, [0, 4, 7])], 0.0)
+    assert np.allclose(offsets[np.isin(pcs, [2, 5, 9, 11])], 0.4)
+    assert np.allclose(offsets[np.isin(pcs, [1, 3, 6, 8, 10])], 0.8)
+
+
+def chord_teacher(seed: int = 0) -> Teacher:
+    torch.manual_seed(seed)
+    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=True))
+    with torch.no_grad():
+        for p in teacher.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return teacher.eval()
+
+
+def test_zero_initialised_chord_layers_leave_a_teacher_unchanged():
+    torch.manual_seed(0)
+    plain = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16)).eval()
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    grown = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=True)).eval()
+    missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("chord_") for k in missing)
+    B, T = 2, 16
+    x = torch.randn(B, T, 2, 2, K)
+    chord = chord_tensor(np.full((B, T), chord_index(7, "7")))
+    cond = Cond(torch.zeros(B, T, 2, 2, K), torch.zeros(B, T, 2, dtype=torch.bool), torch.ones(B, T, dtype=torch.bool),
+                torch.zeros(B, T, dtype=torch.long), torch.tensor([[0.0, 1.0, 0.0]] * B), chord)  # fmt: skip
+    with torch.no_grad():
+        torch.testing.assert_close(grown.denoise(x, torch.tensor(1.0), cond), plain.denoise(x, torch.tensor(1.0), cond))
+        with_chord = grown.denoise(x, torch.tensor(1.0), cond)
+        for layer in grown.chord_layers:
+            layer.weight.normal_(0, 0.5)
+        assert not torch.allclose(grown.denoise(x, torch.tensor(1.0), cond), with_chord)
+
+
+def test_a_chord_conditioned_student_streams_as_its_parallel_pass():
+    student = Student.from_teacher(chord_teacher(), kv_window=8).eval()
+    T = 20
+    lead = torch.from_numpy(melody(T)).float()
+    chords = np.repeat([chord_index(0, "maj"), chord_index(5, "maj"), chord_index(7, "7"), chord_index(9, "min"), chord_index(0, "maj")], 4)
+    chord = chord_tensor(chords)
+    noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(2))
+    state = student.init_state(np.array([0.0, 1.0, 0.0]))
+    frames, x0s = [], []
+    for t in range(T):
+        state, frame = student.step(state, lead[t], noise[t], chord[t])
+        frames.append(frame.clone())
+        x0s.append(state.x0[0].clone())
+    frames = torch.stack(frames)
+    with torch.no_grad():
+        par = student.consistency((noise * student.sigma_max)[None], torch.tensor(student.sigma_max), lead[None] * 2 - 1,
+                                  frames[None].float() * 2 - 1, (torch.arange(T) % 16)[None], torch.tensor([[0.0, 1.0, 0.0]]),
+                                  chord[None])[0]  # fmt: skip
+    torch.testing.assert_close(torch.stack(x0s), par, atol=1e-4, rtol=1e-4)
+    # and the chord matters: another plan gives other cells
+    state = student.init_state(np.array([0.0, 1.0, 0.0]))
+    other = chord_tensor(np.full(T, chord_index(6, "dim")))
+    x0_other = []
+    for t in range(T):
+        state, _ = student.step(state, lead[t], noise[t], other[t])
+        x0_other.append(state.x0[0].clone())
+    assert not torch.allclose(torch.stack(x0_other), torch.stack(x0s))
+
+
+def test_the_guard_keeps_notes_off_the_chord_out_of_the_frame():
+    student = Student.from_teacher(chord_teacher(), kv_window=8).eval()
+    student.onset_threshold = student.sustain_threshold = -0.5  # a dense part
+    lead = torch.from_numpy(melody(16)).float()
+    chord = chord_tensor(np.full(16, chord_index(0, "maj")))
+    guard = torch.from_numpy(Guard(5.0).offsets(chord_index(0, "maj"), 0, False))  # far beyond any cell value
+    state = student.init_state(np.array([0.0, 1.0, 0.0]))
+    g = torch.Generator().manual_seed(0)
+    sounding = np.zeros(K, bool)
+    for t in range(16):
+        state, frame = student.step(state, lead[t], torch.randn(2, K, generator=g), chord[t], guard)
+        sounding |= frame[1].numpy().astype(bool)
+    pcs = set(((21 + np.flatnonzero(sounding)) % 12).tolist())
+    assert pcs and pcs <= {0, 4, 7}
+
+
+def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_plan(tmp_path):
+    from accomp.engine.accompanist import Accompanist
+    from accomp.model.preset import load_preset, save_preset
+
+    teacher = chord_teacher()
+    teacher_path = tmp_path / "teacher.safetensors"
+    save_teacher(teacher, DEFAULT_SPEC, teacher_path)
+    planner_path = tmp_path / "planner.safetensors"
+    save_planner(random_planner(), planner_path)
+    harmony = open_harmony(planner_path, teacher.cfg.styles, 0.3, chords=True)
+    student = Student.from_teacher(teacher, lora_rank=4, kv_window=8)
+    preset = tmp_path / "mine.safetensors"
+    save_preset(student, teacher_path, preset, style={"name": "mine", "weights": [0.0, 1.0, 0.0]}, harmony=harmony.record())
+    _, header = load_preset(preset)
+    assert header["harmony"]["planner"]["file"] == "planner.safetensors" and header["harmony"]["guard"] == 0.3
+    acc = Accompanist.from_preset(preset)
+    assert acc.harmony.planner is not None and acc.harmony.guard.strength == 0.3
+    lead = melody(32)
+    chords = []
+    for t in range(32):
+        acc.step(t, lead[t], t % 16)
+        chords.append(acc.chord)
+    assert NO_CHORD not in chords[4:] and len(set(chords)) > 1
+    assert Accompanist.from_preset(preset, guard=0.0).harmony.guard is None
+    planner_path.unlink()
+    with pytest.raises(CheckpointError, match="chord planner 'planner.safetensors' \(hash [0-9a-f]+\) is not in"):
+        load_harmony(header, preset, teacher.cfg.styles, chords=True)
+
+
+def test_a_teacher_without_chords_needs_no_planner():
+    assert open_harmony(None, STYLES, 0.3, chords=False) == Harmony(None, None)
+    assert CHROMA.shape == (N_CHORDS, 12)
