@@ -87,6 +87,7 @@ class _Item:
     name: str
     path: Path
     read: Callable[[], Piece]
+    also: tuple[Path, ...] = ()  # other files the piece is read from (POP909's chord_midi.txt)
 
 
 def load_corpus(
@@ -200,11 +201,14 @@ def _fingerprint(items: list[_Item]) -> list[list]:
     """Name, size and mtime of every source file (a file that cannot be stat-ed counts as -1)."""
     rows = []
     for item in items:
-        try:
-            st = item.path.stat()
-            rows.append([item.name, st.st_size, st.st_mtime_ns])
-        except OSError:
-            rows.append([item.name, -1, -1])
+        row = [item.name]
+        for path in (item.path, *item.also):
+            try:
+                st = path.stat()
+                row += [st.st_size, st.st_mtime_ns]
+            except OSError:
+                row += [-1, -1]
+        rows.append(row)
     return rows
 
 
@@ -257,7 +261,8 @@ def _pop909_items(folder: Path, style: str, spec: FrameSpec) -> tuple[list[_Item
         name = f"pop909/{song.name}"
         midi = song / f"{song.name}.mid"
         if midi.is_file():
-            items.append(_Item(name, midi, partial(_pop909_piece, midi, song / "chord_midi.txt", spec, style, name)))
+            chords = song / "chord_midi.txt"
+            items.append(_Item(name, midi, partial(_pop909_piece, midi, chords, spec, style, name), (chords,)))
         else:
             skipped.append((name, f"no {song.name}.mid in its folder"))
     return items, skipped
