@@ -49,6 +49,11 @@ class ObservedPlayer:
     def name(self) -> str:
         return preset_title(self.path, self.header)
 
+    @property
+    def revised(self) -> bool:
+        """Whether the last re-decision revised the chord plan (the engine's latency log)."""
+        return bool(getattr(self.inner, "revised", False))
+
     def restart(self, bar_steps: int) -> None:
         """A fresh stream for a new play (not while the engine calls this player)."""
         self.inner.bar_steps = bar_steps
