@@ -278,6 +278,7 @@ def _add_teacher(sub) -> None:
 
     p = tsub.add_parser("eval", help="metrics table: teacher (full view, causal, prompt-only) vs human and baselines")
     p.add_argument("--teacher", required=True, help="teacher checkpoint")
+    p.add_argument("--planner", help="chord planner for a chord-conditioned teacher (default: the bundled one)")
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
     p.add_argument("--max-pieces", type=int, default=64)

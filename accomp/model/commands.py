@@ -84,20 +84,25 @@ def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None) -> li
 
 
 def teacher_rows(teacher, pieces: list[Piece], settings, device, *, batch: int = 32, modes=("full view", "causal"),
-                 planner=None) -> dict[str, list[Piece]]:
+                 planner=None, labelled: bool = False) -> dict[str, list[Piece]]:
     """Teacher accompaniments of the pieces' leads, in full view and/or causal mode; a
     chord-conditioned teacher voices the ``planner``'s plan (bidirectional in full view,
-    causal in causal mode)."""
+    causal in causal mode), or with ``labelled`` the pieces' own chord labels."""
+    from accomp.music.labels import piece_chords
+
     from accomp.model.generate import generate, style_weights
     from accomp.music.evaluate import with_accomp
 
-    rows: dict[str, list[Piece]] = {f"teacher ({mode})": [] for mode in modes}
-    for causal, name in ((mode == "causal", f"teacher ({mode})") for mode in modes):
+    suffix = ", labelled chords" if labelled else ""
+    rows: dict[str, list[Piece]] = {f"teacher ({mode}{suffix})": [] for mode in modes}
+    for causal, name in ((mode == "causal", f"teacher ({mode}{suffix})") for mode in modes):
         for i in range(0, len(pieces), batch):
             chunk = pieces[i : i + batch]
             style = np.stack([style_weights(teacher.cfg.styles, style=p.style) for p in chunk])
             chords = None
-            if planner is not None and teacher.cfg.chords:
+            if labelled:
+                chords = np.stack([piece_chords(p) for p in chunk])
+            elif planner is not None and teacher.cfg.chords:
                 chords = np.stack([planner.plan(p.tracks[LEAD], p.beat_in_bar, p.spec.steps_per_beat, w, whole=not causal).chords
                                    for p, w in zip(chunk, style)])  # fmt: skip
             _, accomp, _ = generate(
@@ -135,6 +140,8 @@ def quick_metrics(teacher, val: list[Piece], device, *, n: int = 16, steps: int 
 
     segs = eval_segments(val[::max(1, len(val) // n)], steps, n)
     rows = {**reference_rows(segs), **teacher_rows(teacher, segs, SamplerSettings(), device)}
+    if teacher.cfg.chords:
+        rows.update(teacher_rows(teacher, segs, SamplerSettings(), device, modes=("full view",), labelled=True))
     table = evaluate_pieces(rows, segs)
     return {"pieces": len(segs), "steps": steps, "table": table}
 
@@ -257,6 +264,7 @@ def teacher_sample(args: argparse.Namespace) -> int:
 
 def teacher_eval(args: argparse.Namespace) -> int:
     from accomp.model.checkpoint import load_teacher
+    from accomp.model.harmony import open_harmony
     from accomp.model.generate import SamplerSettings
     from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, write_json
 
@@ -267,7 +275,10 @@ def teacher_eval(args: argparse.Namespace) -> int:
     settings = SamplerSettings(steps=args.steps, guidance=args.guidance, lead_guidance=args.lead_guidance, chunk=args.chunk,
                                seed=args.seed)
     t0 = time.perf_counter()
-    rows = {**reference_rows(segs), **teacher_rows(teacher, segs, settings, device)}
+    harmony = open_harmony(args.planner, teacher.cfg.styles, 0.0, chords=teacher.cfg.chords)
+    rows = {**reference_rows(segs), **teacher_rows(teacher, segs, settings, device, planner=harmony.planner)}
+    if teacher.cfg.chords:  # how faithfully the texture voices a given plan: the human chords
+        rows.update(teacher_rows(teacher, segs, settings, device, modes=("full view",), labelled=True))
     styles = sorted({p.style for p in segs})
     table = evaluate_pieces(rows, segs)
     for style in styles:
