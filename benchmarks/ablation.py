@@ -4,7 +4,11 @@ consistency, every variant distilled with the same budget and seed, then evaluat
 
     .venv/bin/python benchmarks/ablation.py --style chorale --corpus chorales --steps 150
 
-Writes ``benchmarks/results/ablation.json`` and prints one table (one row per variant).
+With ``--harmony`` the variants are the harmony's parts instead: the full recipe, the
+teacher's guidance off in distillation (``--guidance 1``), and, evaluated on the full
+recipe's preset, the guard off and the planner off (``student eval --ablate``).
+
+Writes ``benchmarks/results/ablation.json`` (``ablation_harmony.json``) and prints one table.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ VARIANTS = {
     "- temporal": ["--no-term", "temporal"],
     "regression instead of consistency": ["--objective", "regression"],
 }
+HARMONY_VARIANTS = {
+    "full (planner, guidance 1.5, guard)": [],
+    "guidance off (1.0)": ["--guidance", "1"],
+}
 COLUMNS = ["consonance", "key_adherence", "chord_agreement", "note_in_chord", "onset_density", "polyphony", "activity", "diversity"]
 
 
@@ -46,24 +54,29 @@ def main() -> int:
     ap.add_argument("--max-pieces", type=int, default=16)
     ap.add_argument("--bars", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ablation.json"))
+    ap.add_argument("--harmony", action="store_true", help="ablate the harmony's parts instead of the loss terms")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / ("ablation_harmony.json" if args.harmony else "ablation.json"))
     accomp = [sys.executable, "-m", "accomp"]
     corpus = ["--corpus", args.corpus] + (["--path", args.path] if args.path else [])
     rows, human = {}, None
     with tempfile.TemporaryDirectory() as tmp:
-        for name, extra in VARIANTS.items():
+        for name, extra in (HARMONY_VARIANTS if args.harmony else VARIANTS).items():
             preset = Path(tmp) / f"{len(rows)}.safetensors"
             t0 = time.perf_counter()
             run(accomp + ["distill", "--style", args.style, "--quick", "--steps", str(args.steps), "--seed", str(args.seed),
                           "--out", str(preset), "--progress", "jsonl", *extra])
             minutes = (time.perf_counter() - t0) / 60
             report = Path(tmp) / "eval.json"
+            ablate = ["--ablate"] if args.harmony and not rows else []
             run(accomp + ["student", "eval", "--preset", str(preset), *corpus, "--split", "val", "--max-pieces",
-                          str(args.max_pieces), "--bars", str(args.bars), "--seed", str(args.seed), "--json", str(report)])
+                          str(args.max_pieces), "--bars", str(args.bars), "--seed", str(args.seed), "--json", str(report), *ablate])
             table = json.loads(report.read_text())["rows"]
-            student_row = next(v for k, v in table.items() if k.startswith("student"))
-            rows[name] = {**{c: student_row.get(c) for c in COLUMNS}, "distill_minutes": round(minutes, 1)}
+            students = [(k, v) for k, v in table.items() if k.startswith("student")]
+            rows[name] = {**{c: students[0][1].get(c) for c in COLUMNS}, "distill_minutes": round(minutes, 1)}
+            for key, values in students[1:]:  # --ablate: the same preset with the guard off, the planner off
+                rows[key[key.index("1 step, ") + 8 : -1]] = {c: values.get(c) for c in COLUMNS}
             human = {c: table["human reference"].get(c) for c in COLUMNS}
             rows_teacher = {c: table["teacher (causal)"].get(c) for c in COLUMNS}
     rows = {"human reference": human, "teacher (causal)": rows_teacher, **rows}

@@ -22,9 +22,9 @@ TINY = DistillConfig(steps=4, batch=2, chunk=4, levels=3, songs=4, song_frames=2
                      regression_warmup=2, rollout=1.0, save_every=2)
 
 
-def tiny_teacher(seed: int = 0) -> Teacher:
+def tiny_teacher(seed: int = 0, chords: bool = False) -> Teacher:
     torch.manual_seed(seed)
-    t = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
+    t = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=chords))
     with torch.no_grad():
         for p in t.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -94,10 +94,17 @@ def test_switched_off_terms_are_not_computed(tmp_path):
     assert set([e for e in events if e["event"] == "progress"][-1]["terms"]) == {"latent"}
 
 
-def test_distill_command_is_data_free(tmp_path):
-    """The whole `accomp distill` command, with every corpus loader made to raise."""
+@pytest.mark.parametrize("chords", [False, True], ids=["plain teacher", "chord plan"])
+def test_distill_command_is_data_free(tmp_path, chords):
+    """The whole `accomp distill` command, with every corpus loader made to raise; a
+    chord-conditioned teacher's songs are planned by the planner file, no data either."""
+    from accomp.model.planner import Planner, PlannerConfig
+    from accomp.model.planner_train import save_planner
+
     teacher = tmp_path / "teacher.safetensors"
-    save_teacher(tiny_teacher(), DEFAULT_SPEC, teacher)
+    save_teacher(tiny_teacher(chords=chords), DEFAULT_SPEC, teacher)
+    planner = tmp_path / "planner.safetensors"
+    save_planner(Planner.create(PlannerConfig(styles=("pop", "chorale"), hidden=16, layers=1)), planner)
     out = tmp_path / "preset.safetensors"
     script = textwrap.dedent(
         f"""
@@ -122,7 +129,7 @@ def test_distill_command_is_data_free(tmp_path):
         loop.QUICK.update({dict(steps=2, batch=2, chunk=4, levels=3, songs=4, song_frames=20, reuse=2, regression_warmup=1)!r})
         from accomp.cli import main
         sys.exit(main(["distill", "--teacher", {str(teacher)!r}, "--mix", "pop=0.7,chorale=0.3", "--quick",
-                       "--out", {str(out)!r}, "--progress", "jsonl"]))
+                       "--out", {str(out)!r}, "--progress", "jsonl", "--planner", {str(planner)!r}]))
         """
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -135,6 +142,7 @@ def test_distill_command_is_data_free(tmp_path):
     assert header["style"]["weights"][:2] == pytest.approx([0.7, 0.3])
     assert header["loss_weights"] == {"latent": 1.0, "spectral": 0.5, "temporal": 0.5}
     assert "table" in header["metrics"]
+    assert bool(header.get("harmony")) == chords
 
 
 @pytest.mark.parametrize(

@@ -109,9 +109,16 @@ def test_a_finished_run_shows_metrics_and_the_preset_appears(qtbot, dialog):
     assert notice_with(window, "New preset 'tiny-distilled' is ready")
 
 
-def test_the_default_teacher_is_offered_first(fresh_config):
+def test_the_default_teacher_is_offered_first(fresh_config, tmp_path, monkeypatch):
+    import accomp.model.preset as preset
     from accomp.gui.player import known_teachers
-    from accomp.model.preset import bundled_teachers
 
-    bundled = [p.name for p in known_teachers() if p.parent == bundled_teachers()]
-    assert bundled[0] == "teacher.safetensors" and "teacher-v6.safetensors" in bundled
+    real = [p.name for p in known_teachers() if p.parent == preset.bundled_teachers()]
+    assert real[0] == "teacher.safetensors"
+    folder = tmp_path / "teachers"  # a release bundling an older teacher beside the default
+    folder.mkdir()
+    for name in ("teacher-v5.safetensors", "teacher.safetensors", "a-teacher.safetensors"):
+        (folder / name).write_bytes(b"")
+    monkeypatch.setattr(preset, "bundled_teachers", lambda: folder)
+    bundled = [p.name for p in known_teachers() if p.parent == folder]
+    assert bundled == ["teacher.safetensors", "a-teacher.safetensors", "teacher-v5.safetensors"]
