@@ -12,7 +12,7 @@ from accomp.errors import CheckpointError
 from accomp.model.checkpoint import save_teacher
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony, open_harmony
-from accomp.model.planner import Guard, Planner, PlannerConfig, PlannerStream
+from accomp.model.planner import Guard, KeyTracker, Planner, PlannerConfig, PlannerStream
 from accomp.model.planner_train import load_planner, save_planner
 from accomp.model.student import Student
 from accomp.model.teacher import Cond, Teacher, TeacherConfig
@@ -95,6 +95,39 @@ def test_a_revision_reruns_the_beat_from_the_same_state():
     revised = a.decide(late, 0, revise=True)
     assert revised == b.decide(late, 0)
     assert a.revised == (revised != first)
+
+
+def _track_keys(beats: list[list[int]]) -> list[tuple[int, bool]]:
+    """The tracker's (tonic, restarted) at each beat of a lead given as pitch classes per beat
+    (two steps each; the first is the beat's first step)."""
+    tracker, out = KeyTracker(), []
+    for pcs in beats:
+        chroma, first = np.zeros(12), np.zeros(12)
+        for p in pcs:
+            chroma[p % 12] += 2
+        first[pcs[0] % 12] = 1
+        tracker.view(first)
+        out.append((tracker.tonic, tracker.restart))
+        tracker.advance(chroma)
+    return out
+
+
+# 1 3 5 7 8 5 | 6 4 3 2 7 1 in C, one list per beat
+C_PHRASE = [[0], [4, 7], [11, 0], [7], [9, 5], [4, 2], [11], [0]]
+
+
+@pytest.mark.parametrize("shift", [6, 4, 8, 2, 1])
+def test_the_key_tracker_follows_a_melody_into_a_far_key_within_a_few_beats(shift):
+    moved = [[p + shift for p in beat] for beat in C_PHRASE]
+    keys = _track_keys(C_PHRASE * 2 + moved * 2)
+    assert all(tonic == 0 for tonic, _ in keys[4:16])
+    assert all(tonic == shift for tonic, _ in keys[16 + 4 :]), keys[16:]
+
+
+def test_a_chromatic_passing_note_does_not_restart_the_key():
+    passing = [[0], [4, 7], [11, 0], [7], [9, 8], [7, 6], [5, 4], [2], [0]]
+    keys = _track_keys(C_PHRASE * 2 + passing * 2)
+    assert not any(restart for _, restart in keys) and all(tonic == 0 for tonic, _ in keys[4:])
 
 
 def test_planner_files_round_trip_and_a_foreign_one_is_refused(tmp_path):
