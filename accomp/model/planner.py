@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, transpose
 from accomp.music.metrics import KS_MAJOR, KS_MINOR, beat_chroma, beat_index, key_pitch_classes, pc_counts
@@ -338,6 +339,10 @@ class PlannerStream:
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
         self.net = planner.causal.eval()
+        gru = self.net.gru
+        self._gru = [tuple(getattr(gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                     for layer in range(gru.num_layers)]  # fmt: skip
+        self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
         self.steps_per_beat = steps_per_beat
@@ -348,8 +353,9 @@ class PlannerStream:
         self.reset()
 
     def reset(self) -> None:
-        self.h_before: torch.Tensor | None = None  # hidden state before the current beat
-        self.h_after: torch.Tensor | None = None
+        zero = torch.zeros(len(self._gru), 1, self.cfg.hidden)
+        self.h_before = zero  # the GRU's hidden state before the current beat, per layer
+        self.h_after = zero.clone()
         self.keys = KeyTracker()
         self.beat_chroma = np.zeros(12)  # the current beat so far
         self.prev_chroma = np.zeros(12)
@@ -362,9 +368,10 @@ class PlannerStream:
         self.keys.view(first)
         tonic, minor = self.keys.tonic, self.keys.minor
         x = self.x[0, 0].numpy()
-        prev = np.roll(self.prev_chroma, -tonic)
+        rot = self._rot[tonic]
+        prev = self.prev_chroma[rot]
         x[:12] = prev / prev.sum() if prev.sum() > 0 else 0.0
-        x[12:24] = np.roll(first, -tonic)
+        x[12:24] = first[rot]
         x[24], x[25] = float(onset), float(first.sum() == 0)
         x[26 : 26 + BEAT_SLOTS] = 0.0
         x[26 + min(position, BEAT_SLOTS - 1)] = 1.0
@@ -378,21 +385,33 @@ class PlannerStream:
         if not revise:  # a new beat: the finished one enters the tracker and the history
             self.keys.advance(self.beat_chroma)
             self.prev_chroma[:] = self.beat_chroma
-            self.h_before = self.h_after
+            self.h_before, self.h_after = self.h_after, self.h_before
             self.beat_chroma[:] = 0.0
         first = (lead_frame.any(axis=0).astype(np.float64) @ self.fold > 0).astype(np.float64)
         onset = bool(lead_frame[0].any())
         tonic = self._features(first, onset, beat_in_bar // self.steps_per_beat)
-        logits, self.h_after = self.net(self.x, self.h_before)
+        logits = self._step_net()
         heard = self.heard_any or first.any()
-        scores = logits[0, 0].numpy().copy()
-        scores += MELODY_BONUS * (CHROMA @ np.roll(first, -tonic) > 0)
+        scores = logits.numpy()
+        scores += MELODY_BONUS * (CHROMA @ first[self._rot[tonic]] > 0)
         if heard:
             scores[NO_CHORD] = -np.inf
         chord = int(transpose(np.array([int(np.argmax(scores))]), tonic)[0]) if heard else NO_CHORD
         self.revised = revise and chord != self.chord
         self.chord, self.tonic, self.minor = chord, tonic, bool(self.x[0, 0, 27 + BEAT_SLOTS] > 0.5)
         return chord
+
+    def _step_net(self) -> torch.Tensor:
+        """One beat of :class:`PlannerNet` by its weights (the module call costs more than the
+        arithmetic): ``self.x`` and ``h_before`` in, ``h_after`` written -> logits (n_chords,)."""
+        net = self.net
+        y = F.gelu(F.linear(self.x[0], net.inp[0].weight, net.inp[0].bias))
+        for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._gru):
+            y = torch.gru_cell(y, self.h_before[layer], w_ih, w_hh, b_ih, b_hh)
+            self.h_after[layer].copy_(y)
+        norm, head = net.out[0], net.out[1]
+        y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        return F.linear(y, head.weight, head.bias)[0]
 
     def hear(self, lead_frame: np.ndarray) -> None:
         """Count a step's sounding lead notes into the current beat."""
