@@ -296,6 +296,7 @@ def _add_planner(sub) -> None:
     p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
     p.add_argument("--styles", default="chorale,pop", help="the style vocabulary, as the teacher's (comma separated)")
     p.add_argument("--hidden", type=int, default=192, help="GRU width")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout in training (input layer and between GRU layers)")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget for both planners")
     p.add_argument("--whole-share", type=float, default=0.35, help="share of the budget for the bidirectional planner")
     p.add_argument("--steps", type=int, default=100000, help="at most this many updates per planner")

@@ -15,20 +15,11 @@ from accomp.config import DEFAULT_SPEC
 from accomp.distill.losses import latent_term, spectral_term, temporal_term
 from accomp.distill.loop import DistillConfig, run_distill
 from accomp.model.checkpoint import save_teacher
-from accomp.model.teacher import Teacher, TeacherConfig
+from tiny_models import tiny_teacher  # noqa: E402
 
 K = 88
 TINY = DistillConfig(steps=4, batch=2, chunk=4, levels=3, songs=4, song_frames=20, refresh_songs=100, reuse=2,
                      regression_warmup=2, rollout=1.0, save_every=2)
-
-
-def tiny_teacher(seed: int = 0, chords: bool = False) -> Teacher:
-    torch.manual_seed(seed)
-    t = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=chords))
-    with torch.no_grad():
-        for p in t.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return t.eval()
 
 
 def cells(seed: int, shape=(2, 8, 2, K)) -> torch.Tensor:

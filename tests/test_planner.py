@@ -17,6 +17,7 @@ from accomp.model.planner_train import load_planner, save_planner
 from accomp.model.student import Student
 from accomp.model.teacher import Cond, Teacher, TeacherConfig
 from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index
+from tiny_models import tiny_teacher  # noqa: E402
 
 K = 88
 STYLES = ("chorale", "pop")
@@ -171,21 +172,8 @@ def test_the_guard_holds_back_notes_off_the_chord_and_more_so_off_the_key():
     assert np.allclose(offsets[np.isin(pcs, [1, 3, 6, 8, 10])], 0.8)
 
 
-def chord_teacher(seed: int = 0) -> Teacher:
-    torch.manual_seed(seed)
-    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=True))
-    with torch.no_grad():
-        for p in teacher.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
-    return teacher.eval()
-
-
 def test_zero_initialised_chord_layers_leave_a_teacher_unchanged():
-    torch.manual_seed(0)
-    plain = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16)).eval()
-    with torch.no_grad():
-        for p in plain.parameters():
-            p.add_(torch.randn_like(p) * 0.05)
+    plain = tiny_teacher()
     grown = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=True)).eval()
     missing, unexpected = grown.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith("chord_") for k in missing)
@@ -203,7 +191,7 @@ def test_zero_initialised_chord_layers_leave_a_teacher_unchanged():
 
 
 def test_a_chord_conditioned_student_streams_as_its_parallel_pass():
-    student = Student.from_teacher(chord_teacher(), kv_window=8).eval()
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
     T = 20
     lead = torch.from_numpy(melody(T)).float()
     chords = np.repeat([chord_index(0, "maj"), chord_index(5, "maj"), chord_index(7, "7"), chord_index(9, "min"), chord_index(0, "maj")], 4)
@@ -232,7 +220,7 @@ def test_a_chord_conditioned_student_streams_as_its_parallel_pass():
 
 
 def test_the_guard_keeps_notes_off_the_chord_out_of_the_frame():
-    student = Student.from_teacher(chord_teacher(), kv_window=8).eval()
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
     student.onset_threshold = student.sustain_threshold = -0.5  # a dense part
     lead = torch.from_numpy(melody(16)).float()
     chord = chord_tensor(np.full(16, chord_index(0, "maj")))
@@ -251,7 +239,7 @@ def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_pla
     from accomp.engine.accompanist import Accompanist
     from accomp.model.preset import load_preset, save_preset
 
-    teacher = chord_teacher()
+    teacher = tiny_teacher(chords=True)
     teacher_path = tmp_path / "teacher.safetensors"
     save_teacher(teacher, DEFAULT_SPEC, teacher_path)
     planner_path = tmp_path / "planner.safetensors"

@@ -51,6 +51,7 @@ class PlannerConfig:
     hidden: int = 192
     layers: int = 2
     n_chords: int = N_CHORDS
+    dropout: float = 0.0  # in training only: on the input layer's output and between GRU layers
 
     @property
     def n_features(self) -> int:
@@ -214,8 +215,9 @@ class PlannerNet(nn.Module):
         super().__init__()
         self.cfg, self.bidirectional = cfg, bidirectional
         hidden = cfg.hidden // 2 if bidirectional else cfg.hidden
-        self.inp = nn.Sequential(nn.Linear(cfg.n_features, cfg.hidden), nn.GELU())
-        self.gru = nn.GRU(cfg.hidden, hidden, num_layers=cfg.layers, batch_first=True, bidirectional=bidirectional)
+        self.inp = nn.Sequential(nn.Linear(cfg.n_features, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout))
+        self.gru = nn.GRU(cfg.hidden, hidden, num_layers=cfg.layers, batch_first=True, bidirectional=bidirectional,
+                          dropout=cfg.dropout if cfg.layers > 1 else 0.0)  # fmt: skip
         self.out = nn.Sequential(nn.LayerNorm(cfg.hidden), nn.Linear(cfg.hidden, cfg.n_chords))
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

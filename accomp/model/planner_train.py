@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from accomp.errors import CheckpointError
+from accomp.errors import CheckpointError, SettingsError
 from accomp.model.checkpoint import atomic_save_tensors, file_hash, read_tensors
 from accomp.model.planner import Planner, PlannerConfig, beat_lead, decide, features
 from accomp.music.chords import N_CHORDS, NO_CHORD, transpose
@@ -191,7 +191,9 @@ def planner_train(args: argparse.Namespace) -> int:
     from accomp.model.commands import load_pieces
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    cfg = PlannerConfig(styles=tuple(args.styles.split(",")), hidden=args.hidden)
+    if not 0.0 <= args.dropout < 1.0:
+        raise SettingsError(f"--dropout must be in [0, 1), not {args.dropout}")
+    cfg = PlannerConfig(styles=tuple(args.styles.split(",")), hidden=args.hidden, dropout=args.dropout)
     train, summary = load_pieces(args, DEFAULT_SPEC, "train")
     val, val_summary = load_pieces(args, DEFAULT_SPEC, "val")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
