@@ -267,3 +267,13 @@ def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_pla
 def test_a_teacher_without_chords_needs_no_planner():
     assert open_harmony(None, STYLES, 0.3, chords=False) == Harmony(None, None)
     assert CHROMA.shape == (N_CHORDS, 12)
+
+
+def test_planner_train_refuses_an_impossible_dropout():
+    import argparse
+
+    from accomp.errors import SettingsError
+    from accomp.model.planner_train import planner_train
+
+    with pytest.raises(SettingsError, match="--dropout"):
+        planner_train(argparse.Namespace(dropout=1.5, styles="pop,chorale", hidden=64))
