@@ -224,3 +224,22 @@ def test_a_player_without_a_revised_flag_never_counts_as_revising():
     late = e.lookahead + 4 * STEP + 480
     run_offline(e, [(late, NOTE_ON, 72, 100), (late + STEP, NOTE_OFF, 72, 0)], seconds=1.0)
     assert e.redos == 1 and e.metrics().plan_revisions == 0 and e.latency_log[0, 7] == 0
+
+
+def test_panic_then_stop_in_the_same_block_keeps_the_panics_note_offs_in_the_recording(tmp_path):
+    e = engine(Script(steps={4: "strike", 5: "hold", 6: "hold", 7: "hold"}))
+    rec = Recorder(e.transport, e.record, midi_path=tmp_path / "r.mid")
+    o = e.lookahead
+    e.start(0)
+    e.poll(o + 4 * STEP)  # the note starts at o + 4 * STEP
+    panic = o + 4 * STEP + 2000
+    e.set_player(e.player, panic)  # panic: every note ends at the first block not rendered yet
+    e.stop(panic + 10)  # and the stop comes before that block: its cut is the same
+    rec.poll()
+    rec.frames_written = o + 8 * STEP  # the recording runs on past the cut
+    rec.close()
+    track = mido.MidiFile(tmp_path / "r.mid").tracks[2]
+    ticks = np.cumsum([m.time for m in track])
+    ends = [tick for tick, m in zip(ticks, track) if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0)]
+    beats_at_cut = e.transport.beats_since_origin(e._earliest(panic))
+    assert ends == [round(beats_at_cut * OUT_TICKS_PER_BEAT)]

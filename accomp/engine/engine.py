@@ -239,6 +239,7 @@ class Engine:
         self._record(cut, ACCOMP, CUT, 0, 0)
         for key in np.flatnonzero(self._sounding | (self._off_at >= cut)):
             self._record(cut, ACCOMP, NOTE_OFF, self._pitch(key), 0)
+            self._off_at[key] = cut  # a second cut in the same block (panic, then stop) records it again
         self._sounding[:] = False
         self._off_due[:] = NO_DUE
         self.accomp_synth.request_flush()

@@ -307,11 +307,11 @@ class LiveSession:
                         pass
                 while not self._controls.empty():
                     self._controls.get_nowait()(e, clock.now())
-                if self._panic:
-                    self._panic = False
+                if self._panic:  # cleared once done: whoever waits on it sees every note ended
                     e.set_player(e.player, clock.now())
                     e.lead_monitor.request_flush()
                     e.click_synth.request_flush()
+                    self._panic = False
                 if not self.audio.alive():
                     self.error = self.audio.failed
                     break
