@@ -260,7 +260,7 @@ def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_pla
     assert NO_CHORD not in chords[4:] and len(set(chords)) > 1
     assert Accompanist.from_preset(preset, guard=0.0).harmony.guard is None
     planner_path.unlink()
-    with pytest.raises(CheckpointError, match="chord planner 'planner.safetensors' \(hash [0-9a-f]+\) is not in"):
+    with pytest.raises(CheckpointError, match=r"chord planner 'planner.safetensors' \(hash [0-9a-f]+\) is not in"):
         load_harmony(header, preset, teacher.cfg.styles, chords=True)
 
 
