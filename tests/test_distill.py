@@ -14,6 +14,7 @@ import torch
 from accomp.config import DEFAULT_SPEC
 from accomp.distill.losses import latent_term, spectral_term, temporal_term
 from accomp.distill.loop import DistillConfig, run_distill
+from accomp.errors import CheckpointError
 from accomp.model.checkpoint import save_teacher
 from tiny_models import tiny_teacher  # noqa: E402
 
@@ -180,3 +181,22 @@ def test_a_users_preset_from_the_bundled_teacher_keeps_a_copy_of_it(tmp_path, mo
     _keep_bundled_teacher(bundled, tmp_path / "mine.safetensors")
     kept = list(user_dir("teachers").iterdir())
     assert len(kept) == 1 and file_hash(kept[0]) == file_hash(bundled)
+
+
+class _Planted:
+    """A pickle that would write a file when unpickled (what a planted state file could do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_state_file_is_refused_and_never_unpickled(tmp_path):
+    out = tmp_path / "p.safetensors"
+    marker = tmp_path / "ran"
+    torch.save({"student": _Planted(marker)}, tmp_path / "p.safetensors.state.pt")
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        run_distill(tiny_teacher(), np.array([1.0, 0, 0], np.float32), TINY, out, device=torch.device("cpu"), on_progress=lambda e: None)
+    assert not marker.exists() and not out.exists()

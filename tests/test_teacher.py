@@ -333,3 +333,17 @@ def test_causal_generation_never_sees_later_lead_notes():
     _, a, _ = generate(model, beat, style, s, lead=lead, causal=True)
     _, b, _ = generate(model, beat, style, s, lead=changed, causal=True)
     np.testing.assert_array_equal(a[0, :16], b[0, :16])
+
+
+def test_a_planted_state_file_is_refused_and_never_unpickled(tmp_path):
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "ran"), "w"))
+
+    out = tmp_path / "t.safetensors"
+    torch.save({"model": Planted()}, tmp_path / "t.safetensors.state.pt")
+    cfg = tiny_config()
+    data = TrainData.from_windows(synthetic_windows(), cfg.styles)
+    with pytest.raises(CheckpointError, match="cannot resume"):
+        train_teacher(cfg, TrainConfig(steps=2, batch=4, warmup=1), DEFAULT_SPEC, data, data, out, {}, device=torch.device("cpu"))
+    assert not (tmp_path / "ran").exists() and not out.exists()

@@ -159,7 +159,7 @@ def run_distill(
     step, elapsed, history = 0, 0.0, []
     if state_path.exists():
         try:
-            saved = torch.load(state_path, map_location=device, weights_only=False)
+            saved = torch.load(state_path, map_location=device, weights_only=True)  # tensors and plain data: a planted pickle never runs
         except Exception as exc:  # a torn or foreign state file: say so, do not guess
             raise CheckpointError(f"{state_path}: cannot resume ({type(exc).__name__}); delete it to start over") from None
         if saved.get("config") != asdict(replace(cfg, minutes=None)):

@@ -200,7 +200,7 @@ def train_teacher(
     step, elapsed, history = 0, 0.0, []
     if state_path.exists():
         try:
-            state = torch.load(state_path, map_location=device, weights_only=False)
+            state = torch.load(state_path, map_location=device, weights_only=True)  # tensors and plain data: a planted pickle never runs
         except Exception as exc:  # a torn or foreign state file: say so, do not guess
             raise CheckpointError(f"{state_path}: cannot resume ({type(exc).__name__}); delete it to start over") from None
         if state["model_config"] != cfg.to_dict() or state["train_config"]["seed"] != tc.seed:
