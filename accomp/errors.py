@@ -41,3 +41,28 @@ class DeviceError(AccompError):
 
 class SettingsError(AccompError):
     """A setting with an impossible value."""
+
+
+def check_output(path, suffixes: tuple[str, ...], what: str, error: type[AccompError] = AccompError):
+    """The :class:`pathlib.Path` of a file the user asked us to write, checked before any
+    work is done: its suffix is one of ``suffixes`` (lower case, with the dot), and its
+    folder exists and may be written; else ``error`` with a one-line reason."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise error(f"{out}: a {what} file should end in {' or '.join(suffixes)}")
+    if out.is_dir():
+        raise error(f"{out}: is a folder, not a {what} file")
+    if not out.parent.is_dir():
+        raise error(f"{out.parent}: output folder does not exist")
+    try:  # the one sure test: make a file there (a read-only or special folder refuses)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise error(f"{out}: cannot write there ({exc.strerror or exc})") from None
+    if out.exists() and not os.access(out, os.W_OK):
+        raise error(f"{out}: cannot write it (permission denied)")
+    return out

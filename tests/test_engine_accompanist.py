@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -160,3 +161,29 @@ def test_render_reports_bad_input_in_one_line(tmp_path, preset, capsys):
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and "error:" in err, err
     assert not (tmp_path / "x.mid").exists() and not (tmp_path / "x.wav").exists()
+
+
+def test_render_checks_where_it_writes_before_it_renders(tmp_path, preset, capsys, monkeypatch):
+    from accomp.cli import main
+    from accomp.engine import offline
+
+    lead = tmp_path / "melody.mid"
+    write_lead(lead)
+    rendered = []
+    monkeypatch.setattr(offline, "run_offline", lambda *a, **k: rendered.append(1))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    cases = {
+        "-o out.txt": (["-o", str(tmp_path / "out.txt")], "should end in .mid or .midi"),
+        "-o a folder": (["-o", str(tmp_path)], "should end in .mid"),
+        "--wav out.mp3": (["-o", str(tmp_path / "x.mid"), "--wav", str(tmp_path / "x.mp3")], "should end in .wav"),
+        "-o /proc": (["-o", "/proc/accomp-test.mid"], "cannot write there"),
+    }
+    if os.geteuid() != 0:  # root may write anywhere
+        cases["-o read-only folder"] = (["-o", str(locked / "x.mid")], "cannot write there")
+    for name, (extra, message) in cases.items():
+        assert main(["render", str(lead), "--preset", str(preset), *extra]) == 1, name
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, (name, err)
+    assert rendered == [] and not (tmp_path / "out.txt").exists() and not (tmp_path / "x.mid").exists()

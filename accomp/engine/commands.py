@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from accomp.config import DEFAULT_SPEC
-from accomp.errors import AccompError, DeviceError, MidiFileError, SettingsError
+from accomp.errors import AccompError, AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
 
 
 def _transport(args: argparse.Namespace, *, count_in: int, click: bool):
@@ -220,9 +220,9 @@ def render(args: argparse.Namespace) -> int:
     from accomp.engine.recorder import Recorder
     from accomp.engine.transport import TransportSettings
 
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise MidiFileError(f"{out.parent}: output folder does not exist")
+    out = check_output(args.output, (".mid", ".midi"), "MIDI", MidiFileError)
+    if args.wav:
+        check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer
     probe = Engine(_engine_settings(args, TransportSettings(count_in_bars=0, click=False), sr, block))
     events, tempo_changes, meter, seconds, bpm = lead_events(args.lead, sr, probe.lookahead)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accomp.errors import AudioFileError, SettingsError
+from accomp.errors import AudioFileError, SettingsError, check_output
 from accomp.listen.analyzer import InputAnalyzer, ListenSettings
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -125,9 +125,9 @@ def render_audio(args: argparse.Namespace) -> int:
     from accomp.engine.recorder import Recorder
     from accomp.listen.follow import FollowSettings, Follower
 
-    out = Path(args.output)
-    if not out.parent.is_dir():
-        raise AudioFileError(f"{out.parent}: output folder does not exist")
+    out = check_output(args.output, (".mid", ".midi"), "MIDI", AudioFileError)
+    if args.wav:
+        check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer
     audio = read_audio(args.lead, sr)
     settings = listen_settings(args)
