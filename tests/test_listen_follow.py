@@ -196,3 +196,20 @@ def test_render_refuses_an_unreadable_recording_in_one_line(tmp_path, capsys):
     assert main(["render", str(bad), "--preset", "pop", "-o", str(tmp_path / "o.mid")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cannot read it as audio" in err[0]
+
+
+def test_render_refuses_a_silent_or_nan_recording_in_one_line(tmp_path, capsys):
+    import soundfile
+
+    from accomp.cli import main
+
+    for name, samples, message in (
+        ("silent.wav", np.zeros(48000, np.float32), "is silent"),
+        ("nan.wav", np.full(48000, np.nan, np.float32), "NaN"),
+    ):
+        path = tmp_path / name
+        soundfile.write(str(path), samples, 48000, subtype="FLOAT")
+        assert main(["render", str(path), "--preset", "pop", "-o", str(tmp_path / "o.mid")]) == 1, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "o.mid").exists()

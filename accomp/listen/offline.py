@@ -27,6 +27,9 @@ def is_audio_file(path: str) -> bool:
     return Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
+SILENT_PEAK = 1e-5  # -100 dBFS: a recording whose loudest sample is below this is silence
+
+
 def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     """A sound file as mono float32 at ``sample_rate`` (resampled when it has another rate)."""
     import soundfile
@@ -41,7 +44,12 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
         raise AudioFileError(f"{path}: cannot read it as audio ({exc})") from None
     if data.size == 0:
         raise AudioFileError(f"{path}: has no audio in it")
-    mono = np.nan_to_num(data.mean(axis=1))
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise AudioFileError(f"{path}: has no audio in it (every sample is NaN or infinite)")
+    if np.abs(data[finite]).max() < SILENT_PEAK:
+        raise AudioFileError(f"{path}: is silent (its loudest sample is below -100 dBFS): nothing to accompany")
+    mono = np.nan_to_num(data.mean(axis=1), posinf=0.0, neginf=0.0)
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32)
