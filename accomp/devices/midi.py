@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
@@ -26,6 +27,7 @@ from accomp.engine.rings import NO_EVENT, EventRing
 from accomp.errors import DeviceError
 
 CLIENT_NAME = "accomp"
+DRAIN_S = 0.05  # closing: time for the last messages (note-offs, all notes off) to leave the port
 Receive = Callable[[int, int, int, int], None]  # (sample time, status, data1, data2)
 
 
@@ -247,6 +249,7 @@ class MidiOutput:
             self._client = client
             try:
                 self._notes.release(0, self._send)
+                time.sleep(DRAIN_S)  # rtmidi's JACK port sends from its process callback: let those leave first
             finally:
                 self._client = None
                 client.close_port()
