@@ -369,3 +369,11 @@ def test_three_part_score_is_not_a_chorale():
     score = stream.Score([stream.Part([note.Note("C4")]) for _ in range(3)])
     with pytest.raises(MidiFileError, match="not 4 parts"):
         music21_score_to_piece(score, SPEC, "chorale", "x")
+
+
+def test_building_the_cache_says_so_once_and_a_cache_hit_says_nothing(pop909, capsys):
+    load_corpus("pop909", str(pop909), progress=True)
+    err = capsys.readouterr().err
+    assert "reading 3 files of the pop909 corpus (first time, or the files changed: the result is cached)" in err
+    assert load_corpus("pop909", str(pop909), progress=True).cache == "hit"
+    assert capsys.readouterr().err == ""

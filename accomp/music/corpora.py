@@ -125,6 +125,9 @@ def load_corpus(
         if hit is not None:
             return CorpusResult(kind, style, hit[0], hit[1], str(folder), "hit")
 
+    if progress:  # a progress bar shows only on a terminal: say what the wait is, once, anyway
+        why = "first time, or the files changed: the result is cached" if use_cache else "no cache"
+        print(f"reading {len(items)} files of the {kind} corpus ({why})", file=sys.stderr, flush=True)
     pieces = _read_items(items, skipped, progress, f"reading {kind}")
     if not pieces:
         example = f", e.g. {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
