@@ -30,6 +30,7 @@ ACCOMP = "accomp"
 
 # Bumped whenever encoding MIDI to frames changes: on-disk corpus caches key on it.
 ENCODER_VERSION = 1
+MIDI_SUFFIXES = (".mid", ".midi")  # what counts as a MIDI file, read or written
 
 # The default teacher's file name in resources/teachers (others may be bundled beside it).
 DEFAULT_TEACHER_FILE = "teacher.safetensors"

@@ -1,5 +1,9 @@
 """The user-facing error family: each carries a one-line message; `cli.py` prints it."""
 
+import os
+import tempfile
+from pathlib import Path
+
 
 class AccompError(Exception):
     """Base class: a problem the user can act on, described in one line."""
@@ -47,10 +51,6 @@ def check_output(path, suffixes: tuple[str, ...], what: str, error: type[AccompE
     """The :class:`pathlib.Path` of a file the user asked us to write, checked before any
     work is done: its suffix is one of ``suffixes`` (lower case, with the dot), and its
     folder exists and may be written; else ``error`` with a one-line reason."""
-    import os
-    import tempfile
-    from pathlib import Path
-
     out = Path(path)
     if out.suffix.lower() not in suffixes:
         raise error(f"{out}: a {what} file should end in {' or '.join(suffixes)}")

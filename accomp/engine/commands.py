@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from accomp.config import DEFAULT_SPEC
+from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
 from accomp.errors import AccompError, AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
 
 
@@ -220,7 +220,7 @@ def render(args: argparse.Namespace) -> int:
     from accomp.engine.recorder import Recorder
     from accomp.engine.transport import TransportSettings
 
-    out = check_output(args.output, (".mid", ".midi"), "MIDI", MidiFileError)
+    out = check_output(args.output, MIDI_SUFFIXES, "MIDI", MidiFileError)
     if args.wav:
         check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from accomp.config import MIDI_SUFFIXES
 from accomp.errors import AudioFileError, SettingsError, check_output
 from accomp.listen.analyzer import InputAnalyzer, ListenSettings
 
@@ -133,7 +134,7 @@ def render_audio(args: argparse.Namespace) -> int:
     from accomp.engine.recorder import Recorder
     from accomp.listen.follow import FollowSettings, Follower
 
-    out = check_output(args.output, (".mid", ".midi"), "MIDI", AudioFileError)
+    out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
     if args.wav:
         check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer

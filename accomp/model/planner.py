@@ -87,10 +87,9 @@ def keys_of(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _scale(tonic: int, minor: bool) -> np.ndarray:
     """(12,) bool: the key's pitch classes as a melody uses them (minor: natural, harmonic and
     melodic minor together)."""
-    if not minor:
-        return key_pitch_classes(int(tonic), "major")
-    mask = key_pitch_classes((int(tonic) + 3) % 12, "major")  # the natural minor
-    mask[[(int(tonic) + 9) % 12, (int(tonic) + 11) % 12]] = True  # raised 6th and 7th
+    mask = key_pitch_classes(int(tonic), "minor" if minor else "major")  # minor: natural + raised 7th
+    if minor:
+        mask[(int(tonic) + 9) % 12] = True  # + raised 6th
     return mask
 
 
@@ -400,7 +399,7 @@ class PlannerStream:
             scores[NO_CHORD] = -np.inf
         chord = int(transpose(np.array([int(np.argmax(scores))]), tonic)[0]) if heard else NO_CHORD
         self.revised = revise and chord != self.chord
-        self.chord, self.tonic, self.minor = chord, tonic, bool(self.x[0, 0, 27 + BEAT_SLOTS] > 0.5)
+        self.chord, self.tonic, self.minor = chord, tonic, self.keys.minor
         return chord
 
     def _step_net(self) -> torch.Tensor:

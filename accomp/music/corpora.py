@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, ENCODER_VERSION, LEAD, ONSET, FrameSpec
+from accomp.config import ACCOMP, DEFAULT_SPEC, ENCODER_VERSION, LEAD, MIDI_SUFFIXES, ONSET, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.music import cache, chorales
 from accomp.music.frames import (
@@ -57,7 +57,6 @@ __all__ = [
 KINDS = ("pop909", "chorales", "midi-folder", "pack")
 DEFAULT_STYLES = {"pop909": "pop", "chorales": "chorale"}
 POP909_ROLES = {"MELODY": LEAD, "PIANO": ACCOMP}
-MIDI_SUFFIXES = (".mid", ".midi")
 LEAD_WORDS = ("lead", "melody", "vocal", "vocals", "voice", "soprano")
 LEAD_RULE = (
     "lead = the first track whose name contains the word lead, melody, vocal(s), voice or "

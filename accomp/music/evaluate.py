@@ -29,14 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MIDI_SUFFIXES
 from accomp.errors import AccompError, CorpusError, MidiFileError, SettingsError
 from accomp.music.baselines import BASELINES
 from accomp.music.frames import Piece, read_piece_file
 from accomp.music.metrics import METRICS, aggregate, piece_key, piece_tally, reference_histogram
 
 HUMAN = "human reference"
-MIDI_SUFFIXES = (".mid", ".midi")
 LABELS = {
     "consonance": "consonance",
     "key_adherence": "in key",
