@@ -100,7 +100,7 @@ def _bundled_teacher() -> str:
     return str(Path(__file__).resolve().parents[1] / DEFAULT_TEACHER)
 
 
-GUARD_DEFAULT = 0.3  # accomp.model.harmony.DEFAULT_GUARD (the CLI imports no torch)
+GUARD_DEFAULT = 1.0  # accomp.model.harmony.DEFAULT_GUARD (the CLI imports no torch)
 
 
 def _add_distill(sub) -> None:
@@ -130,8 +130,12 @@ def _add_distill(sub) -> None:
 
     preset = sub.add_parser("preset", help="style preset tools")
     psub = preset.add_subparsers(title="preset commands", metavar="COMMAND", parser_class=_Parser, required=True)
-    p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free)")
+    p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free), "
+                        "or with --corpus to the human density of a corpus's training split")
     p.add_argument("preset", help="preset name or file")
+    _add_corpus_args(p, required=False, multiple=True)
+    p.add_argument("--pieces", type=int, default=64, help="with --corpus: training pieces to take a 4-bar segment of (default 64)")
+    p.add_argument("--guard", type=float, default=None, help="set the preset's guard strength first (0 = off; default: keep it)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=_lazy("accomp.distill.commands", "calibrate"))

@@ -1,4 +1,4 @@
-"""Data-free calibration of the student's decision thresholds (accomp.distill.calibrate)."""
+"""Calibration of the student's decision thresholds (accomp.distill.calibrate)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_thresholds_match_the_teachers_density():
             k = rng.integers(40, 60)
             lead[b, t, :, k] = 1
             lead[b, t + 1 : t + 3, 1, k] = 1
-    # What "the teacher" plays: 0.5 onsets and 2 sounding notes per step.
+    # What "the teacher" plays: 0.5 onsets per step, 2 notes sounding at every step.
     teacher_acc = np.zeros((B, T, 2, K), np.uint8)
     for b in range(B):
         for t in range(T):
@@ -41,4 +41,4 @@ def test_thresholds_match_the_teachers_density():
     want = _rates(teacher_acc)
     assert abs(got[0] - want[0]) / want[0] < 0.15, (before, got, want, found)
     assert abs(got[1] - want[1]) / want[1] < 0.15, (before, got, want, found)
-    assert found["student_per_step"] == {"onsets": round(got[0], 4), "sounding": round(got[1], 4)}
+    assert found["student"] == {"onsets_per_step": round(got[0], 4), "polyphony": round(got[1], 4)}

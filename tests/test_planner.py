@@ -12,7 +12,7 @@ from accomp.errors import CheckpointError
 from accomp.model.checkpoint import save_teacher
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony, open_harmony
-from accomp.model.planner import Guard, KeyTracker, Planner, PlannerConfig, PlannerStream
+from accomp.model.planner import WAIT_FOR_LEAD, Guard, KeyTracker, Planner, PlannerConfig, PlannerStream
 from accomp.model.planner_train import load_planner, save_planner
 from accomp.model.student import Student
 from accomp.model.teacher import Cond, Teacher, TeacherConfig
@@ -170,6 +170,29 @@ def test_the_guard_holds_back_notes_off_the_chord_and_more_so_off_the_key():
     assert np.allclose(offsets[np.isin(pcs, [0, 4, 7])], 0.0)
     assert np.allclose(offsets[np.isin(pcs, [2, 5, 9, 11])], 0.4)
     assert np.allclose(offsets[np.isin(pcs, [1, 3, 6, 8, 10])], 0.8)
+    # "no chord" is planned only before the lead's first note: the band waits, whatever the key
+    assert (guard.offsets(NO_CHORD, 0, False) >= WAIT_FOR_LEAD).all() and (guard.offsets(NO_CHORD, 9, True) >= WAIT_FOR_LEAD).all()
+
+
+def test_the_band_waits_for_the_leads_first_note():
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    student.onset_threshold = student.sustain_threshold = -1.0  # without the guard every key would sound
+    planner = random_planner()
+    T, start = 24, 9
+    lead = np.zeros((T, 2, K), np.uint8)
+    lead[start:, :, 60 - 21] = 1
+    plan = planner.plan(lead, np.arange(T) % 16, 4, np.array([0.0, 1.0, 0.0]))
+    offsets = torch.from_numpy(Guard(0.3).plan_offsets(plan))
+    chord = chord_tensor(plan.chords)
+    state = student.init_state(np.array([0.0, 1.0, 0.0]))
+    g = torch.Generator().manual_seed(0)
+    frames = []
+    for t in range(T):
+        state, frame = student.step(state, torch.from_numpy(lead[t]).float(), torch.randn(2, K, generator=g), chord[t], offsets[t])
+        frames.append(frame.numpy())
+    frames = np.stack(frames)
+    assert not frames[:8].any()  # the beats before the lead's first note (it comes in beat 3, off its first step)
+    assert frames[12:].any()
 
 
 def test_zero_initialised_chord_layers_leave_a_teacher_unchanged():
@@ -262,6 +285,43 @@ def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_pla
     planner_path.unlink()
     with pytest.raises(CheckpointError, match=r"chord planner 'planner.safetensors' \(hash [0-9a-f]+\) is not in"):
         load_harmony(header, preset, teacher.cfg.styles, chords=True)
+
+
+def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(tmp_path, capsys):
+    import mido
+
+    from accomp.cli import main
+    from accomp.model.preset import load_preset, save_preset
+
+    teacher = tiny_teacher(chords=True)
+    teacher_path = tmp_path / "teacher.safetensors"
+    save_teacher(teacher, DEFAULT_SPEC, teacher_path)
+    planner_path = tmp_path / "planner.safetensors"
+    save_planner(random_planner(), planner_path)
+    student = Student.from_teacher(teacher, lora_rank=4, kv_window=8)
+    preset = tmp_path / "mine.safetensors"
+    save_preset(student, teacher_path, preset, style={"name": "mine", "weights": [0.0, 1.0, 0.0]},
+                harmony=open_harmony(planner_path, teacher.cfg.styles, 0.3, chords=True).record())
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for i in range(8):  # a lead in quarter notes over a three-note chord on every beat
+        midi = mido.MidiFile(ticks_per_beat=480)
+        for name, notes in (("lead", [[67 + (k * (i + 2)) % 7] for k in range(32)]), ("piano", [[48, 52, 55]] * 32)):
+            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+            for chord in notes:
+                track.extend(mido.Message("note_on", note=n, velocity=80, time=0) for n in chord)
+                track.extend(mido.Message("note_off", note=n, velocity=0, time=480 if j == 0 else 0) for j, n in enumerate(chord))
+            midi.tracks.append(track)
+        midi.save(songs / f"song{i}.mid")
+    assert main(["preset", "calibrate", str(preset), "--corpus", "midi-folder", "--path", str(songs), "--style", "pop",
+                 "--pieces", "8", "--guard", "0.5", "--device", "cpu"]) == 0
+    _, header = load_preset(preset)
+    found = header["thresholds"]
+    assert "human leads x 4 bars from the songs training split" in found["leads"]
+    assert found["reference"] == {"onsets_per_step": 0.75, "polyphony": 3.0}  # 3 onsets a beat, 3 notes sounding
+    assert abs(found["student"]["onsets_per_step"] - 0.75) < 0.2
+    assert header["harmony"]["guard"] == 0.5 and header["harmony"]["planner"]["file"] == "planner.safetensors"
+    assert "thresholds:" in capsys.readouterr().out
 
 
 def test_a_teacher_without_chords_needs_no_planner():

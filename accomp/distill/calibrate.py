@@ -1,10 +1,14 @@
-"""Decision thresholds: match the student's note density to the teacher's, data-free.
+"""Decision thresholds: match the student's note density to a reference accompaniment.
 
 A one-step student trained briefly predicts blurred cells (the mean of what the teacher
 might play), which a fixed threshold of 0 turns into silence. Calibration streams the
-student over leads the teacher wrote and moves the onset and sustain thresholds (binary
-search, each a monotone control of its count, in alternating rounds) until onsets and
-sounding notes per step match the teacher's causal accompaniment of the same leads.
+student over leads and moves the onset and sustain thresholds (binary search, each a
+monotone control of its count, in alternating rounds) until its onsets per step and its
+polyphony (notes sounding per step where it sounds) match the reference accompaniment of
+the same leads. Data-free, the leads and the reference are the teacher's own (what
+``accomp distill`` does); ``accomp preset calibrate --corpus`` takes human leads and their
+human accompaniment from a corpus's training split instead (the density the student
+reaches on teacher-written leads does not carry over to human melodies: docs/harmony.md).
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from accomp.model.student import Student
 
 
 def _rates(acc: np.ndarray) -> tuple[float, float]:
-    """(onsets per step, sounding notes per step) of (B, T, 2, K) rolls."""
+    """(onsets per step, polyphony: sounding notes per step where any sounds) of (B, T, 2, K) rolls."""
     steps = acc.shape[0] * acc.shape[1]
-    return float(acc[:, :, 0].sum()) / steps, float(acc[:, :, 1].sum()) / steps
+    sounding = acc[:, :, 1].sum(axis=-1)
+    return float(acc[:, :, 0].sum()) / steps, float(sounding.sum()) / max(1, int((sounding > 0).sum()))
 
 
 def calibrate_thresholds(
-    student: Student, lead: np.ndarray, style: np.ndarray, teacher_accomp: np.ndarray, *, iters: int = 8, rounds: int = 3,
+    student: Student, lead: np.ndarray, style: np.ndarray, reference: np.ndarray, *, iters: int = 8, rounds: int = 3,
     seed: int = 0, harmony=None,
 ) -> dict:
     """Set ``student.onset_threshold`` / ``sustain_threshold``; returns what was found.
@@ -32,7 +37,7 @@ def calibrate_thresholds(
     """
     from accomp.distill.commands import stream_accompaniment
 
-    want = _rates(teacher_accomp)
+    want = _rates(reference)
 
     def run() -> tuple[float, float]:
         return _rates(stream_accompaniment(student, lead, style, 16, seed, harmony=harmony))
@@ -50,5 +55,5 @@ def calibrate_thresholds(
         width /= 4
     got_on, got_sus = run()
     return {"onset": round(student.onset_threshold, 5), "sustain": round(student.sustain_threshold, 5),
-            "teacher_per_step": {"onsets": round(want[0], 4), "sounding": round(want[1], 4)},
-            "student_per_step": {"onsets": round(got_on, 4), "sounding": round(got_sus, 4)}}
+            "reference": {"onsets_per_step": round(want[0], 4), "polyphony": round(want[1], 4)},
+            "student": {"onsets_per_step": round(got_on, 4), "polyphony": round(got_sus, 4)}}

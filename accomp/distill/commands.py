@@ -96,24 +96,49 @@ def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16,
 
 
 def calibrate(args: argparse.Namespace) -> int:
-    """`accomp preset calibrate`: fit an existing preset's decision thresholds again."""
+    """`accomp preset calibrate`: fit an existing preset's decision thresholds again, to its
+    teacher on teacher-written leads (data-free) or, with ``--corpus``, to the human
+    accompaniment of training-split leads; ``--guard`` sets the guard strength first."""
     from accomp.model.checkpoint import load_teacher
+    from accomp.model.harmony import load_harmony
     from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
     from accomp.music.evaluate import format_table
-
-    from accomp.model.harmony import load_harmony
 
     device = pick_device(args.device)
     path = resolve_preset(args.preset)
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
-    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords)
-    metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed, harmony=harmony)
-    update_preset_header(path, thresholds=metrics["thresholds"], metrics=metrics)
-    print(format_table(metrics["table"], f"preset {path} (vs the teacher on {metrics['leads']})"))
-    print(f"thresholds: {json.dumps(metrics['thresholds'])}")
+    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=args.guard)
+    changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
+    if args.corpus:
+        thresholds = human_calibration(student, style, spec, harmony, args)
+        update_preset_header(path, thresholds=thresholds, **changes)
+        print(f"preset {path}: calibrated on {thresholds['leads']}")
+    else:
+        metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed, harmony=harmony)
+        thresholds = metrics["thresholds"]
+        update_preset_header(path, thresholds=thresholds, metrics=metrics, **changes)
+        print(format_table(metrics["table"], f"preset {path} (vs the teacher on {metrics['leads']})"))
+    print(f"thresholds: {json.dumps(thresholds)}")
     return 0
+
+
+def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4) -> dict:
+    """Thresholds fitted so that the student's density on human leads (one segment of
+    ``bars`` bars from each of ``args.pieces`` training pieces, drawn with ``args.seed``)
+    matches the human accompaniment of the same segments."""
+    from accomp.distill.calibrate import calibrate_thresholds
+    from accomp.model.commands import eval_segments, load_pieces
+
+    pieces, summary = load_pieces(args, spec, "train")
+    order = np.random.default_rng(args.seed).permutation(len(pieces))[: max(1, args.pieces)]
+    segs = eval_segments([pieces[i] for i in order], bars * 4 * spec.steps_per_beat, None)
+    lead = np.stack([p.tracks[LEAD] for p in segs])
+    human = np.stack([p.tracks[ACCOMP] for p in segs])
+    found = calibrate_thresholds(student, lead, style, human, seed=args.seed, harmony=harmony)
+    corpora = ", ".join(c["source"] for c in summary["corpora"])
+    return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {args.seed})"}
 
 
 def _progress_printer(mode: str, total: int):

@@ -15,7 +15,7 @@ from pathlib import Path
 from accomp.errors import CheckpointError
 from accomp.model.planner import Guard, Planner
 
-DEFAULT_GUARD = 0.3  # threshold offset (cells in [-1, 1]) for notes off the planned chord
+DEFAULT_GUARD = 1.0  # threshold offset (cells in [-1, 1]) for notes off the planned chord
 
 
 @dataclass

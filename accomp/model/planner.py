@@ -242,27 +242,31 @@ def features_minor(feats: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- the guard
 
 
+WAIT_FOR_LEAD = 1000.0  # the guard's offset on "no chord": before the lead's first note the band waits
+
+
 def _guard_table(lowest_pitch: int, n_keys: int) -> np.ndarray:
     """(N_CHORDS, 24 keys (tonic x mode), n_keys) in {0, 1, 2}: 0 chord tone, 1 another
-    tone of the key, 2 outside both. "No chord" counts the key's tones as chord tones."""
+    tone of the key, 2 outside both; the "no chord" row is 0 (:class:`Guard` sets it)."""
     pcs = (lowest_pitch + np.arange(n_keys)) % 12
     out = np.zeros((N_CHORDS, 24, n_keys), dtype=np.float32)
     for k in range(24):
         scale = key_pitch_classes(k % 12, "minor" if k >= 12 else "major")[pcs]
-        for c in range(N_CHORDS):
-            tones = CHROMA[c][pcs] > 0 if c != NO_CHORD else scale
-            out[c, k] = np.where(tones, 0.0, np.where(scale, 1.0, 2.0))
+        for c in range(1, N_CHORDS):
+            out[c, k] = np.where(CHROMA[c][pcs] > 0, 0.0, np.where(scale, 1.0, 2.0))
     return out
 
 
 class Guard:
     """The decision-time guard: per key, how much higher a note's decision threshold is when it
     is not a tone of the planned chord (``strength``), or of the key either (twice that), so
-    such notes sound only where the model is confident (the fine-grained guidance idea)."""
+    such notes sound only where the model is confident (the fine-grained guidance idea).
+    Before the lead's first note (plan "no chord") the band waits: nothing sounds."""
 
     def __init__(self, strength: float, lowest_pitch: int = 21, n_keys: int = 88) -> None:
         self.strength = float(strength)
         self.table = _guard_table(lowest_pitch, n_keys) * self.strength
+        self.table[NO_CHORD] = WAIT_FOR_LEAD  # planned only before the lead's first note: no chord, no key yet
 
     def offsets(self, chord: int, tonic: int, minor: bool) -> np.ndarray:
         """(K,) threshold offsets for one step."""
