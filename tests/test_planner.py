@@ -321,7 +321,12 @@ def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(
     assert found["reference"] == {"onsets_per_step": 0.75, "polyphony": 3.0}  # 3 onsets a beat, 3 notes sounding
     assert abs(found["student"]["onsets_per_step"] - 0.75) < 0.2
     assert header["harmony"]["guard"] == 0.5 and header["harmony"]["planner"]["file"] == "planner.safetensors"
-    assert "thresholds:" in capsys.readouterr().out
+    figures = header["metrics"]  # what the preset's card shows: the student against human playing
+    assert figures["reference"] == "human accompaniment" and "songs x 4 bars" in figures["leads"]
+    assert set(figures["table"]) >= {"human reference", "rule-based harmonizer", "student"}
+    assert 0.0 <= figures["table"]["student"]["key_adherence"] <= 1.0
+    out = capsys.readouterr().out
+    assert "thresholds:" in out and "student" in out
 
 
 def test_a_teacher_without_chords_needs_no_planner():

@@ -113,8 +113,9 @@ def calibrate(args: argparse.Namespace) -> int:
     changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
     if args.corpus:
         thresholds = human_calibration(student, style, spec, harmony, args)
-        update_preset_header(path, thresholds=thresholds, **changes)
-        print(f"preset {path}: calibrated on {thresholds['leads']}")
+        metrics = human_figures(student, style, spec, harmony, args)
+        update_preset_header(path, thresholds=thresholds, metrics=metrics, **changes)
+        print(format_table(metrics["table"], f"preset {path}, calibrated on {thresholds['leads']}; figures on {metrics['leads']}"))
     else:
         metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed, harmony=harmony)
         thresholds = metrics["thresholds"]
@@ -139,6 +140,29 @@ def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.
     found = calibrate_thresholds(student, lead, style, human, seed=args.seed, harmony=harmony)
     corpora = ", ".join(c["source"] for c in summary["corpora"])
     return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {args.seed})"}
+
+
+def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4, pieces: int = 48) -> dict:
+    """The preset's figures after a calibration on human playing, as its card shows them: the
+    student against the human accompaniment of up to ``pieces`` validation songs (the
+    training segments it was calibrated on when the corpus has no validation split)."""
+    from accomp.errors import CorpusError
+    from accomp.model.commands import eval_segments, load_pieces
+    from accomp.music.evaluate import evaluate_pieces, reference_rows, with_accomp
+
+    steps = bars * 4 * spec.steps_per_beat
+    split = "validation"
+    try:
+        segs = eval_segments(load_pieces(args, spec, "val", allow_empty=True)[0], steps, pieces)
+    except CorpusError:
+        split = "training"
+        train = load_pieces(args, spec, "train")[0]
+        segs = eval_segments([train[i] for i in np.random.default_rng(args.seed).permutation(len(train))[: max(1, args.pieces)]], steps, None)
+    lead = np.stack([p.tracks[LEAD] for p in segs])
+    rows = reference_rows(segs)
+    acc = stream_accompaniment(student, lead, style, 16, 0, harmony=harmony)  # seed 0: `accomp student eval`'s figures
+    rows["student"] = [with_accomp(p, a) for p, a in zip(segs, acc)]
+    return {"leads": f"{len(segs)} {split} songs x {bars} bars", "reference": "human accompaniment", "table": evaluate_pieces(rows, segs)}
 
 
 def _progress_printer(mode: str, total: int):
