@@ -305,7 +305,6 @@ def _add_planner(sub) -> None:
     p.add_argument("--whole-share", type=float, default=0.35, help="share of the budget for the bidirectional planner")
     p.add_argument("--steps", type=int, default=100000, help="at most this many updates per planner")
     p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
-    p.add_argument("--no-history", action="store_true", help="without the key tracker's histogram as input (the first planners' recipe)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_lazy("accomp.model.planner_train", "planner_train"))
     p = psub.add_parser("eval", help="chord accuracy per beat against the labels: causal, bidirectional, and two baselines")

@@ -52,11 +52,10 @@ class PlannerConfig:
     layers: int = 2
     n_chords: int = N_CHORDS
     dropout: float = 0.0  # in training only: on the input layer's output and between GRU layers
-    history: bool = False  # the key tracker's histogram as input too (planners from format 1's second recipe on)
 
     @property
     def n_features(self) -> int:
-        return 12 + 12 + 2 + BEAT_SLOTS + 2 + (12 if self.history else 0) + len(self.styles) + 1
+        return 12 + 12 + 2 + BEAT_SLOTS + 2 + len(self.styles) + 1
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -181,32 +180,26 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return x / np.where(s > 0, s, 1.0)
 
 
-def features(bl: BeatLead, style: np.ndarray, *, causal: bool, history: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def features(bl: BeatLead, style: np.ndarray, *, causal: bool) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, F) float32, tonic (N,)) for every beat of a lead.
 
     causal: the previous beat's chroma and this beat's first step, key from the tracker;
-    bidirectional: this beat's chroma and its first step, key from the whole lead. With
-    ``history`` also the histogram the key is read from (the tracker's, or the whole lead's),
-    key-relative and normalised: the melody's longer tonal context, which the GRU otherwise
-    has to add up from normalised beats.
+    bidirectional: this beat's chroma and its first step, key from the whole lead.
     """
     n = len(bl.chroma)
     prev = np.vstack([np.zeros((1, 12)), bl.chroma[:-1]]) if n else bl.chroma
     if causal:
-        hist = causal_histograms(bl.chroma, bl.first)
-        tonic, minor = keys_of(hist)
+        tonic, minor = keys_of(causal_histograms(bl.chroma, bl.first))
         heard = prev
     else:
-        hist = np.repeat(bl.chroma.sum(axis=0, keepdims=True), n, axis=0)
-        t, m = keys_of(hist[:1])
+        t, m = keys_of(bl.chroma.sum(axis=0, keepdims=True))
         tonic, minor = np.repeat(t, n), np.repeat(m, n)
         heard = bl.chroma
     pos = np.zeros((n, BEAT_SLOTS))
     pos[np.arange(n), np.minimum(bl.position, BEAT_SLOTS - 1)] = 1.0
     flags = np.stack([bl.onset.astype(np.float64), (bl.first.sum(axis=1) == 0).astype(np.float64)], axis=1)
     mode = np.stack([~minor, minor], axis=1).astype(np.float64)
-    context = [_norm(_rotate(hist, tonic))] if history else []
-    feats = np.concatenate([_norm(_rotate(heard, tonic)), _rotate(bl.first, tonic), flags, pos, mode, *context,
+    feats = np.concatenate([_norm(_rotate(heard, tonic)), _rotate(bl.first, tonic), flags, pos, mode,
                             np.broadcast_to(style, (n, len(style)))], axis=1)  # fmt: skip
     return feats.astype(np.float32), tonic
 
@@ -313,7 +306,7 @@ class Planner:
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
-        feats, tonic = features(bl, style, causal=not whole, history=self.cfg.history)
+        feats, tonic = features(bl, style, causal=not whole)
         logits, _ = (self.whole if whole else self.causal)(torch.from_numpy(feats)[None])
         chords = decide(logits[0].numpy(), tonic, bl, causal=not whole)
         minor = features_minor(feats)
@@ -388,12 +381,7 @@ class PlannerStream:
         x[26 : 26 + BEAT_SLOTS] = 0.0
         x[26 + min(position, BEAT_SLOTS - 1)] = 1.0
         x[26 + BEAT_SLOTS], x[27 + BEAT_SLOTS] = float(not minor), float(minor)
-        styles = 28 + BEAT_SLOTS
-        if self.cfg.history:
-            hist = self.keys.hist[rot]
-            x[styles : styles + 12] = hist / hist.sum() if hist.sum() > 0 else 0.0
-            styles += 12
-        x[styles:] = self.style
+        x[28 + BEAT_SLOTS :] = self.style
         return tonic
 
     @torch.inference_mode()

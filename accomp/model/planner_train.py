@@ -53,7 +53,7 @@ class BeatData:
     beat_lead: object
 
 
-def piece_beats(piece: Piece, styles: tuple[str, ...], *, history: bool = False) -> BeatData:
+def piece_beats(piece: Piece, styles: tuple[str, ...]) -> BeatData:
     from accomp.music.labels import piece_chords
 
     style = np.zeros(len(styles) + 1)
@@ -61,8 +61,8 @@ def piece_beats(piece: Piece, styles: tuple[str, ...], *, history: bool = False)
     bl = beat_lead(piece.tracks["lead"], piece.beat_in_bar, piece.spec.steps_per_beat, piece.spec.lowest_pitch)
     starts = np.flatnonzero(np.diff(bl.beats, prepend=-1))
     chords = piece_chords(piece)[starts].astype(np.int64)
-    fc, tc = features(bl, style, causal=True, history=history)
-    fw, tw = features(bl, style, causal=False, history=history)
+    fc, tc = features(bl, style, causal=True)
+    fw, tw = features(bl, style, causal=False)
     return BeatData(fc, fw, transpose(chords, -tc), transpose(chords, -tw), (tw - tc) % 12, chords, {"causal": tc, "whole": tw}, bl)
 
 
@@ -193,12 +193,12 @@ def planner_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     if not 0.0 <= args.dropout < 1.0:
         raise SettingsError(f"--dropout must be in [0, 1), not {args.dropout}")
-    cfg = PlannerConfig(styles=tuple(args.styles.split(",")), hidden=args.hidden, dropout=args.dropout, history=not args.no_history)
+    cfg = PlannerConfig(styles=tuple(args.styles.split(",")), hidden=args.hidden, dropout=args.dropout)
     train, summary = load_pieces(args, DEFAULT_SPEC, "train")
     val, val_summary = load_pieces(args, DEFAULT_SPEC, "val")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    tr = [piece_beats(p, cfg.styles, history=cfg.history) for p in train]
-    va = [piece_beats(p, cfg.styles, history=cfg.history) for p in val]
+    tr = [piece_beats(p, cfg.styles) for p in train]
+    va = [piece_beats(p, cfg.styles) for p in val]
     log(f"planner: {len(tr)} training pieces ({sum(len(d.chords) for d in tr)} beats), {len(va)} validation")
     planner = Planner.create(cfg)
     whole = _fit(planner.whole, tr, kind="whole", minutes=args.minutes * args.whole_share, steps=args.steps, seed=args.seed, log=log)
@@ -238,7 +238,7 @@ def planner_eval(args: argparse.Namespace) -> int:
     table: dict[str, dict[str, float]] = {}
     for style in sorted({p.style for p in pieces}):
         chosen = [p for p in pieces if p.style == style]
-        mine = accuracies(planner, [piece_beats(p, planner.cfg.styles, history=planner.cfg.history) for p in chosen])
+        mine = accuracies(planner, [piece_beats(p, planner.cfg.styles) for p in chosen])
         table[f"{style} ({len(chosen)} pieces, {mine['beats']} beats)"] = {
             "causal planner": mine["causal"], "bidirectional planner": mine["bidirectional"], **planner_baselines(chosen)}
     columns = ["causal planner", "bidirectional planner", "repeat last chord", "rule-based harmonizer"]
