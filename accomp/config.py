@@ -22,6 +22,9 @@ continuous relaxation ``2 * roll - 1`` in ``[-1, 1]``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"  # bundled models, presets and charts
 
 ONSET = 0
 SUSTAIN = 1

@@ -43,6 +43,10 @@ class DeviceError(AccompError):
     """An audio or MIDI device that cannot be opened or has gone away."""
 
 
+class ChartError(AccompError):
+    """A chord chart that cannot be read or played (names the line and column)."""
+
+
 class SettingsError(AccompError):
     """A setting with an impossible value."""
 

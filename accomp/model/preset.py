@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from accomp.config import RESOURCES
 from accomp.errors import CheckpointError, PresetError
 from accomp.model.checkpoint import atomic_save_tensors, copy_file_atomically, file_hash, load_teacher, read_tensors
 from accomp.model.student import Student, merge_lora
 
 PRESET_FORMAT = "accomp-preset"
 PRESET_VERSION = 1
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 
 def bundled_teachers() -> Path:
