@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from accomp.config import DEFAULT_SPEC
-from accomp.errors import CheckpointError
+from accomp.errors import CheckpointError, SettingsError
 from accomp.model.checkpoint import save_teacher
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony, open_harmony
@@ -327,6 +327,29 @@ def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(
     assert 0.0 <= figures["table"]["student"]["key_adherence"] <= 1.0
     out = capsys.readouterr().out
     assert "thresholds:" in out and "student" in out
+
+
+def test_a_chart_replaces_the_planner_and_plays_round_and_round():
+    from accomp.engine.accompanist import Accompanist
+    from accomp.music.charts import parse_chart
+
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    student.onset_threshold = student.sustain_threshold = -1.0  # every key the guard lets through sounds
+    acc = Accompanist(student, np.array([0.0, 1.0, 0.0]), harmony=Harmony(random_planner(), Guard(5.0)))
+    chart = parse_chart("| F | Bb C7 |").per_beat()  # 8 beats, played twice
+    acc.play_chart(chart)
+    lead = melody(64)
+    pcs = (21 + np.arange(K)) % 12
+    for t in range(64):
+        frame = acc.step(t, lead[t], t % 16)
+        want = chart[(t // 4) % len(chart)]
+        assert acc.chord == want
+        assert np.isin(pcs[frame.any(axis=0)], np.flatnonzero(CHROMA[want])).all()  # the guard keeps it on the chart
+    assert acc.fixed_plan.tonic[0] == 5 and not acc.fixed_plan.minor[0]  # the chart is in F
+    acc.play_chart(None)
+    assert acc.fixed_plan is None
+    with pytest.raises(SettingsError, match="a chord chart needs a preset that follows a chord plan"):
+        Accompanist(student, np.array([0.0, 1.0, 0.0])).play_chart(chart)
 
 
 def test_a_teacher_without_chords_needs_no_planner():

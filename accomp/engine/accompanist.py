@@ -9,7 +9,9 @@ note inside the grace window can re-decide the step from where it began
 Harmony first (DESIGN §2b): a student whose teacher follows a chord plan gets one from the
 causal chord planner, a chord per beat, decided at the beat's first step with the lead
 known so far and revised (``revised``: the engine's latency log says so) when the beat's
-first note comes late, inside the grace window. Each step passes the chord's features to
+first note comes late, inside the grace window; or from a fixed plan: the bidirectional
+planner's for a whole song, or a chord chart's (:meth:`Accompanist.play_chart`), which
+bypasses the planner and loops. Each step passes the chord's features to
 the student and, with the guard on, raises the decision threshold of notes off the chord.
 
 Everything a step touches is preallocated here or in the student's state: the lead frame
@@ -26,10 +28,11 @@ import numpy as np
 import torch
 
 from accomp.config import DEFAULT_SPEC
+from accomp.errors import SettingsError
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony
 from accomp.model.hardware import pick_device
-from accomp.model.planner import PlannerStream
+from accomp.model.planner import PlannerStream, chart_plan
 from accomp.music.chords import CHORD_FEATURES, N_CHORDS, NO_CHORD
 
 WARMUP_STEPS = 8
@@ -72,6 +75,7 @@ class Accompanist:
         self.chord = NO_CHORD
         self.revised = False
         self.fixed_plan = None  # a whole-song plan (accomp render --whole-song) instead of the live planner
+        self.plan_loops = False  # a chart's plan: played round and round, the planner bypassed
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -131,11 +135,25 @@ class Accompanist:
             self._heard[:] = lead
             self.revised = False
             if beat_in_bar % self.steps_per_beat == 0:
-                self._set_chord(self.plan.decide(lead, beat_in_bar))
-                if self.fixed_plan is not None and step < len(self.fixed_plan.chords):
-                    p = self.fixed_plan
-                    self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
+                p = self.fixed_plan
+                if p is not None and self.plan_loops:
+                    at = step % len(p.chords)
+                    self._set_chord(int(p.chords[at]), int(p.tonic[at]), bool(p.minor[at]))
+                else:
+                    self._set_chord(self.plan.decide(lead, beat_in_bar))
+                    if p is not None and step < len(p.chords):
+                        self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
         return self._run(lead)
+
+    def play_chart(self, chords_per_beat: np.ndarray | None) -> None:
+        """Follow a chord chart (its chord per beat, from the first bar on, round and round)
+        instead of the planner; None goes back to the planner."""
+        if chords_per_beat is None:
+            self.fixed_plan, self.plan_loops = None, False
+            return
+        if self.plan is None:
+            raise SettingsError("a chord chart needs a preset that follows a chord plan (this one's teacher has none)")
+        self.fixed_plan, self.plan_loops = chart_plan(chords_per_beat, self.steps_per_beat), True
 
     def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
         """The last step again, from the state before it and with the same noise; at a beat's

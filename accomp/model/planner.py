@@ -234,6 +234,15 @@ class Plan:
     minor: np.ndarray  # (T,) bool
 
 
+def chart_plan(chords_per_beat: np.ndarray, steps_per_beat: int) -> "Plan":
+    """A plan that plays a chord chart (``Chart.per_beat()``, transposed as wanted): its chord
+    on every step of each beat, in the key its chords' tones suggest (for the guard)."""
+    beats = np.asarray(chords_per_beat, dtype=np.int64)
+    tonic, minor = keys_of(CHROMA[beats].sum(axis=0, keepdims=True))
+    steps = len(beats) * steps_per_beat
+    return Plan(np.repeat(beats, steps_per_beat), np.full(steps, int(tonic[0])), np.full(steps, bool(minor[0])))
+
+
 def features_minor(feats: np.ndarray) -> np.ndarray:
     """The minor flag of per-beat features (N, F)."""
     return feats[:, 27 + BEAT_SLOTS] > 0.5
