@@ -182,6 +182,12 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     _add_sound_args(p)
 
 
+def _add_chart_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chart", metavar="FILE", help="play this chord chart (a text file: docs/charts.md; "
+                   "resources/charts has examples) instead of following the melody's harmony; it loops")
+    p.add_argument("--transpose", type=int, default=0, metavar="N", help="move the chart N semitones (-11..11)")
+
+
 def _add_listen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-gain", type=float, default=0.0, metavar="DB", help="audio input gain in dB (-40..60)")
     p.add_argument("--gate", type=float, default=-50.0, metavar="DBFS", help="noise gate: quieter input is no note")
@@ -210,8 +216,9 @@ def _add_engine(sub) -> None:
     p.add_argument("--audio-out", help="audio output device (name or number; default: the system's)")
     p.add_argument("--host-api", help="audio host API, e.g. JACK or ALSA")
     p.add_argument("--no-synth", action="store_true", help="no built-in synth (MIDI out only)")
-    p.add_argument("--tempo", type=float, default=100.0, help="beats per minute")
-    p.add_argument("--meter", default="4/4")
+    p.add_argument("--tempo", type=float, default=None, help="beats per minute (default: the chart's, else 100)")
+    p.add_argument("--meter", default=None, help="time signature, e.g. 3/4 (default: the chart's, else 4/4)")
+    _add_chart_args(p)
     p.add_argument("--count-in", type=int, default=1, help="bars of count-in")
     p.add_argument("--no-click", action="store_true", help="no metronome after the count-in")
     p.add_argument("--midi-clock", action="store_true", help="send MIDI clock (24 ppqn) with the MIDI output")
@@ -221,15 +228,19 @@ def _add_engine(sub) -> None:
     p.set_defaults(func=_lazy("accomp.engine.commands", "play"))
 
     p = sub.add_parser("render", help="accompany a MIDI file or a recording offline, through the live engine in simulated time")
-    p.add_argument("lead", metavar="LEAD", help="MIDI file with the lead (its only track, or the lead rule), "
-                   "or a recording (.wav, .flac, .ogg, .aiff, .mp3) of a melody or chords, heard as live input")
+    p.add_argument("lead", metavar="LEAD", nargs="?", help="MIDI file with the lead (its only track, or the lead rule), "
+                   "or a recording (.wav, .flac, .ogg, .aiff, .mp3) of a melody or chords, heard as live input; "
+                   "without one, --chart plays the chart alone (a backing track)")
     p.add_argument("-o", "--output", required=True, help="MIDI file to write (tracks lead and accomp)")
     p.add_argument("--wav", metavar="OUT.wav", help="also render the audio through the built-in synth")
     p.add_argument("--whole-song", action="store_true",
                    help="a backing for a finished melody: plan the chords from all of it (bidirectional planner), not as played")
     _add_engine_args(p)
     _add_listen_args(p)
-    p.add_argument("--tempo", type=float, default=None, help="recording: its tempo to start from (default: estimated)")
+    _add_chart_args(p)
+    p.add_argument("--chords", metavar="FILE", help="also write the lead sheet of what the band played: bar, beat, chord")
+    p.add_argument("--tempo", type=float, default=None,
+                   help="recording: its tempo to start from (default: estimated); a chart alone: its tempo (default: the chart's)")
     p.add_argument("--meter", default="4/4", help="recording: its meter")
     p.add_argument("--no-follow", action="store_true", help="recording: keep the starting tempo instead of following it")
     p.set_defaults(func=_lazy("accomp.engine.commands", "render"))

@@ -76,6 +76,7 @@ class Accompanist:
         self.revised = False
         self.fixed_plan = None  # a whole-song plan (accomp render --whole-song) instead of the live planner
         self.plan_loops = False  # a chart's plan: played round and round, the planner bypassed
+        self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -143,6 +144,8 @@ class Accompanist:
                     self._set_chord(self.plan.decide(lead, beat_in_bar))
                     if p is not None and step < len(p.chords):
                         self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
+                if self.chord_log is not None:
+                    self.chord_log.append((step, self.chord))
         return self._run(lead)
 
     def play_chart(self, chords_per_beat: np.ndarray | None) -> None:
@@ -164,6 +167,8 @@ class Accompanist:
             if beat_in_bar % self.steps_per_beat == 0 and self.fixed_plan is None:
                 self._set_chord(self.plan.decide(lead, beat_in_bar, revise=True))
                 self.revised = self.revised or self.plan.revised
+                if self.chord_log and self.chord_log[-1][0] == step:
+                    self.chord_log[-1] = (step, self.chord)
         return self._run(lead)
 
     def _set_chord(self, chord: int, tonic: int | None = None, minor: bool | None = None) -> None:

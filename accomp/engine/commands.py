@@ -18,12 +18,39 @@ from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
 from accomp.errors import AccompError, AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
 
 
+DEFAULT_TEMPO = 100.0  # bpm, when neither the user nor a chart says
+
+
+def _chart(args: argparse.Namespace):
+    """The chart of ``--chart`` (transposed by ``--transpose``), or None; it gives the session
+    its tempo and time signature where the user gave none."""
+    path = getattr(args, "chart", None)
+    if not path:
+        return None
+    from accomp.music.charts import read_chart
+
+    if not -11 <= args.transpose <= 11:
+        raise SettingsError(f"--transpose {args.transpose}: a chart moves -11 to 11 semitones")
+    chart = read_chart(path).transposed(args.transpose)
+    if getattr(args, "whole_song", False):
+        raise SettingsError("--chart and --whole-song both choose the chords: use one")
+    return chart
+
+
+def _chart_defaults(args: argparse.Namespace, chart) -> None:
+    """``--tempo`` and ``--meter`` from the chart where the user left them out."""
+    if chart is not None:
+        args.tempo = args.tempo if args.tempo is not None else chart.tempo
+        args.meter = args.meter or f"{chart.meter[0]}/{chart.meter[1]}"
+
+
 def _transport(args: argparse.Namespace, *, count_in: int, click: bool):
     from accomp.engine.transport import TransportSettings
 
     try:
-        num, _, den = str(args.meter).partition("/")
-        return TransportSettings(tempo=float(args.tempo), meter=(int(num), int(den or 4)), count_in_bars=count_in,
+        num, _, den = str(args.meter or "4/4").partition("/")
+        tempo = float(args.tempo if args.tempo is not None else DEFAULT_TEMPO)
+        return TransportSettings(tempo=tempo, meter=(int(num), int(den or 4)), count_in_bars=count_in,
                                  click=click, midi_clock=getattr(args, "midi_clock", False))  # fmt: skip
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
@@ -73,6 +100,8 @@ def play(args: argparse.Namespace) -> int:
     from accomp.listen.offline import listen_settings
 
     waits = args.follow and args.wait_for_player
+    chart = _chart(args)
+    _chart_defaults(args, chart)
     transport = _transport(args, count_in=0 if waits else args.count_in, click=not args.no_click)
     listening = args.input != "midi"
     audio = AudioSettings(output_device=args.audio_out, host_api=args.host_api, sample_rate=args.sample_rate,
@@ -81,6 +110,8 @@ def play(args: argparse.Namespace) -> int:
     settings = _engine_settings(args, transport, audio.sample_rate, audio.block_frames)
     engine = Engine(settings)
     accompanist = _accompanist(args, engine.transport.steps_per_bar)
+    if chart is not None:
+        accompanist.play_chart(chart.per_beat())
     engine.player = accompanist
     record_midi = record_wav = None
     if args.record:
@@ -101,6 +132,8 @@ def play(args: argparse.Namespace) -> int:
     if listening:
         where = f"{where} and the audio input" if args.input == "both" else "the audio input"
     mode = "following you" if args.follow else "keeping time"
+    if chart is not None:
+        mode += f", chart '{chart.title}' ({len(chart.bars)} bars, looping)"
     print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm ({mode}) from {where} "
           f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
     try:
@@ -213,7 +246,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
 def render(args: argparse.Namespace) -> int:
     from accomp.listen.offline import is_audio_file, render_audio
 
-    if is_audio_file(args.lead):
+    if args.lead and is_audio_file(args.lead):
         return render_audio(args)
     from accomp.engine.engine import Engine
     from accomp.engine.offline import run_offline
@@ -224,8 +257,17 @@ def render(args: argparse.Namespace) -> int:
     if args.wav:
         check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer
+    chart = _chart(args)
     probe = Engine(_engine_settings(args, TransportSettings(count_in_bars=0, click=False), sr, block))
-    events, tempo_changes, meter, seconds, bpm = lead_events(args.lead, sr, probe.lookahead)
+    if args.lead:
+        events, tempo_changes, meter, seconds, bpm = lead_events(args.lead, sr, probe.lookahead)
+        if chart is not None and tuple(meter) != chart.meter:
+            raise SettingsError(f"{chart.source} is in {chart.meter[0]}/{chart.meter[1]} but {args.lead} in {meter[0]}/{meter[1]}")
+    elif chart is not None:  # the chart alone, once through: a backing track
+        bpm = args.tempo or chart.tempo or DEFAULT_TEMPO
+        events, tempo_changes, meter, seconds = [], [], chart.meter, len(chart.per_beat()) * 60.0 / bpm
+    else:
+        raise SettingsError("render needs a LEAD file (MIDI or a recording), or --chart FILE to play a chart alone")
     try:
         transport = TransportSettings(tempo=bpm, meter=meter, count_in_bars=0, click=False)
     except ValueError as exc:
@@ -234,6 +276,11 @@ def render(args: argparse.Namespace) -> int:
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
     if args.whole_song:
         _plan_whole_song(engine.player, args.lead, engine.transport.steps_per_bar)
+    if chart is not None:
+        engine.player.play_chart(chart.per_beat())
+    if args.chords:
+        chords_out = check_output(args.chords, (".txt",), "lead sheet", SettingsError)
+        engine.player.chord_log = []
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
@@ -248,6 +295,10 @@ def render(args: argparse.Namespace) -> int:
         recorder.close()
     took = time.perf_counter() - started
     music = seconds + 60.0 / bpm
+    if args.chords:
+        from accomp.music.charts import lead_sheet
+
+        _write_text(chords_out, lead_sheet(engine.player.chord_log, engine.transport.steps_per_bar, DEFAULT_SPEC.steps_per_beat))
     m = engine.metrics()
     print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {music:.1f} s of music in {took:.1f} s "
           f"({music / took:.0f}x real time), {m.steps} steps + {m.redos} re-decided, "

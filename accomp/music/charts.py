@@ -283,6 +283,41 @@ def _even_lengths(beats: int, n: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n)]
 
 
+def lead_sheet(chords_at: list[tuple[int, int]], steps_per_bar: int, steps_per_beat: int) -> str:
+    """What a band played as a lead sheet, one line per chord change: ``bar beat chord``
+    (1-based), from ``(grid step, chord)`` at each beat."""
+    lines, last = ["bar beat chord"], None
+    for step, chord in chords_at:
+        if chord != last and step >= 0:
+            lines.append(f"{step // steps_per_bar + 1} {(step % steps_per_bar) // steps_per_beat + 1} {chord_name(chord)}")
+            last = chord
+    return "\n".join(lines)
+
+
+def chart_scores(accomp: np.ndarray, chords_per_beat: np.ndarray, steps_per_beat: int, lowest_pitch: int = 21) -> dict:
+    """How faithfully an accompaniment roll (T, 2, K), starting on the chart's first beat,
+    played the chart: ``chord_agreement``, the share of beats where both name a chord (the
+    metrics' template match, root and triad family) whose chords agree; ``key_adherence``,
+    the share of its note time on the chart's key (Krumhansl-Schmuckler over the chart's
+    chord tones) or on the tones of the chart's chord of that beat (a blues' flat sevenths are
+    the chart's, not wrong notes)."""
+    from accomp.music.chords import CHROMA
+    from accomp.music.metrics import beat_chroma, chord_labels, estimate_key, key_pitch_classes, pc_counts
+
+    chart = np.asarray(chords_per_beat, dtype=np.int64)
+    steps = min(len(accomp), len(chart) * steps_per_beat)
+    chroma = beat_chroma(pc_counts(accomp[:steps], lowest_pitch), np.arange(steps) // steps_per_beat)
+    chart = chart[: len(chroma)]
+    mine, theirs = chord_labels(chroma), chord_labels(CHROMA[chart].astype(np.float64))
+    named = (mine >= 0) & (theirs >= 0)
+    tonic, mode = estimate_key(CHROMA[chart].sum(axis=0))
+    allowed = key_pitch_classes(tonic, mode)[None, :] | (CHROMA[chart] > 0)
+    total = chroma.sum()
+    return {"chord_agreement": float((mine == theirs)[named].mean()) if named.any() else float("nan"),
+            "key_adherence": float((chroma * allowed).sum() / total) if total > 0 else float("nan"),
+            "beats": int(len(chart)), "named_beats": int(named.sum())}  # fmt: skip
+
+
 def bundled_charts() -> list[Path]:
     """The example charts that ship in ``resources/charts``."""
     return sorted((RESOURCES / "charts").glob("*" + CHART_SUFFIX))
