@@ -19,15 +19,15 @@ import pytest
 
 from accomp.engine.engine import Engine, EngineSettings
 from accomp.engine.live import LiveSession, LiveSettings
-from accomp.engine.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
-from accomp.engine.rings import AudioRing
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import AudioRing
 from accomp.engine.transport import TransportSettings
 from accomp.errors import DeviceError
 
 pytest.importorskip("tinysoundfont")
 
 from accomp.devices.audio import AudioDevice, AudioSettings, refresh, release  # noqa: E402
-from accomp.engine.clock import SampleClock  # noqa: E402
+from accomp.realtime.clock import SampleClock  # noqa: E402
 from accomp.synth.soundfont import PartSound  # noqa: E402
 from players import Fifth  # noqa: E402
 

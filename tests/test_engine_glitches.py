@@ -8,7 +8,7 @@ import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.engine.engine import ACCOMP, Engine, EngineSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings

@@ -11,7 +11,7 @@ import pytest
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.engine.engine import ACCOMP, Engine, EngineSettings
-from accomp.engine.notes import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
+from accomp.realtime.notes import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings

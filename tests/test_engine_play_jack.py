@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from accomp.config import DEFAULT_SPEC
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
-from accomp.engine.rings import AudioRing
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import AudioRing
 from accomp.model.checkpoint import save_teacher
 from accomp.model.preset import save_preset
 from accomp.model.student import Student

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from accomp.engine.clock import OfflineClock, SampleClock
-from accomp.engine.notes import (
+from accomp.realtime.clock import OfflineClock, SampleClock
+from accomp.realtime.notes import (
     CC_ALL_NOTES_OFF,
     CC_ALL_SOUND_OFF,
     CC_SUSTAIN,
@@ -18,7 +18,7 @@ from accomp.engine.notes import (
     RETRACT,
     ActiveNotes,
 )
-from accomp.engine.rings import NO_EVENT, AudioRing, EventRing
+from accomp.realtime.rings import NO_EVENT, AudioRing, EventRing, earliest
 
 
 def test_audio_ring_wraps_and_keeps_order():
@@ -157,3 +157,13 @@ def test_event_ring_never_drops_an_ending_under_random_load():
             else:
                 assert what not in admitted, "an ending of an open note was dropped"
     assert ring.refused_note_ons > 0 and ring.overflows > ring.refused_note_ons
+
+
+def test_earliest_picks_the_ring_due_first_and_the_first_of_equals():
+    rings = [EventRing(8), EventRing(8), EventRing(8)]
+    assert earliest(rings) == -1
+    rings[2].push(30, 0, NOTE_ON, 60, 90)
+    rings[1].push(20, 0, NOTE_ON, 61, 90)
+    assert earliest(rings) == 1
+    rings[0].push(20, 0, NOTE_ON, 62, 90)
+    assert earliest(rings) == 0

@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from accomp.config import DEFAULT_SPEC
-from accomp.engine.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
 from accomp.model.checkpoint import save_teacher
 from accomp.model.preset import save_preset
 from accomp.model.student import Student

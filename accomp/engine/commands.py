@@ -169,7 +169,7 @@ def lead_events(path: str, sample_rate: int, origin: int):
     """
     import numpy as np
 
-    from accomp.engine.notes import NOTE_OFF, NOTE_ON
+    from accomp.realtime.notes import NOTE_OFF, NOTE_ON
     from accomp.music.corpora import pick_roles, split_channels
     from accomp.music.frames import beats_to_seconds, load_midi, read_score
 

@@ -36,10 +36,10 @@ import time
 from dataclasses import dataclass, field
 
 from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priority
-from accomp.engine.clock import SampleClock
+from accomp.realtime.clock import SampleClock
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
-from accomp.engine.rings import AudioRing
+from accomp.realtime.rings import AudioRing
 from accomp.errors import DeviceError, SettingsError
 from accomp.listen.analyzer import ListenSettings
 from accomp.listen.follow import FollowSettings, Follower, TapTempo

@@ -19,8 +19,8 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
-from accomp.engine.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
-from accomp.engine.rings import AudioRing, EventRing
+from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
+from accomp.realtime.rings import AudioRing, EventRing
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
 from accomp.music.frames import OUT_TICKS_PER_BEAT, save_midi

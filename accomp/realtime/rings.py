@@ -14,9 +14,11 @@ what overflows is never the end of a note.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from accomp.engine.notes import (
+from accomp.realtime.notes import (
     CC_ALL_NOTES_OFF,
     CC_ALL_SOUND_OFF,
     CC_SUSTAIN,
@@ -100,13 +102,13 @@ class EventRing:
     notes (and sustain pedals) it let in that have not been ended yet: *open*. A note-on or
     pedal-down gets in only while fewer than ``capacity`` records are queued and fewer than
     ``reserve`` are open; an ending of an open note (note-off, velocity-0 note-on,
-    :data:`~accomp.engine.notes.RETRACT`, pedal-up) always gets in; any other ending gets in
+    :data:`~accomp.realtime.notes.RETRACT`, pedal-up) always gets in; any other ending gets in
     only while it leaves room for every open one. So ``free slots >= open`` holds at every
     push: when the ring is full, new note-ons give way first.
 
     Besides the data, a ring carries a *flush request*: any thread may call
     :meth:`request_flush`; the consumer, seeing it in :meth:`take_flush`, drops everything
-    queued so far and silences what came from this ring (see :mod:`accomp.engine.notes`).
+    queued so far and silences what came from this ring (see :mod:`accomp.realtime.notes`).
     """
 
     def __init__(self, capacity: int = 4096, *, reserve: int = OPEN_NOTES_MAX) -> None:
@@ -218,3 +220,14 @@ class EventRing:
         self._r = self._w
         self._flush_done = asked
         return True
+
+
+def earliest(rings: Sequence[EventRing]) -> int:
+    """Index of the ring whose oldest record is due first (the first of equals), -1 when all
+    are empty. Allocates nothing: what the callbacks and the engine use to merge rings."""
+    best, when = -1, NO_EVENT
+    for i, ring in enumerate(rings):
+        t = ring.head_time()
+        if t < when:
+            best, when = i, t
+    return best
