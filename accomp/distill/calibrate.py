@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from accomp.distill.stream import stream_accompaniment
 from accomp.model.student import Student
 
 
@@ -30,8 +31,6 @@ def calibrate_thresholds(
     threshold moves the onset rate too. Hence a few rounds, onset then sustain, each a
     binary search in a window around the last value that narrows round by round.
     """
-    from accomp.distill.commands import stream_accompaniment
-
     want = _rates(teacher_accomp)
 
     def run() -> tuple[float, float]:

@@ -169,16 +169,11 @@ def lead_events(path: str, sample_rate: int, origin: int):
     """
     import numpy as np
 
+    from accomp.model.pieces import lead_track
+    from accomp.music.frames import beats_to_seconds
     from accomp.realtime.notes import NOTE_OFF, NOTE_ON
-    from accomp.music.corpora import pick_roles, split_channels
-    from accomp.music.frames import beats_to_seconds, load_midi, read_score
 
-    score = read_score(load_midi(path), source=str(path))
-    tracks = [t for t in split_channels(score.tracks) if t.notes]
-    try:
-        lead = tracks[0] if len(tracks) == 1 else pick_roles(tracks, score.ticks_per_beat)[0]
-    except MidiFileError as exc:
-        raise MidiFileError(f"{path}: {exc}") from None
+    score, lead = lead_track(path)
     tpb = score.ticks_per_beat
     tempos = [(t / tpb, us) for t, us in score.tempos]
 
@@ -200,7 +195,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
     """Give the accompanist the bidirectional planner's chords for the whole lead."""
     import numpy as np
 
-    from accomp.model.commands import read_lead
+    from accomp.model.pieces import read_lead
 
     if accompanist.harmony.planner is None:
         raise SettingsError("--whole-song needs a preset that follows a chord plan (this one's teacher has none)")
