@@ -1,4 +1,5 @@
-"""`accomp play` (live, headless) and `accomp render` (offline, simulated time).
+"""`accomp play` (live, headless) and `accomp render` (offline, simulated time; a MIDI lead or,
+through :func:`render_audio`, an audio recording).
 
 Both build the same :class:`~accomp.engine.engine.Engine` with an
 :class:`~accomp.engine.accompanist.Accompanist` as its player; `play` drives it from the
@@ -206,7 +207,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
 
 
 def render(args: argparse.Namespace) -> int:
-    from accomp.listen.offline import is_audio_file, render_audio
+    from accomp.listen.offline import is_audio_file
 
     if is_audio_file(args.lead):
         return render_audio(args)
@@ -247,4 +248,53 @@ def render(args: argparse.Namespace) -> int:
     print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {music:.1f} s of music in {took:.1f} s "
           f"({music / took:.0f}x real time), {m.steps} steps + {m.redos} re-decided, "
           f"model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
+    return 0
+
+
+def render_audio(args: argparse.Namespace) -> int:
+    """`accomp render LEAD.wav`: accompany a recording through the live path in simulated time."""
+    import numpy as np
+
+    from accomp.engine.engine import Engine
+    from accomp.engine.offline import run_offline
+    from accomp.engine.recorder import Recorder
+    from accomp.listen.follow import FollowSettings, Follower
+    from accomp.listen.offline import HeardAudio, WithInput, estimate_tempo, listen_settings, read_audio
+
+    out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
+    if args.wav:
+        check_output(args.wav, (".wav",), "WAV", AudioFileError)
+    sr, block = args.sample_rate, args.buffer
+    audio = read_audio(args.lead, sr)
+    settings = listen_settings(args)
+    if args.tempo is None:
+        probe = HeardAudio(audio, sr, block, settings)
+        for b in range(block, min(len(audio), 20 * sr) + block, block):
+            probe(b)
+        args.tempo = estimate_tempo(np.array(probe.analyzer.onset_times), sr) or 100.0
+    transport = _transport(args, count_in=0, click=False)
+    engine = Engine(_engine_settings(args, transport, sr, block))
+    if not args.no_follow:
+        engine.follower = Follower(engine, FollowSettings(wait_for_player=True, silence=args.silence))
+    engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    heard = HeardAudio(audio, sr, block, settings)
+    synth = None
+    if args.wav:
+        from accomp.synth.soundfont import Synth
+
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), audio)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
+    seconds = len(audio) / sr + 0.5
+    started = time.perf_counter()
+    try:
+        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard)
+    finally:
+        recorder.close()
+    took = time.perf_counter() - started
+    m = engine.metrics()
+    a = heard.analyzer
+    tempo = f"followed from {args.tempo:g} to {engine.follower.tempo:.1f} bpm" if engine.follower else f"{args.tempo:g} bpm"
+    print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {seconds:.1f} s of audio in {took:.1f} s "
+          f"({seconds / took:.0f}x real time); heard {a.notes_started} notes, {len(a.onset_times)} onsets; "
+          f"{tempo}; {m.steps} steps, model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
     return 0
