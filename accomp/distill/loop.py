@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import torch
 from accomp.distill.losses import TERMS
 from accomp.distill.trajectories import Songs, chunk_trajectory, student_rollout, write_songs
 from accomp.errors import CheckpointError
+from accomp.files import replacing
 from accomp.model.generate import SamplerSettings
 from accomp.model.planner import Planner
 from accomp.model.student import Student
@@ -174,13 +174,12 @@ def run_distill(
 
     def save_state() -> None:
         if rank == 0:
-            tmp = state_path.with_name(f".{state_path.name}.{os.getpid()}.tmp")
-            torch.save(
-                dict(student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
-                     step=step, elapsed=elapsed, history=history, config=asdict(replace(cfg, minutes=None))),
-                tmp,
-            )
-            os.replace(tmp, state_path)
+            with replacing(state_path) as tmp:
+                torch.save(
+                    dict(student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
+                         step=step, elapsed=elapsed, history=history, config=asdict(replace(cfg, minutes=None))),
+                    tmp,
+                )
 
     t0 = time.perf_counter() - elapsed
     session_start, first_step = time.perf_counter(), step

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -149,12 +148,11 @@ def latency_summary(engine, output_latency_s: float) -> dict:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from accomp.files import write_text
+
     try:
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        write_text(path, text + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise AccompError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 

@@ -6,7 +6,7 @@ The audio callback writes each output block into :attr:`Recorder.audio` (an
 loop), drains both: audio goes straight into a 16-bit PCM .wav being written under a
 temporary name, events into a list. :meth:`Recorder.close` (idempotent, and called from
 ``finally`` blocks so a failing device or an interrupt still ends here) ends notes left
-open, writes the .mid, and moves both files into place with ``os.replace``.
+open, writes the .mid, and moves both files into place (:mod:`accomp.files`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,15 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
-from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
-from accomp.realtime.rings import AudioRing, EventRing
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
+from accomp.files import commit, temp_path
 from accomp.music.frames import OUT_TICKS_PER_BEAT, save_midi
+from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
+from accomp.realtime.rings import AudioRing, EventRing
 
 TRACKS = {LEAD: ("lead", 0), ACCOMP: ("accomp", 1)}  # part -> (track name, MIDI channel)
 CHUNK = 4096
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 class Recorder:
@@ -59,7 +56,7 @@ class Recorder:
         self.closed = False
         if self.wav_path is not None:
             try:
-                self._wav_file = open(_tmp_path(self.wav_path), "wb")  # noqa: SIM115 - closed in close()
+                self._wav_file = open(temp_path(self.wav_path), "wb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise DeviceError(f"{self.wav_path}: cannot write ({exc.strerror or exc})") from None
             self._wav = wave.open(self._wav_file, "wb")
@@ -109,7 +106,7 @@ class Recorder:
         if self._wav is not None:
             self._wav.close()
             self._wav_file.close()
-            os.replace(_tmp_path(self.wav_path), self.wav_path)
+            commit(temp_path(self.wav_path), self.wav_path)
         if self.midi_path is not None:
             save_midi(self.to_midi(), self.midi_path)
 
@@ -119,7 +116,7 @@ class Recorder:
         if self._wav is not None:
             self._wav.close()
             self._wav_file.close()
-            _tmp_path(self.wav_path).unlink(missing_ok=True)
+            temp_path(self.wav_path).unlink(missing_ok=True)
 
     def to_midi(self) -> mido.MidiFile:
         """The events so far as a type-1 file: conductor, then ``lead`` and ``accomp``."""

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from accomp.config import FrameSpec
 from accomp.errors import CheckpointError
+from accomp.files import replacing
 from accomp.model.teacher import Teacher, TeacherConfig
 
 HEADER_KEY = "accomp"
@@ -31,24 +32,16 @@ TEACHER_VERSION = 1
 
 def copy_file_atomically(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Copy ``source`` to ``target`` through a temporary file beside it and a rename."""
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with replacing(target) as tmp:
         shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any], path: str | os.PathLike) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 

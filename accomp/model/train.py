@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from accomp.config import FrameSpec
 from accomp.errors import CheckpointError
+from accomp.files import replacing
 from accomp.model.checkpoint import save_teacher
 from accomp.model.diffusion import edm_loss_weight, sample_training_sigma
 from accomp.model.masks import MaskConfig, draw_shifts, make_cond, shift_chords, shift_keys
@@ -161,9 +161,8 @@ def hardware() -> str:
 
 
 def _save_state(path: Path, **state) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def train_teacher(
