@@ -22,7 +22,7 @@ from accomp.engine.engine import ACCOMP, LEAD
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
 from accomp.files import commit, temp_path
-from accomp.music.frames import OUT_TICKS_PER_BEAT, save_midi
+from accomp.music.frames import OUT_TICKS_PER_BEAT, delta_track, save_midi
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
 from accomp.realtime.rings import AudioRing, EventRing
 
@@ -130,7 +130,7 @@ class Recorder:
         conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
         conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
-        midi.tracks.append(_track("conductor", sorted(conductor, key=lambda e: e[0])))
+        midi.tracks.append(delta_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
         for part, (name, channel) in TRACKS.items():
             timed: list[tuple[int, int, mido.Message]] = []
@@ -153,15 +153,5 @@ class Recorder:
             for pitch in sorted(sounding):  # notes that never ended end with the recording
                 timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
             timed.sort(key=lambda e: (e[0], e[1]))
-            midi.tracks.append(_track(name, [(tk, m) for tk, _, m in timed]))
+            midi.tracks.append(delta_track(name, [(tk, m) for tk, _, m in timed]))
         return midi
-
-
-def _track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
-    now = 0
-    for tk, msg in timed:
-        track.append(msg.copy(time=tk - now))
-        now = tk
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track
