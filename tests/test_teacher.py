@@ -278,7 +278,7 @@ def test_training_resumes_from_its_state_file(tmp_path):
 
     import accomp.model.train as train_mod
 
-    real = train_mod._save_state
+    real = train_mod.save_run_state
     calls = []
 
     def save_then_stop(path, **state):
@@ -287,12 +287,12 @@ def test_training_resumes_from_its_state_file(tmp_path):
         if state["step"] == 3 and len(calls) == 1:
             raise KeyboardInterrupt
 
-    train_mod._save_state = save_then_stop
+    train_mod.save_run_state = save_then_stop
     try:
         with pytest.raises(KeyboardInterrupt):
             train_teacher(cfg, tc, DEFAULT_SPEC, data, data, out, {}, device=torch.device("cpu"))
     finally:
-        train_mod._save_state = real
+        train_mod.save_run_state = real
     assert not out.exists() and (tmp_path / "t.safetensors.state.pt").exists()
     record = train_teacher(cfg, tc, DEFAULT_SPEC, data, data, out, {}, device=torch.device("cpu"))
     assert record["steps"] == 6 and [h["step"] for h in record["history"]] == [3, 6]
