@@ -13,8 +13,6 @@ would fail this test for JACK's sake, not the app's.
 
 from __future__ import annotations
 
-import os
-import select
 import signal
 import subprocess
 import sys
@@ -23,14 +21,9 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
-from accomp.config import DEFAULT_SPEC
 from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
-from accomp.model.checkpoint import save_teacher
-from accomp.model.preset import save_preset
-from accomp.model.student import Student
-from tiny_models import tiny_teacher
+from app_process import busy_preset, clean_up, jack_ports, read_line
 
 pytest.importorskip("tinysoundfont")
 
@@ -46,34 +39,7 @@ PHRASE = (0, 4, 7, 11, 12, 7)  # semitones above the tonic, sixteenth notes at 1
 
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("no-note-left")
-    teacher = tiny_teacher(seed=3)
-    with torch.no_grad():  # loud random weights: the band plays many notes a step
-        for p in teacher.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    teacher_path = folder / "teacher.safetensors"
-    save_teacher(teacher, DEFAULT_SPEC, teacher_path)
-    path = folder / "tiny.safetensors"
-    save_preset(Student.from_teacher(teacher, kv_window=8), teacher_path, path, style={"name": "pop", "weights": [1.0, 0.0, 0.0]})
-    return path
-
-
-def wait_for_line(stream, needle: str, timeout: float) -> str:
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([stream], [], [], left)[0]:
-            raise AssertionError(f"no '{needle}' from the app within {timeout} s; it said: {seen[-2000:]}")
-        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
-        if not chunk:
-            raise AssertionError(f"the app ended before '{needle}'; it said: {seen[-2000:]}")
-        seen += chunk
-    return seen
-
-
-def jack_ports(jack) -> list[str]:
-    return subprocess.run(["jack_lsp"], env=jack.env(), capture_output=True, text=True, timeout=10).stdout.split()
+    return busy_preset(tmp_path_factory.mktemp("no-note-left"))
 
 
 class Listener:
@@ -175,7 +141,7 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, monkeyp
            "--count-in", "0", "--no-click", "--duration", "120", "--threads", "1"]  # fmt: skip
     app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for_line(app.stderr, "accomp: playing", timeout=120)
+        read_line(app.stderr, "accomp: playing", timeout=120)
         outs = [p for p in jack_ports(jack) if p not in before and p.endswith(":band")]
         assert len(outs) == 1, jack_ports(jack)
         subprocess.run(["jack_connect", outs[0], f"{LISTENER}:band"], env=jack.env(), check=True, capture_output=True, timeout=10)
@@ -186,11 +152,7 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, monkeyp
         app.send_signal(signal.SIGINT)
         out, err = app.communicate(timeout=60)
     finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait(10)
-        keys.close_port()
-        keys.delete()
+        clean_up(app, keys)
     assert app.returncode == 0, err.decode(errors="replace")[-3000:]
     # The app closed its port after its last messages left it: they are all in the queue.
     messages = listener.drain()
