@@ -164,7 +164,7 @@ def test_live_play_end_to_end(jack, tmp_path):
     assert session.synth.sounding() == 0
 
     # The app's own recording is in its sample clock: each answer starts where it was scheduled.
-    scheduled = [int(row[3]) for row in engine.latency_log[: engine.latency_count]]
+    scheduled = [int(at) for at in engine.latency.rows()["sounds_at"]]
     with wave.open(str(tmp_path / "take.wav")) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
     onsets = onset_samples(audio[:, 0].astype(np.float32) / 32767)

@@ -128,17 +128,17 @@ def latency_summary(engine, output_latency_s: float) -> dict:
     the app's view: ``benchmarks/latency.py`` measures it from the sending client)."""
     import numpy as np
 
-    n = min(engine.latency_count, len(engine.latency_log))
-    log = engine.latency_log[:n]
-    heard = log[log[:, 4] > 0]
+    log = engine.latency.rows()
+    n = len(log)
+    heard = log[log["audible"] > 0]
     summary = {"notes": n, "notes_into_silence": int(n - len(heard)), "audio_buffer_ms": round(output_latency_s * 1000, 3)}
     if len(heard) == 0:
         return summary
     sr = engine.settings.sample_rate
-    wait = (heard[:, 1] - heard[:, 0]) / sr * 1000
-    step = heard[:, 2] * 1000
-    slack = (heard[:, 3] - heard[:, 1]) / sr * 1000 - step
-    total = (heard[:, 3] - heard[:, 0]) / sr * 1000 + output_latency_s * 1000
+    wait = (heard["decided"] - heard["note"]) / sr * 1000
+    step = heard["model_s"] * 1000
+    slack = (heard["sounds_at"] - heard["decided"]) / sr * 1000 - step
+    total = (heard["sounds_at"] - heard["note"]) / sr * 1000 + output_latency_s * 1000
 
     def pct(values) -> dict:
         return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3)}

@@ -58,6 +58,7 @@ import numpy as np
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.realtime.rings import EventRing, earliest
+from accomp.engine.latency import LatencyLog
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
 LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order)
@@ -181,12 +182,7 @@ class Engine:
         self.late_lead_notes = 0
         self.lead_corrections = 0
         self.plan_revisions = 0
-        # Per lead onset taken into account, one row: (note time, decision time, model step s,
-        # first sample rendered from the decision, accompaniment events + notes sounding from
-        # then (0: silence, nothing to hear), pitch, 1 if a re-decision took it else 0,
-        # 1 if that re-decision revised the player's chord plan else 0).
-        self.latency_log = np.zeros((LOG_SIZE, 8), dtype=np.float64)
-        self.latency_count = 0
+        self.latency = LatencyLog(LOG_SIZE)  # per lead onset taken into account: when it was heard
         self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
 
     # ------------------------------------------------------------------ input (any producer)
@@ -429,9 +425,7 @@ class Engine:
         self._struck_at[struck_now & ~onset] = -(1 << 30)
         audible = int(end.sum() + start.sum() + self._sounding.sum())  # 0: silence, nothing to hear
         for note_time, pitch in self._pending_notes:
-            row = self.latency_log[self.latency_count % LOG_SIZE]
-            row[:] = (note_time, now, compute, at, audible, pitch, redo, revised)
-            self.latency_count += 1
+            self.latency.add(note_time, now, compute, at, audible, pitch, redo, revised)
         self._pending_notes.clear()
 
     def _shortest(self) -> int:
