@@ -99,10 +99,12 @@ def test_live_play_end_to_end(jack, tmp_path):
 
     keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
     keyboard.open_virtual_port("keys")
-    synth_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-thru")
+    # No Python callback: rtmidi queues what arrives in C++, so this client is never late for
+    # a JACK cycle waiting for the GIL (a late client can read a port buffer the next cycle
+    # is overwriting, and records garbled MIDI); read after the stop.
+    synth_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-thru", queue_size_limit=1 << 14)
     synth_in.open_virtual_port("in")
     received: list[list[int]] = []
-    synth_in.set_callback(lambda event, data=None: received.append(event[0]))
 
     transport = TransportSettings(tempo=120, count_in_bars=0, click=False)
     engine = Engine(EngineSettings(transport=transport), Fifth())
@@ -154,7 +156,8 @@ def test_live_play_end_to_end(jack, tmp_path):
             listener.close()
         keyboard.close_port()
         keyboard.delete()
-        synth_in.cancel_callback()
+        while (event := synth_in.get_message()) is not None:
+            received.append(event[0])
         synth_in.close_port()
         synth_in.delete()
 

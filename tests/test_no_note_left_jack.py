@@ -138,25 +138,28 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, monkeyp
     before = set(jack_ports(jack))
     cmd = [sys.executable, "-m", "accomp", "play", "--preset", str(preset), "--midi-in", f"{PLAYER}:keys",
            "--midi-out-virtual", "band", "--midi-api", "jack", "--host-api", "JACK", "--tempo", "120",
-           "--count-in", "0", "--no-click", "--duration", "120", "--threads", "1"]  # fmt: skip
+           "--count-in", "0", "--no-click", "--no-synth", "--duration", "120", "--threads", "1"]  # fmt: skip
     app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        read_line(app.stderr, "accomp: playing", timeout=120)
+        said = read_line(app.stderr, "accomp: playing", timeout=120)
         outs = [p for p in jack_ports(jack) if p not in before and p.endswith(":band")]
-        assert len(outs) == 1, jack_ports(jack)
+        assert len(outs) == 1, (jack_ports(jack), said)
         subprocess.run(["jack_connect", outs[0], f"{LISTENER}:band"], env=jack.env(), check=True, capture_output=True, timeout=10)
         rng = np.random.default_rng(run)
         play_phrases(keys, TONICS[:3])
         sent = flood(keys, FLOOD_S, rng)
         play_phrases(keys, TONICS[3:])
         app.send_signal(signal.SIGINT)
-        out, err = app.communicate(timeout=60)
+        _, err = app.communicate(timeout=60)
+        # The app closed its port after its last messages left it: they are all in the queue.
+        messages = listener.drain()
     finally:
         clean_up(app, keys)
-    assert app.returncode == 0, err.decode(errors="replace")[-3000:]
-    # The app closed its port after its last messages left it: they are all in the queue.
-    messages = listener.drain()
-    listener.close()
+        listener.close()
+    said = err.decode(errors="replace")
+    # A machine so busy that the app's audio callback starved for half a second ends the
+    # play as a device failure (exit 1): its stop must still leave nothing sounding.
+    assert app.returncode == 0 or (app.returncode == 1 and "audio device stopped responding" in said), said[-3000:]
     notes = sum(1 for m in messages if m[0] & 0xF0 == NOTE_ON and m[2] > 0)
     assert sent >= FLOOD_S * FLOOD_PER_S * 0.9 and notes > 0
     assert left_sounding(messages) == set(), f"run {run}: notes left on out of {notes}"

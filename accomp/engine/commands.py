@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
@@ -108,7 +111,8 @@ def play(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        session.stop()
+        with _uninterrupted():  # a second Ctrl+C must not cut the stop short: it ends every note
+            session.stop()
     summary = session.summary()
     summary["latency"] = latency_summary(engine, session.audio.output_latency_s if session.audio else 0.0)
     text = json.dumps(summary, indent=2)
@@ -120,6 +124,19 @@ def play(args: argparse.Namespace) -> int:
     if session.error:
         raise DeviceError(session.error)
     return 0
+
+
+@contextmanager
+def _uninterrupted():
+    """Ctrl+C (SIGINT) is ignored inside the block (in the main thread; elsewhere no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def latency_summary(engine, output_latency_s: float) -> dict:
