@@ -139,7 +139,9 @@ def jack_sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackS
     Python callback waiting for the GIL) can read a port buffer while the next cycle writes
     it, and records copies of one message in place of others, or loses them: transport
     noise that says nothing about the app. In synchronous mode each cycle waits for every
-    client. ``JACK_DEFAULT_SERVER`` is left alone: pass ``server.env()`` to whatever talks to it.
+    client. ``JACK_DEFAULT_SERVER`` is left alone: pass ``server.env()`` to the subprocesses that
+    talk to it, and keep its clients out of pytest's own process, which talks to
+    ``jack_server`` (one process with clients on two servers crashed libjack on close).
     """
     yield from _jack(tmp_path_factory, "accomp-test-sync", "-S")
 
