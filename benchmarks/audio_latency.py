@@ -79,7 +79,7 @@ def decided_late(engine, onset: int, row: np.ndarray) -> bool:
     """The note was taken into account after its step (the nearest to its onset) had closed:
     by the next step's decision."""
     t = engine.transport
-    return row[1] > t.step_sample(round(t.position(onset))) + getattr(engine, "open_for", engine.grace)
+    return row["decided"] > t.step_sample(round(t.position(onset))) + getattr(engine, "open_for", engine.grace)
 
 
 def machine() -> dict:
@@ -125,13 +125,13 @@ def run_simulated(args: argparse.Namespace) -> dict:
     heard = TimedHeard(HeardAudio(audio, sr, block))
     run_offline(engine, [], len(audio) / sr, heard=heard, keep_audio=False)
 
-    n = min(engine.latency_count, len(engine.latency_log))
-    log = engine.latency_log[:n]
-    heard_rows = log[log[:, 4] > 0]
+    log = engine.latency.rows()
+    n = len(log)
+    heard_rows = log[log["audible"] > 0]
     truth = np.array([round(s * sr) for s, *_ in notes])
     rows = []
     for row in heard_rows:
-        stamp = int(row[0])
+        stamp = int(row["note"])
         j = int(np.argmin(np.abs(truth - stamp)))
         if abs(truth[j] - stamp) > 0.05 * sr or stamp not in heard.known:
             continue
@@ -140,11 +140,11 @@ def run_simulated(args: argparse.Namespace) -> dict:
     ms = 1000.0 / sr
     late = sum(1 for o, *_, r in rows if decided_late(engine, o, r))
     analysis = np.array([(k - o) * ms + c * 1000 for o, _, k, c, _ in rows])
-    wait = np.array([max(0.0, (r[1] - k) * ms) for _, _, k, _, r in rows])
-    step = np.array([r[2] * 1000 for *_, r in rows])
-    slack = np.array([(r[3] - r[1]) * ms - r[2] * 1000 for *_, r in rows])
+    wait = np.array([max(0.0, (r["decided"] - k) * ms) for _, _, k, _, r in rows])
+    step = np.array([r["model_s"] * 1000 for *_, r in rows])
+    slack = np.array([(r["sounds_at"] - r["decided"]) * ms - r["model_s"] * 1000 for *_, r in rows])
     buffer_ms = block * ms
-    total = np.array([(r[3] - o) * ms + c * 1000 + buffer_ms for o, _, _, c, r in rows])
+    total = np.array([(r["sounds_at"] - o) * ms + c * 1000 + buffer_ms for o, _, _, c, r in rows])
     stamp_error = np.array([(s - o) * ms for o, s, *_ in rows])
     return {
         "what": "audio onset (true, as rendered) -> first audible accompaniment sample that took the note into account",
@@ -336,24 +336,24 @@ def analyse_live(engine, session, guitarist, recorded, placed, offset, seen, arg
     lag, r_first = align(recorded, guitarist.written, first - round(0.05 * sr), offset, block, 2 * sr)
     lag_end, r_end = align(recorded, guitarist.written, max(first, last - 2 * sr), offset, block, 2 * sr)
     truth = [(c + lag, pitch) for _, c, pitch in placed]
-    n = min(engine.latency_count, len(engine.latency_log))
-    log = engine.latency_log[:n]
-    heard = log[log[:, 4] > 0]
+    log = engine.latency.rows()
+    n = len(log)
+    heard = log[log["audible"] > 0]
     ons = [(at, pitch, now) for at, status, pitch, now in seen if status & 0xF0 == 0x90]
     near = round(0.05 * sr)
     rows = []
     for onset, pitch in truth:
         known = [now for at, p, now in ons if p == pitch and abs(at - onset) <= near]
-        used = heard[(heard[:, 5] == pitch) & (np.abs(heard[:, 0] - onset) <= near)]
+        used = heard[(heard["pitch"] == pitch) & (np.abs(heard["note"] - onset) <= near)]
         if known and len(used):
-            rows.append((onset, known[0], used[np.argmin(used[:, 1])]))
+            rows.append((onset, known[0], used[np.argmin(used["decided"])]))
     ms = 1000.0 / sr
     audio_in, audio_out = session.audio.input_latency_s * 1000, session.audio.output_latency_s * 1000
     analysis = np.array([(k - o) * ms for o, k, _ in rows])
-    wait = np.array([max(0.0, (r[1] - k) * ms) for _, k, r in rows])
-    step = np.array([r[2] * 1000 for *_, r in rows])
-    slack = np.array([(r[3] - r[1]) * ms - r[2] * 1000 for *_, r in rows])
-    total = np.array([(r[3] - o) * ms + audio_in + audio_out for o, _, r in rows])
+    wait = np.array([max(0.0, (r["decided"] - k) * ms) for _, k, r in rows])
+    step = np.array([r["model_s"] * 1000 for *_, r in rows])
+    slack = np.array([(r["sounds_at"] - r["decided"]) * ms - r["model_s"] * 1000 for *_, r in rows])
+    total = np.array([(r["sounds_at"] - o) * ms + audio_in + audio_out for o, _, r in rows])
     late = sum(1 for o, _, r in rows if decided_late(engine, o, r))
     summary = session.summary()
     return {

@@ -269,27 +269,27 @@ def analyse(engine, session, pairs, sent, baseline, args, preset) -> dict:
         i = np.clip(np.searchsorted(samples, sample, side="right") - 1, 0, len(samples) - 1)
         return times[i] + (sample - samples[i]) / sr
 
-    n = min(engine.latency_count, len(engine.latency_log))
-    log = engine.latency_log[:n]
-    heard = log[log[:, 4] > 0]
+    log = engine.latency.rows()
+    n = len(log)
+    heard = log[log["audible"] > 0]
     out_latency = session.audio.output_latency_s
     sends = np.array([t for t, _ in sent])
     pitches = np.array([p for _, p in sent])
-    stamp_t = to_time(heard[:, 0])
+    stamp_t = to_time(heard["note"])
     rows = []
     for row, t_stamp in zip(heard, stamp_t):  # the client's send of this pitch just before the stamp
-        candidates = np.flatnonzero((pitches == row[5]) & (sends <= t_stamp + 0.001) & (sends > t_stamp - 0.5))
+        candidates = np.flatnonzero((pitches == row["pitch"]) & (sends <= t_stamp + 0.001) & (sends > t_stamp - 0.5))
         if candidates.size:
             rows.append((sends[candidates[-1]], row, t_stamp))
     transport = np.array([(ts - s) * 1000 for s, _, ts in rows])
-    wait = np.array([(r[1] - r[0]) / sr * 1000 for _, r, _ in rows])
-    step = np.array([r[2] * 1000 for _, r, _ in rows])
-    slack = np.array([(r[3] - r[1]) / sr * 1000 - r[2] * 1000 for _, r, _ in rows])
-    total = np.array([(to_time(np.array([r[3]]))[0] + out_latency - s) * 1000 for s, r, _ in rows])
+    wait = np.array([(r["decided"] - r["note"]) / sr * 1000 for _, r, _ in rows])
+    step = np.array([r["model_s"] * 1000 for _, r, _ in rows])
+    slack = np.array([(r["sounds_at"] - r["decided"]) / sr * 1000 - r["model_s"] * 1000 for _, r, _ in rows])
+    total = np.array([(to_time(np.array([r["sounds_at"]]))[0] + out_latency - s) * 1000 for s, r, _ in rows])
     t = engine.transport
     # Where each note fell against the grid (ms after its nearest step) and how it was taken.
-    offset = np.array([(r[0] - t.step_sample(round(t.position(r[0])))) / sr * 1000 for _, r, _ in rows])
-    redo = np.array([bool(r[6]) for _, r, _ in rows])
+    offset = np.array([(r["note"] - t.step_sample(round(t.position(r["note"])))) / sr * 1000 for _, r, _ in rows])
+    redo = np.array([bool(r["redo"]) for _, r, _ in rows])
     summary = session.summary()
     return {
         "what": "lead note-on sent by a client -> first audible accompaniment sample that took it into account",

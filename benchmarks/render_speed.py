@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_io import write_result  # noqa: E402
 
 from accomp.engine.engine import Engine, EngineSettings  # noqa: E402
-from accomp.engine.notes import NOTE_OFF, NOTE_ON  # noqa: E402
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON  # noqa: E402
 from accomp.engine.offline import run_offline  # noqa: E402
 from accomp.engine.transport import TransportSettings  # noqa: E402
 from latency import make_accompanist  # noqa: E402

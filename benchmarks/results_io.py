@@ -7,14 +7,11 @@ import json
 import os
 from pathlib import Path
 
+from accomp.files import write_text
+
 
 def write_result(path: str | os.PathLike, payload: dict) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text(out, json.dumps(payload, indent=2) + "\n")
     return out

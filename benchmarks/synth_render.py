@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_io import write_result  # noqa: E402
 
-from accomp.engine.notes import NOTE_OFF, NOTE_ON  # noqa: E402
-from accomp.engine.rings import EventRing  # noqa: E402
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON  # noqa: E402
+from accomp.realtime.rings import EventRing  # noqa: E402
 from accomp.synth.soundfont import DEFAULT_PARTS, Synth, default_soundfont  # noqa: E402
 
 

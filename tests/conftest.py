@@ -92,20 +92,14 @@ def _clear_stale_jack_registry() -> None:
             entry.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
-    """``jackd --no-realtime -d dummy -r 48000 -p 128`` under a name of its own.
-
-    While it runs, ``JACK_DEFAULT_SERVER`` points at it in this process, so sounddevice's
-    JACK host API and python-rtmidi's JACK API opened from now on connect to it.
-    """
+def _jack(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Iterator[JackServer]:
     jackd = _require("jackd", "jackd2")
     jack_lsp = _require("jack_lsp", "jackd2")
-    server = JackServer(name=f"accomp-test-{os.getpid()}", sample_rate=48000, period=128)
+    server = JackServer(name=f"{name}-{os.getpid()}", sample_rate=48000, period=128)
     _clear_stale_jack_registry()
     env = {**server.env(), "JACK_NO_AUDIO_RESERVATION": "1"}
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    cmd = [jackd, "-n", server.name, "--no-realtime", "-d", "dummy",
+    cmd = [jackd, "-n", server.name, "--no-realtime", *flags, "-d", "dummy",
            "-r", str(server.sample_rate), "-p", str(server.period)]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -114,14 +108,42 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         return subprocess.run([jack_lsp], env=env, capture_output=True, timeout=10).returncode == 0
 
     _wait_until_ready("jackd", proc, log, answers)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("JACK_DEFAULT_SERVER", server.name)
-    patch.setenv("JACK_NO_START_SERVER", "1")
     try:
         yield server
     finally:
-        patch.undo()
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
+    """``jackd --no-realtime -d dummy -r 48000 -p 128`` under a name of its own.
+
+    While it runs, ``JACK_DEFAULT_SERVER`` points at it in this process, so sounddevice's
+    JACK host API and python-rtmidi's JACK API opened from now on connect to it.
+    """
+    for server in _jack(tmp_path_factory, "accomp-test"):
+        patch = pytest.MonkeyPatch()
+        patch.setenv("JACK_DEFAULT_SERVER", server.name)
+        patch.setenv("JACK_NO_START_SERVER", "1")
+        try:
+            yield server
+        finally:
+            patch.undo()
+
+
+@pytest.fixture(scope="module")
+def jack_sync_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
+    """The same in synchronous mode (``-S``), for tests of what an app sends over JACK MIDI.
+
+    In JACK's default asynchronous mode a client late for its cycle (a loaded machine, a
+    Python callback waiting for the GIL) can read a port buffer while the next cycle writes
+    it, and records copies of one message in place of others, or loses them: transport
+    noise that says nothing about the app. In synchronous mode each cycle waits for every
+    client. ``JACK_DEFAULT_SERVER`` is left alone: pass ``server.env()`` to the subprocesses that
+    talk to it, and keep its clients out of pytest's own process, which talks to
+    ``jack_server`` (one process with clients on two servers crashed libjack on close).
+    """
+    yield from _jack(tmp_path_factory, "accomp-test-sync", "-S")
 
 
 @pytest.fixture(scope="session")

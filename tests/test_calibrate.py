@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from accomp.distill.calibrate import _rates, calibrate_thresholds
-from accomp.distill.commands import stream_accompaniment
+from accomp.distill.stream import stream_accompaniment
 from accomp.model.student import Student
 from accomp.model.teacher import Teacher, TeacherConfig
 

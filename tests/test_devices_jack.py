@@ -19,15 +19,15 @@ import pytest
 
 from accomp.engine.engine import Engine, EngineSettings
 from accomp.engine.live import LiveSession, LiveSettings
-from accomp.engine.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
-from accomp.engine.rings import AudioRing
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import AudioRing
 from accomp.engine.transport import TransportSettings
 from accomp.errors import DeviceError
 
 pytest.importorskip("tinysoundfont")
 
 from accomp.devices.audio import AudioDevice, AudioSettings, refresh, release  # noqa: E402
-from accomp.engine.clock import SampleClock  # noqa: E402
+from accomp.realtime.clock import SampleClock  # noqa: E402
 from accomp.synth.soundfont import PartSound  # noqa: E402
 from players import Fifth  # noqa: E402
 
@@ -99,10 +99,12 @@ def test_live_play_end_to_end(jack, tmp_path):
 
     keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
     keyboard.open_virtual_port("keys")
-    synth_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-thru")
+    # No Python callback: rtmidi queues what arrives in C++, so this client is never late for
+    # a JACK cycle waiting for the GIL (a late client can read a port buffer the next cycle
+    # is overwriting, and records garbled MIDI); read after the stop.
+    synth_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-thru", queue_size_limit=1 << 14)
     synth_in.open_virtual_port("in")
     received: list[list[int]] = []
-    synth_in.set_callback(lambda event, data=None: received.append(event[0]))
 
     transport = TransportSettings(tempo=120, count_in_bars=0, click=False)
     engine = Engine(EngineSettings(transport=transport), Fifth())
@@ -154,7 +156,8 @@ def test_live_play_end_to_end(jack, tmp_path):
             listener.close()
         keyboard.close_port()
         keyboard.delete()
-        synth_in.cancel_callback()
+        while (event := synth_in.get_message()) is not None:
+            received.append(event[0])
         synth_in.close_port()
         synth_in.delete()
 
@@ -164,7 +167,7 @@ def test_live_play_end_to_end(jack, tmp_path):
     assert session.synth.sounding() == 0
 
     # The app's own recording is in its sample clock: each answer starts where it was scheduled.
-    scheduled = [int(row[3]) for row in engine.latency_log[: engine.latency_count]]
+    scheduled = [int(at) for at in engine.latency.rows()["sounds_at"]]
     with wave.open(str(tmp_path / "take.wav")) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
     onsets = onset_samples(audio[:, 0].astype(np.float32) / 32767)

@@ -14,7 +14,7 @@ import torch
 from accomp.config import DEFAULT_SPEC
 from accomp.engine.accompanist import Accompanist
 from accomp.engine.engine import Engine, EngineSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
 from accomp.engine.offline import run_offline
 from accomp.engine.transport import TransportSettings
 from accomp.model.checkpoint import save_teacher

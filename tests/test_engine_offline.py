@@ -11,7 +11,7 @@ import pytest
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.engine.engine import ACCOMP, Engine, EngineSettings
-from accomp.engine.notes import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
+from accomp.realtime.notes import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings
@@ -89,8 +89,8 @@ def test_a_late_note_inside_the_grace_window_redecides_its_step():
     assert ("redo", 4, 1, 1) in player.calls
     (t, pitch), = accomp_notes(run)
     assert pitch == 65 and t == (late // 128 + 1) * 128 + e.slack  # in the next block, not a step later
-    row = e.latency_log[0]
-    assert row[0] == late and row[3] == t
+    row = e.latency.rows()[0]
+    assert row["note"] == late and row["sounds_at"] == t
 
 
 def test_a_note_after_the_grace_window_counts_for_the_next_step():
@@ -256,3 +256,18 @@ def test_a_stop_cuts_the_recording_where_it_cut_the_sound(tmp_path):
     ticks = np.cumsum([m.time for m in midi.tracks[2]])
     last_off = max(t for t, m in zip(ticks, midi.tracks[2]) if m.type == "note_off")
     assert last_off <= round(e.transport.beats_since_origin(stop) * midi.ticks_per_beat) + 1
+
+
+def test_the_latency_log_keeps_the_last_rows_and_hands_out_what_is_new():
+    from accomp.engine.latency import LatencyLog
+
+    log = LatencyLog(4)
+    for i in range(3):
+        log.add(note=i, decided=i + 10, model_s=0.001, sounds_at=i + 128, audible=1, pitch=60 + i, redo=False, revised=False)
+    rows, seen = log.since(0)
+    assert seen == 3 and list(rows["pitch"]) == [60, 61, 62]
+    for i in range(3, 9):
+        log.add(i, i + 10, 0.001, i + 128, 0, 60 + i, True, i % 2 == 0)
+    rows, seen = log.since(seen)
+    assert seen == 9 and list(rows["note"]) == [5, 6, 7, 8]  # what was new and is still kept, oldest first
+    assert list(log.rows()["revised"]) == [False, True, False, True] and log.rows()["redo"].all()

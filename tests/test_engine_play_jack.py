@@ -9,26 +9,18 @@ must be what the app rendered, and after the stop nothing may sound.
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
 import sys
 import threading
-import time
 import wave
 
 import mido
 import numpy as np
 import pytest
-import torch
 
-from accomp.config import DEFAULT_SPEC
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
-from accomp.engine.rings import AudioRing
-from accomp.model.checkpoint import save_teacher
-from accomp.model.preset import save_preset
-from accomp.model.student import Student
-from accomp.model.teacher import Teacher, TeacherConfig
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import AudioRing
+from app_process import busy_preset, clean_up, jack_ports, read_line
 
 pytest.importorskip("tinysoundfont")
 
@@ -48,35 +40,7 @@ def jack(jack_server):
 
 @pytest.fixture()
 def preset(tmp_path):
-    torch.manual_seed(0)
-    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
-    with torch.no_grad():
-        for p in teacher.parameters():
-            p.add_(torch.randn_like(p) * 0.3)
-    teacher_path = tmp_path / "teacher.safetensors"
-    save_teacher(teacher, DEFAULT_SPEC, teacher_path)
-    path = tmp_path / "tiny.safetensors"
-    save_preset(Student.from_teacher(teacher, kv_window=8), teacher_path, path, style={"name": "pop", "weights": [1.0, 0.0, 0.0]})
-    return path
-
-
-def read_line(stream, needle: str, timeout: float) -> str:
-    """Read ``stream`` until a line containing ``needle`` (what the app prints when it plays)."""
-    seen = ""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([stream], [], [], left)[0]:
-            raise AssertionError(f"no '{needle}' from the app within {timeout} s; it said: {seen[-2000:]}")
-        chunk = os.read(stream.fileno(), 4096).decode(errors="replace")
-        if not chunk:
-            raise AssertionError(f"the app ended before '{needle}'; it said: {seen[-2000:]}")
-        seen += chunk
-    return seen
-
-
-def jack_ports(jack) -> list[str]:
-    return subprocess.run(["jack_lsp"], env=jack.env(), capture_output=True, text=True, timeout=10).stdout.split()
+    return busy_preset(tmp_path)
 
 
 def envelope(signal: np.ndarray, hop: int = 480) -> np.ndarray:
@@ -120,11 +84,7 @@ def test_accomp_play_end_to_end(jack, preset, tmp_path):
         keys.send_message([NOTE_ON, 60, 96])  # a note-off that never comes
         out, err = app.communicate(timeout=120)
     finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait(10)
-        keys.close_port()
-        keys.delete()
+        clean_up(app, keys)
     threading.Event().wait(0.3)  # the listener records the silence once the app has gone
     listener.close()
     assert app.returncode == 0, err.decode(errors="replace")[-3000:]

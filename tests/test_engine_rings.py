@@ -7,17 +7,18 @@ import threading
 import numpy as np
 import pytest
 
-from accomp.engine.clock import OfflineClock, SampleClock
-from accomp.engine.notes import (
+from accomp.realtime.clock import OfflineClock, SampleClock
+from accomp.realtime.notes import (
     CC_ALL_NOTES_OFF,
     CC_ALL_SOUND_OFF,
     CC_SUSTAIN,
     CONTROL,
     NOTE_OFF,
     NOTE_ON,
+    RETRACT,
     ActiveNotes,
 )
-from accomp.engine.rings import NO_EVENT, AudioRing, EventRing
+from accomp.realtime.rings import NO_EVENT, AudioRing, EventRing, earliest
 
 
 def test_audio_ring_wraps_and_keeps_order():
@@ -113,3 +114,56 @@ def test_active_notes_release_ends_everything_in_order():
         assert ccs == [CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF]
         assert sent.index((NOTE_OFF | channel, 60 if channel == 3 else 67, 0)) < sent.index((CONTROL | channel, CC_SUSTAIN, 0))
     assert notes.sounding(1) == 0 and notes.sounding(0) == 1
+
+
+def test_event_ring_note_ons_give_way_so_note_offs_always_fit():
+    ring = EventRing(4, reserve=2)
+    assert ring.push(0, 1, NOTE_ON, 60, 90) and ring.push(0, 1, NOTE_ON, 61, 90)
+    assert not ring.push(0, 1, NOTE_ON, 62, 90)  # two notes open: the reserve's worth
+    assert ring.push(0, 1, CONTROL, 7, 100) and ring.push(0, 1, CONTROL, 7, 90)  # ordinary events fill the capacity
+    assert not ring.push(0, 1, CONTROL, 7, 80) and not ring.push(0, 1, NOTE_ON, 60, 90)
+    assert not ring.push(1, 1, NOTE_OFF, 70, 0)  # ends nothing this ring let in: keeps off the reserve
+    assert ring.push(1, 1, NOTE_OFF, 60, 0) and ring.push(1, 1, NOTE_ON, 61, 0)  # velocity 0 ends too
+    assert len(ring) == 6 and ring.refused_note_ons == 2 and ring.overflows == 4
+
+
+def test_event_ring_never_drops_an_ending_under_random_load():
+    rng = np.random.default_rng(0)
+    ring = EventRing(16, reserve=8)
+    admitted: set[tuple] = set()  # notes and pedals the ring let in and not ended yet
+    for _ in range(50000):
+        if rng.random() < 0.3:  # the consumer falls behind
+            ring.pop()
+            continue
+        part, channel, key = int(rng.integers(0, 3)), int(rng.integers(0, 2)), int(rng.integers(40, 52))
+        roll = rng.random()
+        if roll < 0.4:
+            if ring.push(0, part, NOTE_ON | channel, key, 90):
+                admitted.add((part, channel, key))
+        elif roll < 0.5:
+            if ring.push(0, part, CONTROL | channel, CC_SUSTAIN, 127):
+                admitted.add((part, channel, "pedal"))
+        elif roll < 0.6:
+            ring.push(0, part, CONTROL | channel, 7, 100)  # volume: an ordinary event
+        elif roll < 0.65:
+            ring.push(0, part, CONTROL | channel, CC_ALL_NOTES_OFF, 0)
+        else:
+            status, data1, what = [(NOTE_OFF | channel, key, (part, channel, key)),
+                                   (NOTE_ON | channel, key, (part, channel, key)),
+                                   (RETRACT, key, (part, 0, key)),
+                                   (CONTROL | channel, CC_SUSTAIN, (part, channel, "pedal"))][int(rng.integers(0, 4))]  # fmt: skip
+            if ring.push(0, part, status, data1, 0):
+                admitted.discard(what)
+            else:
+                assert what not in admitted, "an ending of an open note was dropped"
+    assert ring.refused_note_ons > 0 and ring.overflows > ring.refused_note_ons
+
+
+def test_earliest_picks_the_ring_due_first_and_the_first_of_equals():
+    rings = [EventRing(8), EventRing(8), EventRing(8)]
+    assert earliest(rings) == -1
+    rings[2].push(30, 0, NOTE_ON, 60, 90)
+    rings[1].push(20, 0, NOTE_ON, 61, 90)
+    assert earliest(rings) == 1
+    rings[0].push(20, 0, NOTE_ON, 62, 90)
+    assert earliest(rings) == 0

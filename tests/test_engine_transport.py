@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accomp.engine.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
+from accomp.realtime.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
 from accomp.engine.transport import CLICK_KEY, CLICK_KEY_ACCENT, Metronome, Transport, TransportSettings
 
 SR = 48000

@@ -1,13 +1,18 @@
 """Imports point one way (CONVENTIONS: layout).
 
-`accomp.music`, `accomp.model`, `accomp.engine` and `accomp.distill` never import Qt, and
-`accomp.config` (with the CLI's own modules) imports neither torch nor Qt. Each check runs in
-a fresh interpreter whose import system refuses the forbidden packages, and records any
-attempt to import them together with the module that made it.
+Every package but `accomp.gui` never imports Qt, and `accomp.config` (with the CLI's own
+modules) imports neither torch nor Qt. Each check runs in a fresh interpreter whose import
+system refuses the forbidden packages, and records any attempt to import them together with
+the module that made it.
+
+Between accomp's own packages, imports go down :data:`LAYERS` only: the import graph is read
+from the source (``ast``: every ``import``, at the top of a module or inside a function), so
+a new arrow against the order, or an import circle between modules, fails here.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -19,7 +24,19 @@ import accomp
 
 QT = ("PySide6", "shiboken6", "pyqtgraph", "PyQt5", "PyQt6", "PySide2")
 TORCH = ("torch",)
-QT_FREE_PACKAGES = ("music", "model", "engine", "distill")
+QT_FREE_PACKAGES = ("realtime", "music", "model", "devices", "synth", "listen", "distill", "engine")
+# Bottom to top: a module may import from its own unit and from units on lower floors only.
+# ("accomp" is the package's __init__, "files" the atomic-write helper.)
+LAYERS = (
+    ("accomp", "config", "errors", "files"),
+    ("realtime", "music"),
+    ("model", "devices", "synth", "listen"),
+    ("distill", "engine"),
+    ("gui",),
+    ("app",),  # the GUI's entry point
+    ("cli",),
+    ("__main__",),
+)
 LIGHT_MODULES = ("accomp", "accomp.config", "accomp.errors", "accomp.cli")
 
 # argv: JSON list of blocked top-level names, JSON list of modules to import.
@@ -110,3 +127,88 @@ def test_config_and_cli_import_neither_torch_nor_qt():
     assert result["errors"] == {}
     assert result["attempts"] == [], f"imports of torch or Qt: {result['attempts']}"
     assert result["loaded"] == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the accomp modules it imports (anywhere in it, or names as a string for
+    importlib), from the source."""
+    root = Path(accomp.__file__).parent
+    modules = {}
+    for file in root.rglob("*.py"):
+        parts = file.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = file
+    graph: dict[str, set[str]] = {}
+    for name, file in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").partition(".")[0] == "accomp":
+                for alias in node.names:  # `from accomp.x import y`: y may be a module of its own
+                    sub = f"{node.module}.{alias.name}"
+                    found.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names if alias.name in modules)
+            elif isinstance(node, ast.Constant) and node.value in modules and node.value != "accomp":
+                found.add(node.value)  # a module named for importlib (the CLI's lazy subcommands)
+        graph[name] = found - {name}
+    return graph
+
+
+def unit(module: str) -> str:
+    """The package (or top-level module) of accomp that ``module`` belongs to."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "accomp"
+
+
+def test_every_unit_has_a_floor():
+    units = {unit(m) for m in import_graph()}
+    placed = {u for floor in LAYERS for u in floor}
+    assert units <= placed, f"give these a floor in LAYERS: {sorted(units - placed)}"
+
+
+def test_imports_go_down_the_floors_only():
+    floor = {u: i for i, units in enumerate(LAYERS) for u in units}
+    against = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if unit(target) != unit(module) and floor[unit(target)] >= floor[unit(module)]
+    )
+    assert against == [], "imports against the layer order:\n" + "\n".join(against)
+
+
+def test_no_import_circles_between_modules():
+    graph = import_graph()
+    circles = []
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(v: str) -> None:  # Tarjan: strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    assert circles == [], f"import circles: {circles}"
+
+
+def test_the_graph_sees_lazy_imports():
+    graph = import_graph()
+    assert "accomp.engine.engine" in graph["accomp.engine.commands"]  # imported inside play()
+    assert "accomp.engine.commands" in graph["accomp.cli"]  # named in a string: _lazy("accomp.engine.commands", ...)

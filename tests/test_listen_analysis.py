@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.errors import DeviceError
 from accomp.listen.analyzer import CLIPPING, LOST, NO_SIGNAL, SIGNAL, InputAnalyzer, ListenSettings
 

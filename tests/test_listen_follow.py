@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from accomp.engine.engine import Engine, EngineSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON, PULSE
 from accomp.engine.offline import run_offline
 from accomp.engine.transport import TransportSettings
 from accomp.listen.follow import BeatTracker, FollowSettings, Follower, TapTempo

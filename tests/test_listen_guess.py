@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from accomp.engine.engine import ACCOMP, Engine, EngineSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, RETRACT
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON, RETRACT
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings

@@ -26,8 +26,8 @@ import pytest
 
 from accomp.engine.engine import LEAD, Engine, EngineSettings
 from accomp.engine.live import LiveSession, LiveSettings
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
-from accomp.engine.rings import AudioRing
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import AudioRing
 from accomp.engine.transport import TransportSettings
 from accomp.errors import DeviceError
 from accomp.listen.analyzer import LOST

@@ -8,8 +8,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from accomp.engine.notes import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM
-from accomp.engine.rings import EventRing
+from accomp.realtime.notes import CONTROL, NOTE_OFF, NOTE_ON, PROGRAM
+from accomp.realtime.rings import EventRing
 from accomp.errors import DeviceError
 
 tinysoundfont = pytest.importorskip("tinysoundfont")

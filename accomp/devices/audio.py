@@ -1,7 +1,7 @@
 """Audio in/out through sounddevice (PortAudio): the callback that renders the engine's sound.
 
 The callback is the engine's clock (it publishes each block's sample position, see
-:class:`~accomp.engine.clock.SampleClock`) and does only this: count xruns from the status
+:class:`~accomp.realtime.clock.SampleClock`) and does only this: count xruns from the status
 flags, render the synth into its preallocated buffer, copy it out, copy it to the recorder's
 ring (and to a monitor ring for the GUI's waveforms), copy the input to the analysis ring
 (and to the GUI's input monitor),
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accomp.engine.clock import SampleClock
-from accomp.engine.rings import AudioRing
+from accomp.realtime.clock import SampleClock
+from accomp.realtime.rings import AudioRing
 from accomp.errors import DeviceError
 
 LOAD_HISTORY = 4096

@@ -9,7 +9,7 @@ controllers), and hands the rest to the engine's ring-filling ``receive``; then 
 worker through a non-blocking pipe (a system call, not a lock).
 
 :class:`MidiOutput` runs its own thread: it sends each queued event when its sample time
-comes, keeps an :class:`~accomp.engine.notes.ActiveNotes` of what it sent, and on a flush
+comes, keeps an :class:`~accomp.realtime.notes.ActiveNotes` of what it sent, and on a flush
 (stop, panic, preset switch) or close ends every note it started.
 """
 
@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
-from accomp.engine.notes import ActiveNotes
-from accomp.engine.rings import NO_EVENT, EventRing
+from accomp.realtime.notes import ActiveNotes
+from accomp.realtime.rings import EventRing, earliest
 from accomp.errors import DeviceError
 
 CLIENT_NAME = "accomp"
@@ -219,12 +219,9 @@ class MidiOutput:
                 for ring in self._inputs:
                     if ring.take_flush():
                         self._notes.release(0, self._send)
-                ring, due = None, NO_EVENT
-                for candidate in self._inputs:
-                    t = candidate.head_time()
-                    if t < due:
-                        ring, due = candidate, t
-                wait = self._clock.seconds_until(due - self._ahead) if ring is not None else 0.005
+                r = earliest(self._inputs)
+                ring = self._inputs[r] if r >= 0 else None
+                wait = self._clock.seconds_until(ring.head_time() - self._ahead) if ring is not None else 0.005
                 if wait > 0:
                     self._stop.wait(min(wait, 0.005))
                     continue

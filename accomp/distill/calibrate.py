@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from accomp.distill.stream import stream_accompaniment
 from accomp.model.student import Student
 
 
@@ -35,8 +36,6 @@ def calibrate_thresholds(
     threshold moves the onset rate too. Hence a few rounds, onset then sustain, each a
     binary search in a window around the last value that narrows round by round.
     """
-    from accomp.distill.commands import stream_accompaniment
-
     want = _rates(reference)
 
     def run() -> tuple[float, float]:

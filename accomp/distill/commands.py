@@ -18,46 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD
+from accomp.config import ACCOMP, LEAD
+from accomp.distill.stream import plan_leads, stream_accompaniment
 from accomp.errors import PresetError
 from accomp.model.generate import SamplerSettings, generate, style_weights
 from accomp.model.hardware import init_distributed, pick_device
-
-
-def plan_leads(harmony, lead: np.ndarray, style: np.ndarray, beat_bar: int, *, whole: bool = False) -> list | None:
-    """The chord plan of each of B leads (B, T, 2, K), as the live planner (or, with
-    ``whole``, the bidirectional one) decides it; None without a planner."""
-    if harmony is None or harmony.planner is None:
-        return None
-    beat = np.arange(lead.shape[1]) % beat_bar
-    return [harmony.planner.plan(lead[i], beat, DEFAULT_SPEC.steps_per_beat, style, whole=whole) for i in range(len(lead))]
-
-
-def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int, *, harmony=None,
-                         whole: bool = False) -> np.ndarray:
-    """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
-    through ``Student.step`` exactly as the engine calls it (B streams side by side), each
-    with its chord plan and guard when ``harmony`` has a planner."""
-    from accomp.model.generate import chord_tensor
-
-    device = next(student.parameters()).device
-    B, T = lead.shape[:2]
-    state = student.init_state(np.asarray(style), bar_steps=beat_bar, batch=B)
-    g = torch.Generator().manual_seed(seed)
-    lead_t = torch.from_numpy(lead).float().to(device)
-    plans = plan_leads(harmony, lead, style, beat_bar, whole=whole)
-    chord = guard = None
-    if plans is not None:
-        chord = chord_tensor(np.stack([p.chords for p in plans]), device)  # (B, T, 24)
-        if harmony.guard is not None:
-            guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)
-    out = np.zeros(lead.shape, np.uint8)
-    for t in range(T):
-        noise = torch.randn(B, 2, lead.shape[-1], generator=g).to(device)
-        state, frame = student.step(state, lead_t[:, t], noise, None if chord is None else chord[:, t].contiguous(),
-                                    None if guard is None else guard[:, t].contiguous())  # fmt: skip
-        out[:, t] = frame.cpu().numpy()
-    return out
 
 
 def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1, calibrate: bool = True,
@@ -130,7 +95,8 @@ def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.
     ``bars`` bars from each of ``args.pieces`` training pieces, drawn with ``args.seed``)
     matches the human accompaniment of the same segments."""
     from accomp.distill.calibrate import calibrate_thresholds
-    from accomp.model.commands import eval_segments, load_pieces
+    from accomp.model.commands import eval_segments
+    from accomp.model.pieces import load_pieces
 
     pieces, summary = load_pieces(args, spec, "train")
     order = np.random.default_rng(args.seed).permutation(len(pieces))[: max(1, args.pieces)]
@@ -147,7 +113,8 @@ def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Name
     student against the human accompaniment of up to ``pieces`` validation songs (the
     training segments it was calibrated on when the corpus has no validation split)."""
     from accomp.errors import CorpusError
-    from accomp.model.commands import eval_segments, load_pieces
+    from accomp.model.commands import eval_segments
+    from accomp.model.pieces import load_pieces
     from accomp.music.evaluate import evaluate_pieces, reference_rows, with_accomp
 
     steps = bars * 4 * spec.steps_per_beat
@@ -257,7 +224,8 @@ def _keep_bundled_teacher(teacher: Path, preset: Path, kind: str = "teachers") -
 
 def student_eval(args: argparse.Namespace) -> int:
     from accomp.model.checkpoint import load_teacher
-    from accomp.model.commands import eval_segments, load_pieces, teacher_rows
+    from accomp.model.commands import eval_segments, teacher_rows
+    from accomp.model.pieces import load_pieces
     from accomp.model.harmony import load_harmony
     from accomp.model.preset import find_teacher, load_preset, resolve_preset
     from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, with_accomp, write_json

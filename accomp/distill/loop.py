@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ import torch
 
 from accomp.distill.losses import TERMS
 from accomp.distill.trajectories import Songs, chunk_trajectory, student_rollout, write_songs
-from accomp.errors import CheckpointError
+from accomp.model.checkpoint import load_run_state, run_state_path, save_run_state
 from accomp.model.generate import SamplerSettings
 from accomp.model.planner import Planner
 from accomp.model.student import Student
@@ -155,15 +154,10 @@ def run_distill(
     params = [p for p in student.parameters() if p.requires_grad]
     ema_pairs = [(pt, ps) for pt, ps in zip(target.parameters(), student.parameters()) if ps.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    state_path = out.with_name(out.name + ".state.pt")
+    state_path = run_state_path(out)
     step, elapsed, history = 0, 0.0, []
-    if state_path.exists():
-        try:
-            saved = torch.load(state_path, map_location=device, weights_only=True)  # tensors and plain data: a planted pickle never runs
-        except Exception as exc:  # a torn or foreign state file: say so, do not guess
-            raise CheckpointError(f"{state_path}: cannot resume ({type(exc).__name__}); delete it to start over") from None
-        if saved.get("config") != asdict(replace(cfg, minutes=None)):
-            raise CheckpointError(f"{state_path}: was made with other settings; delete it to start over")
+    saved = load_run_state(state_path, device, lambda s: s.get("config") == asdict(replace(cfg, minutes=None)))
+    if saved is not None:
         student.load_state_dict(saved["student"])
         target.load_state_dict(saved["target"])
         opt.load_state_dict(saved["opt"])
@@ -174,13 +168,9 @@ def run_distill(
 
     def save_state() -> None:
         if rank == 0:
-            tmp = state_path.with_name(f".{state_path.name}.{os.getpid()}.tmp")
-            torch.save(
-                dict(student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
-                     step=step, elapsed=elapsed, history=history, config=asdict(replace(cfg, minutes=None))),
-                tmp,
-            )
-            os.replace(tmp, state_path)
+            save_run_state(state_path, student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(),
+                           rng=g.get_state(), step=step, elapsed=elapsed, history=history,
+                           config=asdict(replace(cfg, minutes=None)))  # fmt: skip
 
     t0 = time.perf_counter() - elapsed
     session_start, first_step = time.perf_counter(), step

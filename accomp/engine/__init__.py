@@ -1,1 +1,1 @@
-"""The real-time engine: clock, rings, transport, scheduler, recorder; live or simulated time."""
+"""The engine: transport, scheduler, recorder, live session and offline driver (on the real-time floor, :mod:`accomp.realtime`)."""

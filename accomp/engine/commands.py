@@ -1,4 +1,5 @@
-"""`accomp play` (live, headless) and `accomp render` (offline, simulated time).
+"""`accomp play` (live, headless) and `accomp render` (offline, simulated time; a MIDI lead or,
+through :func:`render_audio`, an audio recording).
 
 Both build the same :class:`~accomp.engine.engine.Engine` with an
 :class:`~accomp.engine.accompanist.Accompanist` as its player; `play` drives it from the
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
@@ -141,7 +144,8 @@ def play(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        session.stop()
+        with _uninterrupted():  # a second Ctrl+C must not cut the stop short: it ends every note
+            session.stop()
     summary = session.summary()
     summary["latency"] = latency_summary(engine, session.audio.output_latency_s if session.audio else 0.0)
     text = json.dumps(summary, indent=2)
@@ -155,23 +159,36 @@ def play(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def _uninterrupted():
+    """Ctrl+C (SIGINT) is ignored inside the block (in the main thread; elsewhere no change)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def latency_summary(engine, output_latency_s: float) -> dict:
     """Per lead note followed by audible accompaniment: its wait for the step, the model step,
     the scheduling slack and the audio buffer, p50/p99 in ms (the input transport is outside
     the app's view: ``benchmarks/latency.py`` measures it from the sending client)."""
     import numpy as np
 
-    n = min(engine.latency_count, len(engine.latency_log))
-    log = engine.latency_log[:n]
-    heard = log[log[:, 4] > 0]
+    log = engine.latency.rows()
+    n = len(log)
+    heard = log[log["audible"] > 0]
     summary = {"notes": n, "notes_into_silence": int(n - len(heard)), "audio_buffer_ms": round(output_latency_s * 1000, 3)}
     if len(heard) == 0:
         return summary
     sr = engine.settings.sample_rate
-    wait = (heard[:, 1] - heard[:, 0]) / sr * 1000
-    step = heard[:, 2] * 1000
-    slack = (heard[:, 3] - heard[:, 1]) / sr * 1000 - step
-    total = (heard[:, 3] - heard[:, 0]) / sr * 1000 + output_latency_s * 1000
+    wait = (heard["decided"] - heard["note"]) / sr * 1000
+    step = heard["model_s"] * 1000
+    slack = (heard["sounds_at"] - heard["decided"]) / sr * 1000 - step
+    total = (heard["sounds_at"] - heard["note"]) / sr * 1000 + output_latency_s * 1000
 
     def pct(values) -> dict:
         return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3)}
@@ -181,12 +198,11 @@ def latency_summary(engine, output_latency_s: float) -> dict:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    from accomp.files import write_text
+
     try:
-        tmp.write_text(text + "\n")
-        os.replace(tmp, path)
+        write_text(path, text + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise AccompError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
@@ -202,16 +218,11 @@ def lead_events(path: str, sample_rate: int, origin: int):
     """
     import numpy as np
 
-    from accomp.engine.notes import NOTE_OFF, NOTE_ON
-    from accomp.music.corpora import pick_roles, split_channels
-    from accomp.music.frames import beats_to_seconds, load_midi, read_score
+    from accomp.model.pieces import lead_track
+    from accomp.music.frames import beats_to_seconds
+    from accomp.realtime.notes import NOTE_OFF, NOTE_ON
 
-    score = read_score(load_midi(path), source=str(path))
-    tracks = [t for t in split_channels(score.tracks) if t.notes]
-    try:
-        lead = tracks[0] if len(tracks) == 1 else pick_roles(tracks, score.ticks_per_beat)[0]
-    except MidiFileError as exc:
-        raise MidiFileError(f"{path}: {exc}") from None
+    score, lead = lead_track(path)
     tpb = score.ticks_per_beat
     tempos = [(t / tpb, us) for t, us in score.tempos]
 
@@ -233,7 +244,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
     """Give the accompanist the bidirectional planner's chords for the whole lead."""
     import numpy as np
 
-    from accomp.model.commands import read_lead
+    from accomp.model.pieces import read_lead
 
     if accompanist.harmony.planner is None:
         raise SettingsError("--whole-song needs a preset that follows a chord plan (this one's teacher has none)")
@@ -244,7 +255,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
 
 
 def render(args: argparse.Namespace) -> int:
-    from accomp.listen.offline import is_audio_file, render_audio
+    from accomp.listen.offline import is_audio_file
 
     if args.lead and is_audio_file(args.lead):
         return render_audio(args)
@@ -303,4 +314,53 @@ def render(args: argparse.Namespace) -> int:
     print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {music:.1f} s of music in {took:.1f} s "
           f"({music / took:.0f}x real time), {m.steps} steps + {m.redos} re-decided, "
           f"model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
+    return 0
+
+
+def render_audio(args: argparse.Namespace) -> int:
+    """`accomp render LEAD.wav`: accompany a recording through the live path in simulated time."""
+    import numpy as np
+
+    from accomp.engine.engine import Engine
+    from accomp.engine.offline import run_offline
+    from accomp.engine.recorder import Recorder
+    from accomp.listen.follow import FollowSettings, Follower
+    from accomp.listen.offline import HeardAudio, WithInput, estimate_tempo, listen_settings, read_audio
+
+    out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
+    if args.wav:
+        check_output(args.wav, (".wav",), "WAV", AudioFileError)
+    sr, block = args.sample_rate, args.buffer
+    audio = read_audio(args.lead, sr)
+    settings = listen_settings(args)
+    if args.tempo is None:
+        probe = HeardAudio(audio, sr, block, settings)
+        for b in range(block, min(len(audio), 20 * sr) + block, block):
+            probe(b)
+        args.tempo = estimate_tempo(np.array(probe.analyzer.onset_times), sr) or 100.0
+    transport = _transport(args, count_in=0, click=False)
+    engine = Engine(_engine_settings(args, transport, sr, block))
+    if not args.no_follow:
+        engine.follower = Follower(engine, FollowSettings(wait_for_player=True, silence=args.silence))
+    engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    heard = HeardAudio(audio, sr, block, settings)
+    synth = None
+    if args.wav:
+        from accomp.synth.soundfont import Synth
+
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), audio)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
+    seconds = len(audio) / sr + 0.5
+    started = time.perf_counter()
+    try:
+        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard)
+    finally:
+        recorder.close()
+    took = time.perf_counter() - started
+    m = engine.metrics()
+    a = heard.analyzer
+    tempo = f"followed from {args.tempo:g} to {engine.follower.tempo:.1f} bpm" if engine.follower else f"{args.tempo:g} bpm"
+    print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {seconds:.1f} s of audio in {took:.1f} s "
+          f"({seconds / took:.0f}x real time); heard {a.notes_started} notes, {len(a.onset_times)} onsets; "
+          f"{tempo}; {m.steps} steps, model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
     return 0

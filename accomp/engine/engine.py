@@ -24,7 +24,7 @@ Lead input comes from MIDI (:meth:`Engine.receive`, the MIDI callback's ring) an
 audio input's analyser (:meth:`Engine.receive_heard`, the analysis thread's ring: the
 player hears their instrument, so those notes are not sent to the synth); both are drained
 in time order. The analyser starts a note from a first guess at its pitch and may take the
-guess back (:data:`~accomp.engine.notes.RETRACT`, then the right note-on): the engine then
+guess back (:data:`~accomp.realtime.notes.RETRACT`, then the right note-on): the engine then
 forgets the guessed onset, and re-decides its step while it is open. In follow mode a
 :class:`~accomp.listen.follow.Follower` sees every lead onset and steers the transport;
 while it rests (the player went quiet), decisions are silent.
@@ -56,8 +56,9 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
-from accomp.engine.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
-from accomp.engine.rings import EventRing
+from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.realtime.rings import EventRing, earliest
+from accomp.engine.latency import LatencyLog
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
 LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order)
@@ -142,7 +143,7 @@ class Engine:
         cap = settings.ring_capacity
         self.lead_in = EventRing(cap)  # MIDI input -> engine
         self.heard_in = EventRing(cap)  # audio input analysis -> engine
-        self.lead_inputs = (self.lead_in, self.heard_in)
+        self._lead_rings = (self.lead_in, self.heard_in)  # drained together, in time order
         self.follower = None  # follow mode: a Follower steering the transport from lead onsets
         self.resting = False  # True: decisions are silent (a follower waits for the player)
         self.lead_monitor = EventRing(cap)  # MIDI input -> synth: the player hears themself at once
@@ -181,12 +182,7 @@ class Engine:
         self.late_lead_notes = 0
         self.lead_corrections = 0
         self.plan_revisions = 0
-        # Per lead onset taken into account, one row: (note time, decision time, model step s,
-        # first sample rendered from the decision, accompaniment events + notes sounding from
-        # then (0: silence, nothing to hear), pitch, 1 if a re-decision took it else 0,
-        # 1 if that re-decision revised the player's chord plan else 0).
-        self.latency_log = np.zeros((LOG_SIZE, 8), dtype=np.float64)
-        self.latency_count = 0
+        self.latency = LatencyLog(LOG_SIZE)  # per lead onset taken into account: when it was heard
         self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
 
     # ------------------------------------------------------------------ input (any producer)
@@ -272,10 +268,11 @@ class Engine:
 
     def _next_lead(self, now: int) -> EventRing | None:
         """The lead ring whose oldest event is the earliest due at ``now`` (MIDI or heard)."""
-        a, b = self.lead_in, self.heard_in
-        ta, tb = a.head_time(), b.head_time()
-        ring, when = (a, ta) if ta <= tb else (b, tb)
-        return ring if when <= now else None
+        r = earliest(self._lead_rings)
+        if r < 0:
+            return None
+        ring = self._lead_rings[r]
+        return ring if ring.head_time() <= now else None
 
     def _drain_lead(self, now: int) -> None:
         spec = self.settings.spec
@@ -428,9 +425,7 @@ class Engine:
         self._struck_at[struck_now & ~onset] = -(1 << 30)
         audible = int(end.sum() + start.sum() + self._sounding.sum())  # 0: silence, nothing to hear
         for note_time, pitch in self._pending_notes:
-            row = self.latency_log[self.latency_count % LOG_SIZE]
-            row[:] = (note_time, now, compute, at, audible, pitch, redo, revised)
-            self.latency_count += 1
+            self.latency.add(note_time, now, compute, at, audible, pitch, redo, revised)
         self._pending_notes.clear()
 
     def _shortest(self) -> int:

@@ -7,8 +7,9 @@ a pipe) or when the engine asked to be woken, and checks the audio device is sti
 A recorder thread drains the recording rings.
 
 :meth:`LiveSession.stop` always runs to the end, whatever failed: the engine stops (its
-sinks flush: every note ends, on the synth and on MIDI out), MIDI input closes, MIDI output
-sends its note-offs and CCs and closes, the audio device closes, the recording is written.
+sinks flush: every note ends, on the synth and on MIDI out), the audio device closes once
+the synth has played the flush, MIDI input closes, MIDI output sends its note-offs and CCs
+and closes, the recording is written.
 A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
 
 For waveforms and meters, :attr:`LiveSession.output_monitor` (and, with an audio input,
@@ -35,10 +36,10 @@ import time
 from dataclasses import dataclass, field
 
 from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priority
-from accomp.engine.clock import SampleClock
+from accomp.realtime.clock import SampleClock
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
-from accomp.engine.rings import AudioRing
+from accomp.realtime.rings import AudioRing
 from accomp.errors import DeviceError, SettingsError
 from accomp.listen.analyzer import ListenSettings
 from accomp.listen.follow import FollowSettings, Follower, TapTempo
@@ -258,14 +259,16 @@ class LiveSession:
             self._worker.join(timeout=10)
         else:
             self.engine.stop(self.clock.now())
+        self._wait_for_flushes()
+        # The audio device first: its callback is Python, and python-rtmidi closes a JACK
+        # client holding the GIL, which waits for every client's cycle (synchronous JACK).
+        if self.audio is not None:
+            self.audio.close()
         if self.midi_in is not None:
             self.midi_in.close()
-        self._wait_for_flushes()
         if self.midi_out is not None:
             self.midi_out.close()
             self.error = self.error or self.midi_out.failed
-        if self.audio is not None:
-            self.audio.close()
         if self._recorder_thread is not None:
             self._recorder_thread.join(timeout=10)
         if self.recorder is not None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from accomp.engine.engine import Engine
 from accomp.engine.recorder import Recorder
-from accomp.engine.rings import EventRing
+from accomp.realtime.rings import EventRing
 
 LeadEvent = tuple[int, int, int, int]  # (sample, status, data1, data2)
 

@@ -6,7 +6,7 @@ The audio callback writes each output block into :attr:`Recorder.audio` (an
 loop), drains both: audio goes straight into a 16-bit PCM .wav being written under a
 temporary name, events into a list. :meth:`Recorder.close` (idempotent, and called from
 ``finally`` blocks so a failing device or an interrupt still ends here) ends notes left
-open, writes the .mid, and moves both files into place with ``os.replace``.
+open, writes the .mid, and moves both files into place (:mod:`accomp.files`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,15 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
-from accomp.engine.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
-from accomp.engine.rings import AudioRing, EventRing
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
-from accomp.music.frames import OUT_TICKS_PER_BEAT, save_midi
+from accomp.files import commit, temp_path
+from accomp.music.frames import OUT_TICKS_PER_BEAT, delta_track, save_midi
+from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
+from accomp.realtime.rings import AudioRing, EventRing
 
 TRACKS = {LEAD: ("lead", 0), ACCOMP: ("accomp", 1)}  # part -> (track name, MIDI channel)
 CHUNK = 4096
-
-
-def _tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 class Recorder:
@@ -59,7 +56,7 @@ class Recorder:
         self.closed = False
         if self.wav_path is not None:
             try:
-                self._wav_file = open(_tmp_path(self.wav_path), "wb")  # noqa: SIM115 - closed in close()
+                self._wav_file = open(temp_path(self.wav_path), "wb")  # noqa: SIM115 - closed in close()
             except OSError as exc:
                 raise DeviceError(f"{self.wav_path}: cannot write ({exc.strerror or exc})") from None
             self._wav = wave.open(self._wav_file, "wb")
@@ -109,7 +106,7 @@ class Recorder:
         if self._wav is not None:
             self._wav.close()
             self._wav_file.close()
-            os.replace(_tmp_path(self.wav_path), self.wav_path)
+            commit(temp_path(self.wav_path), self.wav_path)
         if self.midi_path is not None:
             save_midi(self.to_midi(), self.midi_path)
 
@@ -119,7 +116,7 @@ class Recorder:
         if self._wav is not None:
             self._wav.close()
             self._wav_file.close()
-            _tmp_path(self.wav_path).unlink(missing_ok=True)
+            temp_path(self.wav_path).unlink(missing_ok=True)
 
     def to_midi(self) -> mido.MidiFile:
         """The events so far as a type-1 file: conductor, then ``lead`` and ``accomp``."""
@@ -133,7 +130,7 @@ class Recorder:
         conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
         conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
-        midi.tracks.append(_track("conductor", sorted(conductor, key=lambda e: e[0])))
+        midi.tracks.append(delta_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
         for part, (name, channel) in TRACKS.items():
             timed: list[tuple[int, int, mido.Message]] = []
@@ -156,15 +153,5 @@ class Recorder:
             for pitch in sorted(sounding):  # notes that never ended end with the recording
                 timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
             timed.sort(key=lambda e: (e[0], e[1]))
-            midi.tracks.append(_track(name, [(tk, m) for tk, _, m in timed]))
+            midi.tracks.append(delta_track(name, [(tk, m) for tk, _, m in timed]))
         return midi
-
-
-def _track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
-    now = 0
-    for tk, msg in timed:
-        track.append(msg.copy(time=tk - now))
-        now = tk
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track

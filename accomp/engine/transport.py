@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from accomp.config import MAX_BPM, MIN_BPM
-from accomp.engine.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
+from accomp.realtime.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
 
 CLOCKS_PER_BEAT = 24
 CLICK_KEY_ACCENT = 76  # GM hi wood block

@@ -261,7 +261,7 @@ def scan_devices() -> DeviceList:
 def test_tone(settings: Settings) -> str:
     """A short 440 Hz tone on the chosen output; returns the device's name."""
     from accomp.devices.audio import AudioDevice, AudioSettings
-    from accomp.engine.clock import SampleClock
+    from accomp.realtime.clock import SampleClock
 
     s = settings
     audio = AudioSettings(output_device=s.audio_out, host_api=s.host_api, sample_rate=s.sample_rate, block_frames=s.buffer)

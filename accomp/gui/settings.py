@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from accomp.config import MAX_BPM, MIN_BPM
+from accomp.files import write_text
 
 SETTINGS_VERSION = 1
 FILE_NAME = "settings.json"
@@ -210,15 +211,7 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    """Write the settings atomically (a temporary file, then ``os.replace``). OSError on failure."""
+    """Write the settings atomically (:func:`accomp.files.write_text`). OSError on failure."""
     path = settings_path() if path is None else path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(settings.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text(path, settings.to_json())

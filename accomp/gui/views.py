@@ -229,9 +229,8 @@ class LatencyView(QWidget):
             self.step_curve.setData(bars, player.step_ms[idx])
             self._fit(bars[-1] if count else 1.0, player.step_ms[idx])
         engine = session.engine
-        count = engine.latency_count
-        if count != self._seen:
-            self._read_notes(engine, session, count)
+        if engine.latency.count != self._seen:
+            self._read_notes(engine, session)
         if text:
             figures = self._summary(engine, session.audio)
             if figures != self._stats:
@@ -256,19 +255,16 @@ class LatencyView(QWidget):
             self._hist_top = top
             self.histogram.setYRange(0, top, padding=0.05)
 
-    def _read_notes(self, engine, session, count: int) -> None:
-        log = engine.latency_log
-        first = max(self._seen, count - len(log))
-        rows = log[np.arange(first, count) % len(log)]
-        self._seen = count
-        rows = rows[rows[:, 4] > 0]  # notes followed by silence had nothing to hear
+    def _read_notes(self, engine, session) -> None:
+        rows, self._seen = engine.latency.since(self._seen)
+        rows = rows[rows["audible"] > 0]  # notes followed by silence had nothing to hear
         if len(rows):
             t = engine.transport
             sr = engine.settings.sample_rate
             buffer_ms = 1000 * (session.audio.output_latency_s if session.audio else 0.0)
-            bars = np.array([t.position(note) / t.steps_per_bar + 1 for note in rows[:, 0]])
-            wait = (rows[:, 1] - rows[:, 0]) / sr * 1000
-            model = (rows[:, 3] - rows[:, 1]) / sr * 1000
+            bars = np.array([t.position(note) / t.steps_per_bar + 1 for note in rows["note"]])
+            wait = (rows["decided"] - rows["note"]) / sr * 1000
+            model = (rows["sounds_at"] - rows["decided"]) / sr * 1000
             new = np.column_stack([bars, wait + model + buffer_ms, wait, model, np.full(len(rows), buffer_ms)])
             self._parts = np.concatenate([self._parts, new])[-NOTES_KEPT:]
         if len(self._parts):

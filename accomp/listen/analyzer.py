@@ -17,7 +17,7 @@ last ~21 ms and the pitch (YIN) of the last ~43 ms. Then:
    note, as soon as one is sure (~15 ms after the onset, where the ~43 ms frames would need
    ~35): the engine can still answer it within its step. Then two ~43 ms frames centred
    after the onset agree on the *sure* pitch; if it is another, the guess is taken back
-   (:data:`~accomp.engine.notes.RETRACT`, at once followed by the right note-on), unless
+   (:data:`~accomp.realtime.notes.RETRACT`, at once followed by the right note-on), unless
    it is an octave or a twelfth below the guess (the longer frames still hold the note
    before: their classic failure). Without a guess the note starts from the sure pitch. A
    strum is no single pitch: when no confident pitch comes (or in ``chords`` mode) the
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accomp.engine.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.listen.conditioning import SILENT_DB, InputConditioner
 from accomp.listen.features import Chroma, FirstGuess, OnsetStrength, PitchTracker, chord_classes, hz_to_midi
 

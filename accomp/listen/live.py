@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accomp.engine.rings import AudioRing
+from accomp.realtime.rings import AudioRing
 from accomp.listen.analyzer import OFF, InputAnalyzer, ListenSettings
 
 POLL_S = 0.004

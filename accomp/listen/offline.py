@@ -1,4 +1,5 @@
-"""Audio leads in simulated time: `accomp render LEAD.wav --preset pop -o OUT.mid`.
+"""Audio leads in simulated time, the pieces of `accomp render LEAD.wav --preset pop -o OUT.mid`
+(:func:`accomp.engine.commands.render_audio` puts them together).
 
 The recording goes through the live path exactly: cut into the audio callback's blocks,
 each block analysed by an :class:`~accomp.listen.analyzer.InputAnalyzer` when the block
@@ -11,13 +12,11 @@ the recording itself as the lead, with the accompaniment.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
-from accomp.config import MIDI_SUFFIXES
-from accomp.errors import AudioFileError, SettingsError, check_output
+from accomp.errors import AudioFileError, SettingsError
 from accomp.listen.analyzer import InputAnalyzer, ListenSettings
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -124,50 +123,3 @@ def listen_settings(args: argparse.Namespace) -> ListenSettings:
         return ListenSettings(gain_db=args.input_gain, gate_db=args.gate, mode=args.listen_mode)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-
-
-def render_audio(args: argparse.Namespace) -> int:
-    """`accomp render LEAD.wav`: accompany a recording through the live path in simulated time."""
-    from accomp.engine.commands import _accompanist, _engine_settings, _parts, _transport
-    from accomp.engine.engine import Engine
-    from accomp.engine.offline import run_offline
-    from accomp.engine.recorder import Recorder
-    from accomp.listen.follow import FollowSettings, Follower
-
-    out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
-    if args.wav:
-        check_output(args.wav, (".wav",), "WAV", AudioFileError)
-    sr, block = args.sample_rate, args.buffer
-    audio = read_audio(args.lead, sr)
-    settings = listen_settings(args)
-    if args.tempo is None:
-        probe = HeardAudio(audio, sr, block, settings)
-        for b in range(block, min(len(audio), 20 * sr) + block, block):
-            probe(b)
-        args.tempo = estimate_tempo(np.array(probe.analyzer.onset_times), sr) or 100.0
-    transport = _transport(args, count_in=0, click=False)
-    engine = Engine(_engine_settings(args, transport, sr, block))
-    if not args.no_follow:
-        engine.follower = Follower(engine, FollowSettings(wait_for_player=True, silence=args.silence))
-    engine.player = _accompanist(args, engine.transport.steps_per_bar)
-    heard = HeardAudio(audio, sr, block, settings)
-    synth = None
-    if args.wav:
-        from accomp.synth.soundfont import Synth
-
-        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), audio)
-    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
-    seconds = len(audio) / sr + 0.5
-    started = time.perf_counter()
-    try:
-        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard)
-    finally:
-        recorder.close()
-    took = time.perf_counter() - started
-    m = engine.metrics()
-    a = heard.analyzer
-    tempo = f"followed from {args.tempo:g} to {engine.follower.tempo:.1f} bpm" if engine.follower else f"{args.tempo:g} bpm"
-    print(f"wrote {out}{' and ' + str(args.wav) if args.wav else ''}: {seconds:.1f} s of audio in {took:.1f} s "
-          f"({seconds / took:.0f}x real time); heard {a.notes_started} notes, {len(a.onset_times)} onsets; "
-          f"{tempo}; {m.steps} steps, model step p50 {m.step_ms_p50:.2f} ms")  # fmt: skip
-    return 0

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from accomp.config import FrameSpec
 from accomp.errors import CheckpointError
+from accomp.files import replacing
 from accomp.model.teacher import Teacher, TeacherConfig
 
 HEADER_KEY = "accomp"
@@ -31,25 +33,44 @@ TEACHER_VERSION = 1
 
 def copy_file_atomically(source: str | os.PathLike, target: str | os.PathLike) -> None:
     """Copy ``source`` to ``target`` through a temporary file beside it and a rename."""
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with replacing(target) as tmp:
         shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], header: dict[str, Any], path: str | os.PathLike) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(header, sort_keys=True)})
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise CheckpointError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def run_state_path(out: str | os.PathLike) -> Path:
+    """Where a resumable run (teacher training, distillation) that writes ``out`` keeps its state."""
+    out = Path(out)
+    return out.with_name(out.name + ".state.pt")
+
+
+def load_run_state(path: Path, device, same_settings: Callable[[dict], bool]) -> dict | None:
+    """The saved state of a resumable run, None when there is none. Tensors and plain data
+    only (a planted pickle never runs); CheckpointError when the file is torn or foreign, or
+    ``same_settings(state)`` says it was made with other settings."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # a torn or foreign state file: say so, do not guess
+        raise CheckpointError(f"{path}: cannot resume ({type(exc).__name__}); delete it to start over") from None
+    if not same_settings(state):
+        raise CheckpointError(f"{path}: was made with other settings; delete it to start over")
+    return state
+
+
+def save_run_state(path: Path, **state) -> None:
+    """Save a resumable run's state (atomically: a run killed while saving resumes from the last one)."""
+    with replacing(path) as tmp:
+        torch.save(state, tmp)
 
 
 def read_tensors(path: str | os.PathLike, expected_format: str, max_version: int) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -13,55 +13,8 @@ import torch
 from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.model.hardware import init_distributed, pick_device
+from accomp.model.pieces import load_pieces, read_lead
 from accomp.music.frames import Piece, piece_to_midi, save_midi
-
-NEEDS_PATH = ("pop909", "midi-folder", "pack")
-
-
-def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
-    """Pair each --corpus with its --path (pop909, midi-folder and pack take one, in order)."""
-    kinds = args.corpus if isinstance(args.corpus, list) else [args.corpus]
-    paths = list(args.path or []) if isinstance(args.path, list) else ([args.path] if args.path else [])
-    out = []
-    for kind in kinds:
-        if kind in NEEDS_PATH:
-            if not paths:
-                raise CorpusError(f"--corpus {kind} needs a --path DIR")
-            out.append((kind, paths.pop(0)))
-        else:
-            out.append((kind, None))
-    if paths:
-        raise CorpusError(f"--path {paths[0]} has no --corpus that takes a folder")
-    return out
-
-
-def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str, *, allow_empty: bool = False) -> tuple[list[Piece], dict]:
-    """The pieces of every requested corpus for one split, plus a data summary."""
-    from accomp.music.corpora import load_corpus, split_pieces
-
-    pieces: list[Piece] = []
-    summary: dict = {"corpora": [], "split": split}
-    for kind, path in corpus_requests(args):
-        result = load_corpus(kind, path, spec, style=getattr(args, "style", None), use_cache=not args.no_cache, progress=True)
-        chosen = split_pieces(result.pieces, split)
-        pieces.extend(chosen)
-        summary["corpora"].append(
-            {
-                "kind": kind,
-                "source": Path(path).name if path else "music21 corpus",
-                "style": result.style,
-                "pieces": len(chosen),
-                "pieces_all_splits": len(result.pieces),
-                "skipped": len(result.skipped),
-                "steps": int(sum(p.n_steps for p in chosen)),
-                "hours": round(sum(p.seconds() for p in chosen) / 3600, 2),
-            }
-            | ({"packed_from": result.origin} if result.origin else {})
-        )
-    if not pieces and not allow_empty:
-        raise CorpusError(f"no pieces in the {split} split of the requested corpora")
-    return pieces, summary
-
 
 # ----------------------------------------------------------------------------- evaluation
 
@@ -215,20 +168,6 @@ def _label_summary(pieces: list[Piece]) -> dict:
     named = sum(int((p.chords > 0).sum()) for p in pieces)
     return {"sources": sources, "share_of_steps_with_a_chord": round(named / max(steps, 1), 4),
             "mapped_to_nearest": sum(p.chords_mapped for p in pieces)}
-
-
-def read_lead(path: str, spec: FrameSpec) -> Piece:
-    """The lead of any MIDI file: its only track with notes, else the midi-folder lead rule."""
-    from accomp.music.corpora import pick_roles, split_channels
-    from accomp.music.frames import load_midi, read_score, score_to_piece
-
-    score = read_score(load_midi(path), source=str(path))
-    tracks = [t for t in split_channels(score.tracks) if t.notes]
-    try:
-        lead = tracks[0] if len(tracks) == 1 else pick_roles(tracks, score.ticks_per_beat)[0]
-    except MidiFileError as exc:
-        raise MidiFileError(f"{path}: {exc}") from None
-    return score_to_piece(score, {LEAD: [lead]}, spec, Path(path).stem, "lead")
 
 
 def teacher_sample(args: argparse.Namespace) -> int:

@@ -111,11 +111,6 @@ def sample_euler(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor) -> to
 SAMPLERS = {"heun": sample_heun, "euler": sample_euler}
 
 
-def evaluations(sampler: str, steps: int) -> int:
-    """Network evaluations a sampler spends for ``steps`` levels."""
-    return 2 * steps - 1 if sampler == "heun" else steps
-
-
 def guided(cond: Denoiser, uncond: Denoiser, weight: float) -> Denoiser:
     """Classifier-free guidance: ``uncond + weight * (cond - uncond)``; weight 1 = no guidance."""
     if math.isclose(weight, 1.0):
@@ -126,15 +121,6 @@ def guided(cond: Denoiser, uncond: Denoiser, weight: float) -> Denoiser:
         return u + weight * (cond(x, sigma) - u)
 
     return denoise
-
-
-def infill(denoise: Denoiser, known: torch.Tensor, known_mask: torch.Tensor) -> Denoiser:
-    """Pin the known cells to their clean values in every denoised estimate."""
-
-    def wrapped(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return torch.where(known_mask, known, denoise(x, sigma))
-
-    return wrapped
 
 
 def heun_trajectory(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor) -> list[torch.Tensor]:

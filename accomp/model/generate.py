@@ -47,12 +47,6 @@ def style_weights(styles: tuple[str, ...], style: str | None = None, mix: str | 
     return w / w.sum()
 
 
-def null_style(n_styles: int) -> np.ndarray:
-    w = np.zeros(n_styles + 1, dtype=np.float32)
-    w[-1] = 1.0
-    return w
-
-
 @dataclass(frozen=True)
 class SamplerSettings:
     steps: int = 12
@@ -61,11 +55,6 @@ class SamplerSettings:
     lead_guidance: float = 1.0  # classifier-free guidance on the given lead; 1 = off
     chunk: int = 16  # causal mode: frames generated per chunk
     seed: int = 0
-
-
-def evaluations(sampler: str, steps: int) -> int:
-    """Network evaluations of one ODE solve (per guidance branch): Heun's last step is Euler."""
-    return 2 * steps - 1 if sampler == "heun" else steps
 
 
 def binarize(x: torch.Tensor) -> torch.Tensor:

@@ -188,7 +188,7 @@ def bundled_planner() -> Path:
 
 def planner_train(args: argparse.Namespace) -> int:
     from accomp.config import DEFAULT_SPEC
-    from accomp.model.commands import load_pieces
+    from accomp.model.pieces import load_pieces
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     if not 0.0 <= args.dropout < 1.0:
@@ -228,7 +228,7 @@ def planner_eval(args: argparse.Namespace) -> int:
     """`accomp planner eval`: exact chord accuracy per beat, per corpus, of both planners and
     the two baselines (repeat the last true chord; the rule-based harmonizer)."""
     from accomp.config import DEFAULT_SPEC
-    from accomp.model.commands import load_pieces
+    from accomp.model.pieces import load_pieces
     from accomp.music.chord_baselines import planner_baselines
     from accomp.music.evaluate import write_json
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import platform
 import sys
 import time
@@ -24,7 +23,7 @@ from tqdm import tqdm
 
 from accomp.config import FrameSpec
 from accomp.errors import CheckpointError
-from accomp.model.checkpoint import save_teacher
+from accomp.model.checkpoint import load_run_state, run_state_path, save_run_state, save_teacher
 from accomp.model.diffusion import edm_loss_weight, sample_training_sigma
 from accomp.model.masks import MaskConfig, draw_shifts, make_cond, shift_chords, shift_keys
 from accomp.music.chords import N_CHORDS
@@ -160,12 +159,6 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
-def _save_state(path: Path, **state) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def train_teacher(
     cfg: TeacherConfig,
     tc: TrainConfig,
@@ -196,15 +189,10 @@ def train_teacher(
             raise CheckpointError(f"the --init weights do not fit this model ({(unexpected or missing)[0]})")
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
-    state_path = out.with_name(out.name + ".state.pt")
+    state_path = run_state_path(out)
     step, elapsed, history = 0, 0.0, []
-    if state_path.exists():
-        try:
-            state = torch.load(state_path, map_location=device, weights_only=True)  # tensors and plain data: a planted pickle never runs
-        except Exception as exc:  # a torn or foreign state file: say so, do not guess
-            raise CheckpointError(f"{state_path}: cannot resume ({type(exc).__name__}); delete it to start over") from None
-        if state["model_config"] != cfg.to_dict() or state["train_config"]["seed"] != tc.seed:
-            raise CheckpointError(f"{state_path}: was made with other settings; delete it to start over")
+    state = load_run_state(state_path, device, lambda s: s["model_config"] == cfg.to_dict() and s["train_config"]["seed"] == tc.seed)
+    if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -222,7 +210,7 @@ def train_teacher(
 
     def save_state() -> None:
         if rank == 0:
-            _save_state(
+            save_run_state(
                 state_path, model=model.state_dict(), ema=ema.state_dict(), opt=opt.state_dict(), rng=g.get_state(),
                 rng_noise=noise_g.get_state() if noise_g is not None else None,
                 step=step, elapsed=elapsed, history=history, model_config=cfg.to_dict(), train_config=asdict(tc),

@@ -351,7 +351,7 @@ def piece_to_midi(piece: Piece, programs: dict[str, int] | None = None) -> mido.
         for b, n, d in piece.meters
     ]
     conductor.sort(key=lambda e: e[0])
-    midi.tracks.append(_delta_track("conductor", conductor))
+    midi.tracks.append(delta_track("conductor", conductor))
     for channel, (role, roll) in enumerate(piece.tracks.items()):
         channel = channel if channel < DRUM_CHANNEL else channel + 1
         vel = piece.velocity.get(role)
@@ -365,11 +365,12 @@ def piece_to_midi(piece: Piece, programs: dict[str, int] | None = None) -> mido.
         events.sort(key=lambda e: (e[0], e[1]))
         program = (programs or {}).get(role)
         head = [(0, mido.Message("program_change", channel=channel, program=program))] if program is not None else []
-        midi.tracks.append(_delta_track(role, head + [(t, m) for t, _, m in events]))
+        midi.tracks.append(delta_track(role, head + [(t, m) for t, _, m in events]))
     return midi
 
 
-def _delta_track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+def delta_track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTrack:
+    """A named track of ``(absolute tick, message)`` pairs in time order, as delta times."""
     track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
     now = 0
     for tick, msg in timed:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from accomp.engine.notes import NOTE_OFF, NOTE_ON
-from accomp.engine.rings import EventRing
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.rings import EventRing
 from accomp.synth.soundfont import PartSound, Synth
 
 TimedNote = tuple[float, float, int, int]  # (start s, end s, MIDI pitch, velocity)

@@ -2,7 +2,7 @@
 
 Threading: every call into tinysoundfont happens on the audio thread, inside
 :meth:`Synth.render`, because tinysoundfont is not thread-safe. Other threads talk to the
-synth only through :class:`~accomp.engine.rings.EventRing` inputs (notes, pedal, controls,
+synth only through :class:`~accomp.realtime.rings.EventRing` inputs (notes, pedal, controls,
 stamped with sample times) and through :meth:`Synth.set_part` (instrument, volume, mute),
 which the audio thread picks up at the start of its next block.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accomp.engine.notes import (
+from accomp.realtime.notes import (
     CC_ALL_NOTES_OFF,
     CC_ALL_SOUND_OFF,
     CC_SUSTAIN,
@@ -38,7 +38,7 @@ from accomp.engine.notes import (
     PROGRAM,
     ActiveNotes,
 )
-from accomp.engine.rings import NO_EVENT, EventRing
+from accomp.realtime.rings import EventRing, earliest
 from accomp.errors import DeviceError
 
 ENV_SOUNDFONT = "ACCOMP_SOUNDFONT"
@@ -241,14 +241,13 @@ class Synth:
         pos = 0
         views = self._views
         font = self._font
+        inputs = self._inputs
         while True:
-            ring = None
-            r_best = -1
-            t_best = NO_EVENT
-            for r, candidate in enumerate(self._inputs):
-                t = candidate.head_time()
-                if t < t_best:
-                    ring, r_best, t_best = candidate, r, t
+            r_best = earliest(inputs)
+            if r_best < 0:
+                break
+            ring = inputs[r_best]
+            t_best = ring.head_time()
             if t_best >= end:
                 break
             offset = t_best - start

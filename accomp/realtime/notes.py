@@ -62,9 +62,6 @@ class ActiveNotes:
                 self._on[i] = 0
                 self._n[port] -= 1
 
-    def is_on(self, port: int, channel: int, key: int) -> bool:
-        return bool(self._on[(port * N_CHANNELS + channel) * N_KEYS + key])
-
     def sounding(self, port: int | None = None) -> int:
         """Notes sounding on ``port`` (or on all ports)."""
         return sum(self._n) if port is None else self._n[port]

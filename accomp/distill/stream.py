@@ -1,0 +1,45 @@
+"""The student streamed over whole leads, step by step, exactly as the engine calls it: what
+the distillation metrics, the threshold calibration and `accomp student eval` measure."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from accomp.config import DEFAULT_SPEC
+
+
+def plan_leads(harmony, lead: np.ndarray, style: np.ndarray, beat_bar: int, *, whole: bool = False) -> list | None:
+    """The chord plan of each of B leads (B, T, 2, K), as the live planner (or, with
+    ``whole``, the bidirectional one) decides it; None without a planner."""
+    if harmony is None or harmony.planner is None:
+        return None
+    beat = np.arange(lead.shape[1]) % beat_bar
+    return [harmony.planner.plan(lead[i], beat, DEFAULT_SPEC.steps_per_beat, style, whole=whole) for i in range(len(lead))]
+
+
+def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int, *, harmony=None,
+                         whole: bool = False) -> np.ndarray:
+    """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
+    through ``Student.step`` exactly as the engine calls it (B streams side by side), each
+    with its chord plan and guard when ``harmony`` has a planner."""
+    from accomp.model.generate import chord_tensor
+
+    device = next(student.parameters()).device
+    B, T = lead.shape[:2]
+    state = student.init_state(np.asarray(style), bar_steps=beat_bar, batch=B)
+    g = torch.Generator().manual_seed(seed)
+    lead_t = torch.from_numpy(lead).float().to(device)
+    plans = plan_leads(harmony, lead, style, beat_bar, whole=whole)
+    chord = guard = None
+    if plans is not None:
+        chord = chord_tensor(np.stack([p.chords for p in plans]), device)  # (B, T, 24)
+        if harmony.guard is not None:
+            guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)
+    out = np.zeros(lead.shape, np.uint8)
+    for t in range(T):
+        noise = torch.randn(B, 2, lead.shape[-1], generator=g).to(device)
+        state, frame = student.step(state, lead_t[:, t], noise, None if chord is None else chord[:, t].contiguous(),
+                                    None if guard is None else guard[:, t].contiguous())  # fmt: skip
+        out[:, t] = frame.cpu().numpy()
+    return out
