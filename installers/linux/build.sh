@@ -68,10 +68,11 @@ say "freezing the app (PyInstaller; a few minutes)"
     --distpath build/pyinstaller/dist --workpath build/pyinstaller/work installers/linux/accomp.spec
 
 mv build/pyinstaller/dist/accomp "$stage"
-# torch's and LLVM's libraries ship with their symbol tables (about 90 MB); only these are
-# stripped: strip breaks libraries that auditwheel patched (numpy's and scipy's OpenBLAS).
+# torch's, LLVM's and Python's libraries ship with their symbol tables (about 110 MB); only
+# these are stripped: strip breaks libraries that auditwheel patched (numpy's OpenBLAS).
 strip --strip-unneeded "$stage"/_internal/torch/lib/lib{torch_cpu,torch_python,c10}.so \
-    "$stage"/_internal/llvmlite/binding/libllvmlite.so
+    "$stage"/_internal/llvmlite/binding/libllvmlite.so "$stage"/_internal/libpython3.*.so.* \
+    "$stage"/_internal/python3.*/lib-dynload/*.so
 install -m 755 installers/linux/launcher.sh "$stage/accomp"
 install -m 755 installers/linux/add-to-menu.sh "$stage/add-to-menu.sh"
 install -m 644 installers/linux/accomp.desktop installers/linux/README.txt build/accomp.png THIRD_PARTY_LICENSES "$stage/"
