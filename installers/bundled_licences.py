@@ -1,19 +1,24 @@
 """List what a PyInstaller build bundled, with versions and licences (for THIRD_PARTY_LICENSES).
 
-    .venv/bin/python installers/bundled_licences.py [WORKDIR]
+    .venv/bin/python installers/bundled_licences.py [WORKDIR] [--texts DIR]
 
 WORKDIR is PyInstaller's work folder of the build (default: build/pyinstaller/work/accomp,
 where installers/linux/build.sh puts it). Every file in the bundle (the modules in its
 archive, the libraries and data beside it) is traced back to the Python distribution that
 installed it (its RECORD) or, for files from the system, to its Debian package (dpkg -S).
-Prints two tables: the Python distributions and the system packages.
+Prints two tables: the Python distributions and the system packages. With ``--texts DIR``
+also copies their licence texts there (build.sh puts them in the bundle's ``licenses/``):
+each distribution's licence files, each Debian package's copyright file, CPython's licence
+and the common licences (GPL, LGPL, Apache, MPL) those refer to.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib.metadata as md
 import os
+import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -68,9 +73,40 @@ def debian_packages(paths: set[str]) -> dict[str, list[str]]:
     return packages
 
 
+LICENCE_WORDS = ("licen", "copying", "notice", "authors")
+COMMON_LICENCES = ("GPL-2", "GPL-3", "LGPL-2.1", "LGPL-3", "Apache-2.0", "MPL-2.0")
+
+
+def copy_texts(dists: dict[str, md.Distribution], packages: list[str], out: Path) -> int:
+    """Licence texts of the bundled distributions and packages into ``out``; how many files."""
+    copied = 0
+
+    def put(src: Path, dst: Path) -> None:
+        nonlocal copied
+        if src.is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            copied += 1
+
+    for name, dist in dists.items():
+        for file in dist.files or []:
+            if any(word in file.name.lower() for word in LICENCE_WORDS) and not file.name.endswith((".py", ".pyc")):
+                put(Path(dist.locate_file(file)), out / "python" / name / file)
+    put(Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "LICENSE.txt",
+        out / "python" / "CPython" / "LICENSE.txt")
+    for package in packages:
+        put(Path("/usr/share/doc") / package.split(":")[0] / "copyright", out / "debian" / f"{package.split(':')[0]}.copyright")
+    for licence in COMMON_LICENCES:
+        put(Path("/usr/share/common-licenses") / licence, out / "common" / licence)
+    return copied
+
+
 def main() -> int:
-    work = Path(sys.argv[1] if len(sys.argv) > 1 else "build/pyinstaller/work/accomp")
-    sources = bundled_sources(work)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("work", nargs="?", type=Path, default=Path("build/pyinstaller/work/accomp"))
+    ap.add_argument("--texts", type=Path, help="copy the licence texts into this folder")
+    args = ap.parse_args()
+    sources = bundled_sources(args.work)
     dists, unowned = python_distributions(sources)
     print(f"{'distribution':28} {'version':16} licence")
     for name in sorted(dists, key=str.lower):
@@ -79,11 +115,15 @@ def main() -> int:
     print(f"{'CPython (interpreter, stdlib)':28} {sys.version.split()[0]:16} PSF-2.0 ({len(python)} files from {sys.base_prefix})")
     system = {p for p in unowned - python if not p.startswith(str(Path.cwd()))}
     print(f"\n{'Debian package':28} {'version':16} files")
-    for package, files in sorted(debian_packages(system).items()):
+    packages = debian_packages(system)
+    for package, files in sorted(packages.items()):
         version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package.split(":")[0]],
                                  capture_output=True, text=True).stdout if package != "?" else ""
         shown = ", ".join(sorted(files)[:3]) + (f" (+{len(files) - 3})" if len(files) > 3 else "")
         print(f"{package:28} {version:16} {shown}")
+    if args.texts:
+        count = copy_texts(dists, [p for p in packages if p != "?"], args.texts)
+        print(f"\n{count} licence files copied to {args.texts}", file=sys.stderr)
     return 0
 
 

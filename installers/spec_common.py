@@ -31,6 +31,9 @@ EXCLUDES = [
     "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore", "PySide6.QtCharts",
     "PySide6.QtDataVisualization", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtXml",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtSpatialAudio",
+    # Python's bindings to GNU readline (GPL-3.0) and Berkeley DB (Sleepycat): the interactive
+    # prompt and dbm, which the app never uses; left out so that no GPL-only library is bundled.
+    "readline", "_dbm", "dbm.ndbm", "_gdbm", "dbm.gnu",
 ]  # fmt: skip
 
 # Files the hooks collect that the app never loads (paths inside the bundle, "/"-separated).

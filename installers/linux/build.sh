@@ -10,7 +10,8 @@
 #   accomp              the launcher (the same CLI as .venv/bin/accomp; no argument: the window)
 #   accomp-bin, _internal/   the program, its Python, libraries, models and SoundFont
 #   accomp.desktop, accomp.png, add-to-menu.sh   the menu entry and what installs it
-#   README.txt, THIRD_PARTY_LICENSES
+#   README.txt, THIRD_PARTY_LICENSES, licenses/ (BUNDLED.txt: what is inside, with versions;
+#   the licence texts of each library, package and the SoundFont)
 #
 # Environment:
 #   ACCOMP_TORCH_INDEX=URL       as for install.sh; when unset and pip's configuration gives a
@@ -73,6 +74,8 @@ mv build/pyinstaller/dist/accomp "$stage"
 strip --strip-unneeded "$stage"/_internal/torch/lib/lib{torch_cpu,torch_python,c10}.so \
     "$stage"/_internal/llvmlite/binding/libllvmlite.so "$stage"/_internal/libpython3.*.so.* \
     "$stage"/_internal/python3.*/lib-dynload/*.so
+mkdir -p "$stage/licenses"
+"$py" installers/bundled_licences.py build/pyinstaller/work/accomp --texts "$stage/licenses" >"$stage/licenses/BUNDLED.txt"
 install -m 755 installers/linux/launcher.sh "$stage/accomp"
 install -m 755 installers/linux/add-to-menu.sh "$stage/add-to-menu.sh"
 install -m 644 installers/linux/accomp.desktop installers/linux/README.txt build/accomp.png THIRD_PARTY_LICENSES "$stage/"
