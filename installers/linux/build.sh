@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Linux bundle: dist/accomp-linux-x86_64.tar.gz, a folder that runs anywhere it
-# is unpacked (x86_64, glibc 2.28 or newer), with no Python, venv or repository beside it.
+# is unpacked (x86_64, glibc 2.35 or newer), with no Python, venv or repository beside it.
 #
 #   installers/linux/build.sh            from the repository root (or anywhere in it)
 #
