@@ -7,12 +7,13 @@
 # BUNDLE is the tarball (default: dist/accomp-linux-x86_64.tar.gz) or an unpacked bundle
 # folder; either is copied into a new folder under /tmp first. --user NAME (as root) runs
 # every step as that user, made with useradd if missing. Steps: --version; devices; render a
-# 16-note melody with each bundled preset to MIDI and WAV; distil a style for one minute and
-# render with it; the window offscreen (and on X11 when Xvfb is installed) with --quit-after;
-# the window playing (--no-distill leaves out the distillation, which with the teacher's
-# trajectories before and the preset's figures after takes 5-10 minutes on 2 busy cores).
-# Any step that fails, or any output naming a missing module, Qt plugin,
-# library or file, fails the test.
+# 16-note melody with each bundled preset to MIDI and WAV; render that WAV as a recording
+# (the listening path); distil a style for one minute and render with it; the window
+# offscreen (and on X11 when Xvfb is installed) with --quit-after; the window playing.
+# --no-distill leaves out the distillation, which with the teacher's trajectories before and
+# the preset's figures after its minute of training takes 5-11 minutes on 2 busy cores.
+# Any step that fails, or any output naming a missing module, Qt plugin, library or file,
+# fails the test.
 #
 # Playing needs an audio device. When jackd (jackd2) is installed the test starts its own
 # JACK server with the dummy driver under a name of its own (JACK_DEFAULT_SERVER), so it runs
