@@ -1,0 +1,72 @@
+"""What every platform's PyInstaller spec shares: the app's data, its modules, what to leave out.
+
+The specs (installers/{linux,windows,macos}/accomp.spec) import this. The app finds its
+models as in the source tree: accomp.model.preset puts ``resources`` two folders above
+``accomp/model/preset.py``; frozen, that file is ``<bundle>/accomp/model/preset.pyc`` under
+PyInstaller's ``sys._MEIPASS`` (``_internal`` beside the program), so the models go to
+``resources`` there. A SoundFont given at build time goes to ``soundfonts``, where the
+runtime hook ``rthook_soundfont.py`` points ``ACCOMP_SOUNDFONT`` at it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PyInstaller.utils.hooks import collect_data_files, collect_submodules
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRY = str(ROOT / "installers" / "accomp_entry.py")
+RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py")]
+
+# Modules nothing in accomp uses (some are optional imports of its libraries).
+EXCLUDES = [
+    "tkinter", "_tkinter", "IPython", "jupyter_client", "notebook", "pytest", "_pytest", "pytestqt",
+    "matplotlib",  # optional plotting in librosa.display, music21.graph, pyqtgraph exporters
+    "sklearn",  # librosa's decompose/segment modules only; accomp uses librosa.filters
+    "tensorboard", "torch.utils.tensorboard", "torch.testing._internal.distributed",
+    "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuick3D",
+    "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebChannel",
+    "PySide6.QtNetwork", "PySide6.QtSql", "PySide6.QtTest", "PySide6.QtDesigner",
+    "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore", "PySide6.QtCharts",
+    "PySide6.QtDataVisualization", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtXml",
+    "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtSpatialAudio",
+    # Python's bindings to GNU readline (GPL-3.0) and Berkeley DB (Sleepycat): the interactive
+    # prompt and dbm, which the app never uses; left out so that no GPL-only library is bundled.
+    "readline", "_dbm", "dbm.ndbm", "_gdbm", "dbm.gnu",
+]  # fmt: skip
+
+# Files the hooks collect that the app never loads (paths inside the bundle, "/"-separated).
+DROP_PREFIXES = (
+    "torch/include/", "torch/test/", "torch/share/",  # C++ headers, tests, CMake files
+    "PySide6/Qt/translations/", "PySide6/translations/",  # Qt's own UI translations (the app is English only)
+    "PySide6/Qt/qml/", "PySide6/qml/", "PySide6/Qt/metatypes/", "PySide6/include/", "PySide6/typesystems/",
+    "PySide6/scripts/", "PySide6/glue/", "PySide6/doc/", "PySide6/Qt/libexec/",
+)  # fmt: skip
+KEEP = {"torch/bin/torch_shm_manager"}  # 'import torch' checks that it is there (Linux, macOS)
+
+
+def datas(soundfont: str | None) -> list[tuple[str, str]]:
+    found = [(str(ROOT / "resources"), "resources")]
+    # music21's Bach chorales, for '--corpus chorales' (accomp.music.chorales finds them in music21).
+    found += collect_data_files("music21", includes=["corpus/bach/*"])
+    if soundfont and Path(soundfont).is_file():
+        found.append((soundfont, "soundfonts"))
+    return found
+
+
+def hiddenimports() -> list[str]:
+    # cli.py imports each command's module by name (importlib), which analysis cannot see.
+    return collect_submodules("accomp")
+
+
+def dest(entry) -> str:
+    return entry[0].replace(os.sep, "/")
+
+
+def keep(entry) -> bool:
+    """False for the files no platform's bundle needs (DROP_PREFIXES, torch's other programs)."""
+    path = dest(entry)
+    if path in KEEP:
+        return True
+    return not (path.startswith(DROP_PREFIXES) or path.startswith("torch/bin/"))
