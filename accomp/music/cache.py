@@ -33,6 +33,7 @@ import numpy as np
 import platformdirs
 
 from accomp.config import ENCODER_VERSION, FrameSpec
+from accomp.files import replacing
 from accomp.music.frames import Piece
 from accomp.music.labels import label_by_template, piece_chords
 
@@ -71,7 +72,7 @@ def cache_key(kind: str, source: str, style: str, spec: FrameSpec, fingerprint: 
 
 
 def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[str, str]], *, origin: dict | None = None) -> None:
-    """Write atomically (temporary file, then ``os.replace``); raises OSError on failure.
+    """Write atomically (:mod:`accomp.files`); raises OSError on failure.
     ``origin`` (what the pieces were read from) makes the file a corpus *pack*."""
     roles = list(pieces[0].tracks)
     if any(list(p.tracks) != roles for p in pieces):
@@ -105,13 +106,8 @@ def save_corpus(path: Path, key: str, pieces: list[Piece], skipped: list[tuple[s
         meta["origin"] = origin
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def load_corpus_cache(path: Path, key: str) -> tuple[list[Piece], list[tuple[str, str]]] | None:

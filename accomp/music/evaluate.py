@@ -31,6 +31,7 @@ import numpy as np
 
 from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MIDI_SUFFIXES
 from accomp.errors import AccompError, CorpusError, MidiFileError, SettingsError
+from accomp.files import write_text
 from accomp.music.baselines import BASELINES
 from accomp.music.frames import Piece, read_piece_file
 from accomp.music.metrics import METRICS, aggregate, piece_key, piece_tally, reference_histogram
@@ -157,14 +158,10 @@ def _cell(value: float) -> str:
 
 
 def write_json(path: str | os.PathLike, payload: dict) -> None:
-    """Write JSON atomically (NaN as null): a temporary file beside the target, then os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write JSON atomically (:mod:`accomp.files`), NaN as null; one-line error if it cannot."""
     try:
-        tmp.write_text(json.dumps(_json_safe(payload), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(_json_safe(payload), indent=2) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise AccompError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 

@@ -25,6 +25,7 @@ from accomp.config import (
     FrameSpec,
 )
 from accomp.errors import MidiFileError
+from accomp.files import replacing
 
 OUT_TICKS_PER_BEAT = 480
 DEFAULT_VELOCITY = {"lead": 90}
@@ -381,14 +382,11 @@ def delta_track(name: str, timed: list[tuple[int, mido.Message]]) -> mido.MidiTr
 
 
 def save_midi(midi: mido.MidiFile, path: str | os.PathLike) -> None:
-    """Write atomically: a temporary file beside the target, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write atomically (:mod:`accomp.files`); one-line error if it cannot."""
     try:
-        midi.save(tmp)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            midi.save(tmp)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise MidiFileError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 

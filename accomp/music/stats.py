@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import time
 from collections import Counter, defaultdict
@@ -15,6 +13,7 @@ import numpy as np
 from accomp.config import ONSET, SUSTAIN
 from accomp.errors import AccompError
 from accomp.music.chords import N_CHORDS, NO_CHORD, chord_name
+from accomp.music.evaluate import write_json
 from accomp.music.corpora import LEAD_RULE, CorpusResult, load_corpus, pack_corpus, split_pieces
 from accomp.music.frames import Piece
 from accomp.music.labels import piece_chords
@@ -157,18 +156,6 @@ def format_chords(chords: dict) -> list[str]:
         f"mapped     {chords['mapped_labels']:,} annotation label(s) to a nearest chord or to no chord",
         f"top chords {top or '-'}",
     ]
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write atomically: a temporary file beside the target, then ``os.replace``."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise AccompError(f"{target}: cannot write ({exc.strerror or exc})") from None
 
 
 def data_stats(args: argparse.Namespace) -> int:
