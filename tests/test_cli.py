@@ -95,3 +95,15 @@ def test_no_command_without_a_display_says_so_in_one_line():
     assert done.stdout == ""
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "no display" in lines[0] and "accomp play" in lines[0], done.stderr
+
+
+def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_path):
+    """A first hour without the devices: one line with a way forward, and no take1.mid /
+    take1.wav left behind by a session that never played."""
+    take = tmp_path / "take1"
+    done = run("play", "--preset", "pop", "--host-api", "NoSuchHostApi", "--no-midi-in", "--record", str(take), "--duration", "1")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("accomp: error:") and "NoSuchHostApi" in lines[-1], done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+

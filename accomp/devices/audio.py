@@ -111,7 +111,9 @@ def find_device(spec: str | int | None, kind: str, host_api: str | None = None) 
     usable = [(i, d) for i, d in enumerate(devices) if d[channels] > 0 and (api is None or d["hostapi"] == api)]
     if not usable:
         where = f" on host API '{host_api}'" if host_api else ""
-        raise DeviceError(f"no audio {kind} device{where}")
+        hint = ("start your sound server (PulseAudio/PipeWire) or a JACK server, plug in an audio interface, "
+                "and check 'accomp devices'") if kind == "output" else "plug in a microphone or an audio interface, or play from MIDI"
+        raise DeviceError(f"no audio {kind} device{where}: {hint}")
     if spec is None or spec == "":
         default = sd.default.device[0 if kind == "input" else 1]
         if api is not None:

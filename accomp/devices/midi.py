@@ -109,7 +109,10 @@ def _open(client, kind: str, port: str | int | None, virtual: str | None, api: i
         ports = client.get_ports()
         if port is None:
             if not ports:
-                raise DeviceError(f"no MIDI {kind} ports ({api_name(api)}); connect a device or use a virtual port")
+                hint = ("connect a MIDI keyboard ('accomp devices' lists the ports), play a guitar or voice with "
+                        "--input audio, use --no-midi-in to hear the band alone, or open the window ('accomp') and "
+                        "play the computer keyboard") if kind == "input" else "connect a device or use a virtual port"  # fmt: skip
+                raise DeviceError(f"no MIDI {kind} ports ({api_name(api)}): {hint}")
             index = 0
         elif isinstance(port, int) or str(port).isdigit():
             index = int(port)

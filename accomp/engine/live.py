@@ -122,6 +122,8 @@ class LiveSession:
         try:
             self._open()
         except BaseException:
+            if self.recorder is not None:
+                self.recorder.discard()  # nothing was played: no empty take left behind
             self.stop()
             raise
 
