@@ -39,15 +39,16 @@ def launch(args: argparse.Namespace) -> int:
     install_excepthook(lambda: window)
     window.show()
     quit_after = getattr(args, "quit_after", None)
+    outcome = {"failed": False}
     if getattr(args, "play", False):
-        _play_when_ready(window, quit_after)
+        _play_when_ready(window, quit_after, outcome)
     elif quit_after is not None:
         _close_after(window, quit_after)
     code = app.exec()
     if quit_after is not None:
         summary = {"log": str(log_file), "last_play": window.last_summary, "notices": window.notices.texts()}
         print(json.dumps(summary, default=str))
-    return code
+    return code or (1 if outcome["failed"] else 0)
 
 
 def _close_after(window, seconds: float) -> None:
@@ -56,15 +57,26 @@ def _close_after(window, seconds: float) -> None:
     QTimer.singleShot(round(seconds * 1000), window.close)
 
 
-def _play_when_ready(window, quit_after: float | None) -> None:
+def _play_when_ready(window, quit_after: float | None, outcome: dict) -> None:
     """Press Play once the preset is loaded and the devices listed; say so on stderr once
-    playing (as 'accomp play' does); close ``quit_after`` seconds later."""
+    playing (as 'accomp play' does); close ``quit_after`` seconds later. When it cannot
+    play (no preset could be loaded, or Play could not start) it says why on stderr, sets
+    ``outcome["failed"]`` (the exit code is then 1) and still closes on time."""
     from PySide6.QtCore import QTimer
 
     state = {"pressed": False}
 
+    def give_up(why: str) -> None:
+        timer.stop()
+        outcome["failed"] = True
+        print(f"accomp: not playing: {why}", file=sys.stderr, flush=True)
+        if quit_after is not None:
+            _close_after(window, quit_after)
+
     def check() -> None:
-        if not state["pressed"] and window.player is not None and not window.jobs.busy():
+        if not state["pressed"] and window.player is None and not window.jobs.busy():
+            give_up(" ".join(window.notices.texts()[-1:]) or "no style preset could be loaded")
+        elif not state["pressed"] and window.player is not None and not window.jobs.busy():
             state["pressed"] = True
             window.transport.play.setChecked(True)
         elif state["pressed"] and window.session is not None:
@@ -73,10 +85,7 @@ def _play_when_ready(window, quit_after: float | None) -> None:
             if quit_after is not None:
                 _close_after(window, quit_after)
         elif state["pressed"] and not window.transport.play.isChecked():  # it could not start: say why, carry on
-            timer.stop()
-            print(f"accomp: not playing: {' '.join(window.notices.texts()[-1:])}", file=sys.stderr, flush=True)
-            if quit_after is not None:
-                _close_after(window, quit_after)
+            give_up(" ".join(window.notices.texts()[-1:]))
 
     timer = QTimer(window, interval=50)
     timer.timeout.connect(check)

@@ -222,8 +222,9 @@ class MainWindow(QMainWindow):
         self.presets.set_status("Loading the preset…")
 
         def load() -> tuple[play.ObservedPlayer, str | None]:
-            found = play.find_preset(choice)
+            found = None
             try:
+                found = play.find_preset(choice)  # a saved preset may have been deleted since
                 return play.load_player(found, bar_steps), None
             except PresetError as exc:
                 fallback = play.find_preset(None) if path is None and choice is not None else None
