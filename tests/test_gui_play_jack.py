@@ -149,6 +149,8 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     steps_at_switch = engine.metrics().steps
     qtbot.waitUntil(lambda: engine.metrics().steps >= steps_at_switch + 16, timeout=WAIT_MS)
     assert window.presets.list.currentItem() is window.presets.item_for(presets["tiny-chorale"])
+    assert window.statusBar().currentMessage().startswith(f"Playing {window.player.name} on")  # the new preset's name
+    assert "tiny-pop" not in window.statusBar().currentMessage()
     window._tick()
     assert window.transport.big_beat[1].text().count(".") == 1
     assert window.roll.image.image.max() > 0  # the piano roll shows notes

@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
             if isinstance(old, play.ObservedPlayer):
                 player.lead[:], player.accomp[:] = old.lead, old.accomp
             session.set_player(player)
+            self._show_playing(session)
 
     def _preset_failed(self, exc: BaseException) -> None:
         self._loading = None
@@ -313,6 +314,10 @@ class MainWindow(QMainWindow):
         if not self.transport.play.isChecked():  # stop was asked while the devices opened
             self._stop()
             return
+        self._show_playing(session)
+
+    def _show_playing(self, session) -> None:
+        """The status line while playing: the preset now playing, the output and the input."""
         where = session.midi_in.port_name if session.midi_in is not None else (
             "the computer keyboard" if self.settings.midi_in == KEYBOARD else "no MIDI input")  # fmt: skip
         self.statusBar().showMessage(f"Playing {self.player.name} on {session.audio.device_name}, from {where}. {HELP}")
