@@ -162,3 +162,39 @@ def test_keys_in_text_fields_do_not_play(qtbot, fresh_config, presets):
     qtbot.keyPress(window.transport.tempo, Qt.Key.Key_A)
     assert len(sent) == 2
     assert isinstance(play.find_preset(str(presets["tiny-pop"])), Path)
+
+
+def test_the_latency_histogram_widens_for_slow_notes_instead_of_piling_them_at_its_end(qtbot):
+    import numpy as np
+
+    from accomp.gui.views import HIST_MAX_MS, LatencyView
+
+    view = LatencyView()
+    qtbot.addWidget(view)
+    view.show_histogram(np.array([6.0, 7.0, 7.5, 150.0]))
+    x, counts = view.hist_curve.getData()
+    assert view.bins[-1] >= 150.0 and view.bins[-1] == 3 * HIST_MAX_MS
+    slow = int(np.searchsorted(view.bins, 150.0, side="right")) - 1
+    assert counts.sum() == 4 and counts[min(slow, len(counts) - 1)] == 1 and counts[: len(counts) // 2].sum() == 3
+    view.reset()
+    assert view.bins[-1] == HIST_MAX_MS  # a new session starts from the first range again
+
+
+def test_the_key_display_holds_when_nobody_plays():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from accomp.gui.player import ROLL_STEPS
+    from accomp.gui.views import recent_key
+
+    lead, accomp = np.zeros((ROLL_STEPS, 88), np.uint8), np.zeros((ROLL_STEPS, 88), np.uint8)
+    for t, pitch in enumerate([60, 62, 64, 65, 67, 69, 71, 72] * 4):  # a C major scale, then the player stops
+        lead[2 * t, pitch - 21] = 2
+    player = SimpleNamespace(last_step=63, lead=lead, accomp=accomp)
+    assert recent_key(player) == "C major"
+    for t in range(64, 192):  # the band alone, on F# major chords: the display must not follow it
+        accomp[t % ROLL_STEPS, [66 - 21, 70 - 21, 73 - 21]] = 1
+    player.last_step = 191
+    assert recent_key(player) is None
+    assert recent_key(SimpleNamespace(last_step=-1, lead=lead, accomp=accomp)) == "key –"

@@ -404,7 +404,9 @@ class MainWindow(QMainWindow):
         if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
             self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
         if player is not None and self._frame % KEY_EVERY == 0:
-            self.transport.show_key(recent_key(player))
+            key = recent_key(player)
+            if key is not None:
+                self.transport.show_key(key)
 
     # ------------------------------------------------------------------ quitting
 

@@ -20,7 +20,8 @@ SCOPE_FRAMES = 2048
 SCOPE_STEP = 8  # plot every 8th sample
 NOTES_KEPT = 200
 STEPS_SHOWN = 128  # the last 8 bars of model steps
-HIST_MAX_MS = 60
+HIST_MAX_MS = 60  # the histogram's first range; it widens in steps of this to hold the slowest note
+HIST_BINS = 60
 LEGEND_ROOM = 1.6  # the latency timeline's height over its highest value: the top is the legend's
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -44,15 +45,18 @@ def _lut() -> np.ndarray:
     return lut
 
 
-def recent_key(player: ObservedPlayer, lowest_pitch: int = 21, steps: int = 64) -> str:
-    """The key of the last ``steps`` steps of lead and accompaniment, e.g. 'G major'."""
+def recent_key(player: ObservedPlayer, lowest_pitch: int = 21, steps: int = 64) -> str | None:
+    """The key of the last ``steps`` steps of lead and accompaniment, e.g. 'G major'; None
+    when the lead has not sounded in them (nobody plays: the display holds what it showed,
+    rather than wandering with the band's chords)."""
     last = player.last_step
     if last < 0:
         return "key –"
     rows = np.arange(max(0, last - steps + 1), last + 1) % ROLL_STEPS
-    sounding = (player.lead[rows] > 0).sum(axis=0) + (player.accomp[rows] > 0).sum(axis=0)
-    if sounding.sum() == 0:
-        return "key –"
+    lead = (player.lead[rows] > 0).sum(axis=0)
+    if lead.sum() == 0:
+        return None
+    sounding = lead + (player.accomp[rows] > 0).sum(axis=0)
     hist = np.bincount((np.arange(sounding.size) + lowest_pitch) % 12, weights=sounding, minlength=12)
     tonic, mode = estimate_key(hist)
     return f"{NAMES[tonic]} {mode}"
@@ -187,8 +191,9 @@ class LatencyView(QWidget):
         self.histogram.setMouseEnabled(False, False)
         self.histogram.hideButtons()
         self.histogram.disableAutoRange()
-        self.histogram.setXRange(0, HIST_MAX_MS, padding=0.02)
-        self.bins = np.arange(0, HIST_MAX_MS + 1, 1.0)
+        self._hist_range = 0.0
+        self.bins = np.zeros(HIST_BINS + 1)
+        self._fit_hist_range(HIST_MAX_MS)
         self.hist_curve = self.histogram.plot(self.bins, np.zeros(len(self.bins) - 1), stepMode="center",
                                               fillLevel=0, brush=pg.mkBrush(ACCENT), pen=pg.mkPen(ACCENT))  # fmt: skip
         self.stats = QLabel("–", self)
@@ -211,6 +216,7 @@ class LatencyView(QWidget):
         self._range = (0, 0.0)  # (first bar shown, top in ms)
         self._hist_top = 0
         self._fit_histogram(0)
+        self._fit_hist_range(0.0)
         self.hist_curve.setData(self.bins, np.zeros(len(self.bins) - 1))
         for curve in (self.step_curve, self.total_curve, self.wait_curve, self.buffer_curve):
             curve.setData([], [])
@@ -272,9 +278,22 @@ class LatencyView(QWidget):
             self.total_curve.setData(recent[:, 0], recent[:, 1])
             self.wait_curve.setData(recent[:, 0], recent[:, 2])
             self.buffer_curve.setData(recent[:, 0], recent[:, 4])
-            hist, _ = np.histogram(np.clip(self._parts[:, 1], 0, HIST_MAX_MS - 0.5), self.bins)
-            self.hist_curve.setData(self.bins, hist)
-            self._fit_histogram(int(hist.max()))
+            self.show_histogram(self._parts[:, 1])
+
+    def show_histogram(self, total_ms: np.ndarray) -> None:
+        """The histogram of note-to-sound times, its range wide enough for the slowest note
+        (in steps of :data:`HIST_MAX_MS`), so a slow note shows where it was, not piled at the end."""
+        self._fit_hist_range(float(np.max(total_ms, initial=0.0)))
+        hist, _ = np.histogram(np.clip(total_ms, 0, None), self.bins)
+        self.hist_curve.setData(self.bins, hist)
+        self._fit_histogram(int(hist.max()))
+
+    def _fit_hist_range(self, highest_ms: float) -> None:
+        top = HIST_MAX_MS * max(1, int(np.ceil(highest_ms / HIST_MAX_MS)))
+        if top != self._hist_range:
+            self._hist_range = top
+            self.bins = np.linspace(0.0, top, HIST_BINS + 1)
+            self.histogram.setXRange(0, top, padding=0.02)
 
     def _summary(self, engine, audio) -> str:
         lines = [f"xruns {audio.xruns() if audio else 0}"]
