@@ -28,6 +28,18 @@ def launch(env: dict, seconds: float) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+def launch_to_end(env: dict, seconds: float) -> tuple[int, str, str]:
+    """Run `accomp launch --play --quit-after` to its end: (exit code, stdout, stderr)."""
+    app = launch(env, seconds)
+    try:
+        out, err = app.communicate(timeout=READY_S)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(10)
+    return app.returncode, out, err
+
+
 def wait_for_line(stream, needle: str, timeout: float) -> str:
     seen = ""
     deadline = time.monotonic() + timeout
@@ -101,14 +113,8 @@ def test_audio_device_vanishing_mid_play_gives_a_notice_and_the_app_carries_on(p
 def test_a_missing_saved_preset_falls_back_to_the_bundled_one_and_plays(jack_server, presets, tmp_path):
     env = {**jack_server.env(), "QT_QPA_PLATFORM": "offscreen", "ACCOMP_CONFIG_DIR": str(tmp_path)}
     write_settings(tmp_path, host_api="JACK", count_in=0, preset=str(tmp_path / "deleted-since.safetensors"))
-    app = launch(env, 1.0)
-    try:
-        out, err = app.communicate(timeout=READY_S)
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait(10)
-    assert app.returncode == 0 and "accomp: playing 'pop'" in err, err[-3000:]
+    code, out, err = launch_to_end(env, 1.0)
+    assert code == 0 and "accomp: playing 'pop'" in err, err[-3000:]
     summary = summary_of(out)
     assert any("saved preset cannot be used" in n for n in summary["notices"]), summary["notices"]
     assert summary["last_play"]["engine"]["steps"] > 0
@@ -117,12 +123,6 @@ def test_a_missing_saved_preset_falls_back_to_the_bundled_one_and_plays(jack_ser
 def test_launch_play_that_cannot_start_says_why_and_exits_1(presets, tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "ACCOMP_CONFIG_DIR": str(tmp_path)}
     write_settings(tmp_path, host_api="NoSuchHostApi", count_in=0)
-    app = launch(env, 0.5)
-    try:
-        out, err = app.communicate(timeout=READY_S)
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait(10)
-    assert app.returncode == 1, err[-3000:]
+    code, out, err = launch_to_end(env, 0.5)
+    assert code == 1, err[-3000:]
     assert "accomp: not playing:" in err and summary_of(out)["last_play"] is None

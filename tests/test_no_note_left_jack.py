@@ -72,7 +72,10 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, run):
         cmd = [sys.executable, "-m", "accomp", "play", "--preset", str(preset), "--midi-in", f"{PLAYER}:keys",
                "--midi-out-virtual", "band", "--midi-api", "jack", "--host-api", "JACK", "--tempo", "120",
                "--count-in", "0", "--no-click", "--no-synth", "--duration", "120", "--threads", "1"]  # fmt: skip
-        app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Ctrl+C as at a terminal even when this run inherited SIGINT ignored (a shell's
+        # background job: Python then installs no KeyboardInterrupt handler in the app).
+        app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         said = read_line(app.stderr, "accomp: playing", timeout=120)
         outs = [p for p in jack_ports(jack) if p not in before and p.endswith(":band")]
         assert len(outs) == 1, (jack_ports(jack), said)
