@@ -198,3 +198,32 @@ def test_the_key_display_holds_when_nobody_plays():
     player.last_step = 191
     assert recent_key(player) is None
     assert recent_key(SimpleNamespace(last_step=-1, lead=lead, accomp=accomp)) == "key –"
+
+
+def test_the_chord_display_shows_the_chord_now_and_a_charts_next_one(qtbot):
+    import numpy as np
+
+    from accomp.engine.accompanist import Accompanist
+    from accomp.gui.transport_bar import TransportBar
+    from accomp.model.harmony import Harmony
+    from accomp.model.planner import Guard, Planner, PlannerConfig
+    from accomp.model.student import Student
+    from accomp.music.charts import parse_chart
+    from accomp.music.chords import chord_name
+    from tiny_models import tiny_teacher
+
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    planner = Planner.create(PlannerConfig(styles=("chorale", "pop"), hidden=16, layers=1))
+    acc = Accompanist(student, np.array([0.0, 1.0, 0.0]), harmony=Harmony(planner, Guard(1.0)))
+    player = play.ObservedPlayer(acc, Path("mine.safetensors"))
+    acc.play_chart(parse_chart("| C | Am F | Dm7 G7 |").per_beat())
+    shown = []
+    bar = TransportBar()
+    qtbot.addWidget(bar)
+    for t in range(48):
+        player.step(t, np.zeros((2, 88), np.uint8), t % 16)
+        now, upcoming = player.chords()
+        bar.show_chords(chord_name(now), "" if upcoming == now else f"next {chord_name(upcoming)}")
+        shown.append((bar.big_chord[1].text(), bar.next_chord.text()))
+    assert shown[0] == ("C", "") and shown[12] == ("C", "next Am")  # the last beat of bar 1 announces Am
+    assert shown[16] == ("Am", "") and shown[28] == ("F", "next Dm7") and shown[44] == ("G7", "next C")  # and round again

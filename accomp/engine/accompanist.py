@@ -148,6 +148,15 @@ class Accompanist:
                     self.chord_log.append((step, self.chord))
         return self._run(lead)
 
+    def chord_after(self, step: int) -> int | None:
+        """The chord the next beat after ``step`` will have, where it is known in advance (a
+        chart); None when the planner decides it on that beat."""
+        p = self.fixed_plan
+        if p is None or not self.plan_loops:
+            return None
+        at = (step // self.steps_per_beat + 1) * self.steps_per_beat
+        return int(p.chords[at % len(p.chords)])
+
     def play_chart(self, chords_per_beat: np.ndarray | None) -> None:
         """Follow a chord chart (its chord per beat, from the first bar on, round and round)
         instead of the planner; None goes back to the planner."""

@@ -15,6 +15,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from accomp.errors import AccompError, PresetError
+from accomp.music.chords import chord_name
 from accomp.gui import player as play
 from accomp.gui.collector import MainThreadCollector
 from accomp.gui.devices_panel import DevicesPanel
@@ -403,6 +404,10 @@ class MainWindow(QMainWindow):
             self.transport.show_tempo(state.tempo)
         if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
             self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
+        if player is not None:  # every frame: a chord shown a beat late is a wrong chord
+            now, upcoming = player.chords()
+            self.transport.show_chords("–" if now is None else chord_name(now),
+                                       "" if upcoming is None or upcoming == now else f"next {chord_name(upcoming)}")
         if player is not None and self._frame % KEY_EVERY == 0:
             key = recent_key(player)
             if key is not None:

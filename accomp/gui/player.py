@@ -54,6 +54,14 @@ class ObservedPlayer:
         """Whether the last re-decision revised the chord plan (the engine's latency log)."""
         return bool(getattr(self.inner, "revised", False))
 
+    def chords(self) -> tuple[int | None, int | None]:
+        """(the chord the band plays now, the next one where it is known) for the display;
+        None where the preset follows no plan."""
+        inner = self.inner
+        if getattr(inner, "plan", None) is None:
+            return None, None
+        return int(inner.chord), inner.chord_after(self.last_step)
+
     def restart(self, bar_steps: int) -> None:
         """A fresh stream for a new play (not while the engine calls this player)."""
         self.inner.bar_steps = bar_steps

@@ -33,6 +33,8 @@ QPushButton#recordButton:checked {{ background: {DANGER}; color: #fff; }}
 QLabel#bigTempo {{ font-size: 34pt; font-weight: bold; color: {TEXT}; }}
 QLabel#bigBeat {{ font-size: 34pt; font-weight: bold; color: {ACCENT}; min-width: 110px; }}
 QLabel#caption {{ color: {MUTED}; font-size: 9pt; }}
+QLabel#bigChord {{ font-size: 34pt; font-weight: bold; color: {ACCOMP}; min-width: 120px; }}
+QLabel#nextChord {{ font-size: 13pt; color: {MUTED}; }}
 QLabel#keyLabel {{ font-size: 16pt; color: {ACCOMP}; }}
 QLabel#heardPitch {{ font-size: 18pt; font-weight: bold; color: {ACCENT}; }}
 QLabel#heardTempo {{ font-size: 18pt; font-weight: bold; }}

@@ -139,6 +139,10 @@ class TransportBar(QWidget):
         self.beat_lights.setTextFormat(Qt.TextFormat.RichText)
         self.big_beat = self._big("bigBeat", "–.–", "bar . beat")
         self.big_tempo = self._big("bigTempo", "100", "bpm")
+        self.big_chord = self._big("bigChord", "–", "chord")
+        self.next_chord = QLabel("", self)
+        self.next_chord.setObjectName("nextChord")
+        self.next_chord.setToolTip("The chord of the next beat, where it is known in advance (a chart)")
         self.key = QLabel("key –", self)
         self.key.setObjectName("keyLabel")
         self.key.setToolTip("The key of what was played lately (lead and accompaniment)")
@@ -150,7 +154,12 @@ class TransportBar(QWidget):
         tempo_box.setSpacing(0)
         tempo_box.addWidget(self.big_tempo[0])
         tempo_box.addWidget(self.key)
+        chord_box = QVBoxLayout()
+        chord_box.setSpacing(0)
+        chord_box.addWidget(self.big_chord[0])
+        chord_box.addWidget(self.next_chord)
         row.addLayout(beat_box)
+        row.addLayout(chord_box)
         row.addLayout(tempo_box)
 
         self.play.toggled.connect(self._play_toggled)
@@ -237,6 +246,13 @@ class TransportBar(QWidget):
         text = f"{round(bpm, 1):g}"
         if self.big_tempo[1].text() != text:
             self.big_tempo[1].setText(text)
+
+    def show_chords(self, now: str, upcoming: str) -> None:
+        """The chord the band plays now, big enough for a class to read, and the next one."""
+        if self.big_chord[1].text() != now:
+            self.big_chord[1].setText(now)
+        if self.next_chord.text() != upcoming:
+            self.next_chord.setText(upcoming)
 
     def show_key(self, text: str) -> None:
         if self.key.text() != text:
