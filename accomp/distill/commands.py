@@ -77,8 +77,8 @@ def calibrate(args: argparse.Namespace) -> int:
     harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=args.guard)
     changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
     if args.corpus:
-        thresholds = human_calibration(student, style, spec, harmony, args)
-        metrics = human_figures(student, style, spec, harmony, args)
+        thresholds, calibrated_on = human_calibration(student, style, spec, harmony, args)
+        metrics = human_figures(student, style, spec, harmony, args, calibrated_on)
         update_preset_header(path, thresholds=thresholds, metrics=metrics, **changes)
         print(format_table(metrics["table"], f"preset {path}, calibrated on {thresholds['leads']}; figures on {metrics['leads']}"))
     else:
@@ -90,10 +90,10 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4) -> dict:
+def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4) -> tuple[dict, list]:
     """Thresholds fitted so that the student's density on human leads (one segment of
     ``bars`` bars from each of ``args.pieces`` training pieces, drawn with ``args.seed``)
-    matches the human accompaniment of the same segments."""
+    matches the human accompaniment of the same segments; and those segments."""
     from accomp.distill.calibrate import calibrate_thresholds
     from accomp.model.commands import eval_segments
     from accomp.model.pieces import load_pieces
@@ -105,13 +105,15 @@ def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.
     human = np.stack([p.tracks[ACCOMP] for p in segs])
     found = calibrate_thresholds(student, lead, style, human, seed=args.seed, harmony=harmony)
     corpora = ", ".join(c["source"] for c in summary["corpora"])
-    return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {args.seed})"}
+    return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {args.seed})"}, segs
 
 
-def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4, pieces: int = 48) -> dict:
+def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, calibrated_on: list, *,
+                  bars: int = 4, pieces: int = 48) -> dict:
     """The preset's figures after a calibration on human playing, as its card shows them: the
     student against the human accompaniment of up to ``pieces`` validation songs (the
-    training segments it was calibrated on when the corpus has no validation split)."""
+    training segments it was calibrated on, ``calibrated_on``, when the corpus has no
+    validation split)."""
     from accomp.errors import CorpusError
     from accomp.model.commands import eval_segments
     from accomp.model.pieces import load_pieces
@@ -122,9 +124,7 @@ def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Name
     try:
         segs = eval_segments(load_pieces(args, spec, "val", allow_empty=True)[0], steps, pieces)
     except CorpusError:
-        split = "training"
-        train = load_pieces(args, spec, "train")[0]
-        segs = eval_segments([train[i] for i in np.random.default_rng(args.seed).permutation(len(train))[: max(1, args.pieces)]], steps, None)
+        split, segs = "training", calibrated_on
     lead = np.stack([p.tracks[LEAD] for p in segs])
     rows = reference_rows(segs)
     acc = stream_accompaniment(student, lead, style, 16, 0, harmony=harmony)  # seed 0: `accomp student eval`'s figures

@@ -162,7 +162,8 @@ def parse_chart(text: str, where: str = "<chart>") -> Chart:
     repeat_from: int | None = None
     open_at = (0, 0)
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw if _HEADER.match(raw) and _HEADER.match(raw).group(1).lower() == "title" else _COMMENT.split(raw, 1)[0]
+        titled = _HEADER.match(raw)
+        line = raw if titled and titled.group(1).lower() == "title" else _COMMENT.split(raw, 1)[0]
         if not line.strip():
             continue
         header = _HEADER.match(line)
