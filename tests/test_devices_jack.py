@@ -93,6 +93,24 @@ def test_device_errors_are_one_line(jack):
         midi_api("no-such-api")
 
 
+def record_sent(output) -> list[list[int]]:
+    """What ``output`` (a started MidiOutput) hands to rtmidi from now on, in order."""
+    sent: list[list[int]] = []
+    client = output._client
+    send = client.send_message
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        def send_message(self, message):
+            sent.append(list(message))
+            send(message)
+
+    output._client = Recording()
+    return sent
+
+
 def test_live_play_end_to_end(jack, tmp_path):
     import rtmidi
     import sounddevice as sd
@@ -120,6 +138,7 @@ def test_live_play_end_to_end(jack, tmp_path):
     try:
         before = set(jack_ports(jack, "-p"))
         session.start()
+        sent = record_sent(session.midi_out)
         app_outs = [p for p in jack_ports(jack) if p not in before and ":out_" in p]
         listener = sd.InputStream(samplerate=SR, blocksize=BLOCK, channels=2, dtype="float32",
                                   callback=lambda indata, frames, t, status: heard.write(indata))  # fmt: skip
@@ -181,16 +200,22 @@ def test_live_play_end_to_end(jack, tmp_path):
     assert len(onset_samples(got[:, 0])) == len(melody) + 2
     assert np.abs(got[-SR // 10 :]).max() < 1e-4
 
-    # MIDI out: every note that went out was ended, then the pedal, all-notes-off, all-sound-off.
+    # MIDI out: every note the app sent it ended, then the pedal, all-notes-off, all-sound-off.
+    # Checked where the app hands messages to JACK: this listener shares pytest's process and
+    # the default, asynchronous server, where a late client can lose a message in transit
+    # (one lost note-off in ~20 full runs). That nothing is lost on the wire is the flood
+    # test's claim, made on the synchronous server by out-of-process clients
+    # (tests/test_no_note_left_jack.py).
+    assert len(sent) == session.midi_out.sent >= 2 * len(melody)
     on = set()
-    for message in received:
+    for message in sent:
         if message[0] & 0xF0 == NOTE_ON and message[2] > 0:
             on.add(message[1])
         elif message[0] & 0xF0 in (NOTE_ON, NOTE_OFF):
             on.discard(message[1])
     assert on == set()
-    ccs = [m[1] for m in received if m[0] & 0xF0 == CONTROL]
-    assert ccs[-3:] == [CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF]
+    assert [m[1] for m in sent if m[0] & 0xF0 == CONTROL][-3:] == [CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF]
+    assert len(received) >= 2 * len(melody) and received[-1] == sent[-1]  # and they reached a JACK client
 
     import mido
 
