@@ -80,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
 
+    chart = sub.add_parser("chart", help="chord chart tools (the charts --chart plays: docs/charts.md)")
+    chart_sub = chart.add_subparsers(title="chart commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = chart_sub.add_parser("from-midi", help="a chart from a MIDI file's chords (its chord symbols, else its accompaniment)")
+    p.add_argument("file", help="MIDI file")
+    p.add_argument("-o", "--out", help="chart file to write (.txt; default: print it)")
+    p.set_defaults(func=_lazy("accomp.music.chart_midi", "chart_from_midi"))
+    p = chart_sub.add_parser("show", help="check a chart and print it bar by bar, as the band will play it")
+    p.add_argument("file", help="chart file (.txt)")
+    p.add_argument("--transpose", type=int, default=0, metavar="N", help="move the chart N semitones (-11..11)")
+    p.set_defaults(func=_lazy("accomp.music.chart_midi", "chart_show"))
+
     _add_teacher(sub)
     _add_planner(sub)
     _add_distill(sub)
