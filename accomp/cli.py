@@ -197,6 +197,9 @@ def _add_chart_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chart", metavar="FILE", help="play this chord chart (a text file: docs/charts.md; "
                    "resources/charts has examples) instead of following the melody's harmony; it loops")
     p.add_argument("--transpose", type=int, default=0, metavar="N", help="move the chart N semitones (-11..11)")
+    p.add_argument("--split", metavar="KEY", default=None,
+                   help="arranger mode: keys below KEY (a MIDI number, or a note such as F#3; C4 is middle C) name "
+                        "the chord the band plays (fingered, or one-finger: docs/charts.md), keys from KEY up are the lead")
 
 
 def _add_listen_args(p: argparse.ArgumentParser) -> None:

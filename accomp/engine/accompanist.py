@@ -32,8 +32,8 @@ from accomp.errors import SettingsError
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony
 from accomp.model.hardware import pick_device
-from accomp.model.planner import PlannerStream, chart_plan
-from accomp.music.chords import CHORD_FEATURES, N_CHORDS, NO_CHORD
+from accomp.model.planner import PlannerStream, chart_plan, keys_of
+from accomp.music.chords import CHORD_FEATURES, CHROMA, N_CHORDS, NO_CHORD
 
 WARMUP_STEPS = 8
 
@@ -77,6 +77,7 @@ class Accompanist:
         self.fixed_plan = None  # a whole-song plan (accomp render --whole-song) instead of the live planner
         self.plan_loops = False  # a chart's plan: played round and round, the planner bypassed
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
+        self.held: tuple[int, int, bool] | None = None  # arranger mode: (chord, tonic, minor) the left hand named
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -144,9 +145,23 @@ class Accompanist:
                     self._set_chord(self.plan.decide(lead, beat_in_bar))
                     if p is not None and step < len(p.chords):
                         self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
-                if self.chord_log is not None:
-                    self.chord_log.append((step, self.chord))
+            if self.held is not None:
+                self._set_chord(*self.held)
+            if self.chord_log is not None and beat_in_bar % self.steps_per_beat == 0:
+                self.chord_log.append((step, self.chord))
         return self._run(lead)
+
+    def hold_chord(self, chord: int | None) -> None:
+        """Arranger mode: play ``chord`` from the next step (from the open one if it is
+        re-decided) until another is named, in the key its tones suggest (for the guard),
+        over the planner and any chart; None: back to them."""
+        if chord is None:
+            self.held = None
+            return
+        if self.plan is None:
+            raise SettingsError("arranger mode needs a preset that follows a chord plan (this one's teacher has none)")
+        tonic, minor = keys_of(CHROMA[[chord]])
+        self.held = (int(chord), int(tonic[0]), bool(minor[0]))
 
     def chord_after(self, step: int) -> int | None:
         """The chord the next beat after ``step`` will have, where it is known in advance (a
@@ -176,8 +191,10 @@ class Accompanist:
             if beat_in_bar % self.steps_per_beat == 0 and self.fixed_plan is None:
                 self._set_chord(self.plan.decide(lead, beat_in_bar, revise=True))
                 self.revised = self.revised or self.plan.revised
-                if self.chord_log and self.chord_log[-1][0] == step:
-                    self.chord_log[-1] = (step, self.chord)
+            if self.held is not None:
+                self._set_chord(*self.held)
+            if self.chord_log and self.chord_log[-1][0] == step:
+                self.chord_log[-1] = (step, self.chord)
         return self._run(lead)
 
     def _set_chord(self, chord: int, tonic: int | None = None, minor: bool | None = None) -> None:

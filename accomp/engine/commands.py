@@ -40,6 +40,21 @@ def _chart(args: argparse.Namespace):
     return chart
 
 
+def _split(args: argparse.Namespace) -> int | None:
+    """The arranger mode's split point of ``--split``, or None."""
+    text = getattr(args, "split", None)
+    if text is None:
+        return None
+    from accomp.music.fingering import parse_key
+
+    if getattr(args, "chart", None) or getattr(args, "whole_song", False):
+        raise SettingsError(f"--split and --{'chart' if getattr(args, 'chart', None) else 'whole-song'} both choose the chords: use one")
+    try:
+        return parse_key(text)
+    except ValueError as exc:
+        raise SettingsError(f"--split: {exc}") from None
+
+
 def _chart_defaults(args: argparse.Namespace, chart) -> None:
     """``--tempo`` and ``--meter`` from the chart where the user left them out."""
     if chart is not None:
@@ -64,7 +79,7 @@ def _engine_settings(args: argparse.Namespace, transport, sample_rate: int, bloc
 
     try:
         return EngineSettings(sample_rate=sample_rate, block_frames=block, transport=transport,
-                              grace_ms=args.grace_ms, spec=DEFAULT_SPEC)  # fmt: skip
+                              grace_ms=args.grace_ms, spec=DEFAULT_SPEC, split_key=_split(args))  # fmt: skip
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 
@@ -137,6 +152,8 @@ def play(args: argparse.Namespace) -> int:
     mode = "following you" if args.follow else "keeping time"
     if chart is not None:
         mode += f", chart '{chart.title}' ({len(chart.bars)} bars, looping)"
+    if settings.split_key is not None:
+        mode += f", arranger mode: keys below {settings.split_key} name the chords"
     print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm ({mode}) from {where} "
           f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
     try:

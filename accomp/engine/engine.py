@@ -56,6 +56,8 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
+from accomp.music.chords import NO_CHORD
+from accomp.music.fingering import recognise
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.realtime.rings import EventRing, earliest
 from accomp.engine.latency import LatencyLog
@@ -89,12 +91,17 @@ class EngineSettings:
     midi_out_accomp: bool = True  # False: MIDI out carries the clock only
     accomp_velocity: int = 72  # before any lead note is heard; then the lead's dynamics lead
     ring_capacity: int = 8192
+    # Arranger mode: MIDI keys below this one name the chord (accomp.music.fingering) and are
+    # not the lead; None: off, every key is the lead.
+    split_key: int | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate < 8000 or self.block_frames < 16:
             raise ValueError("sample rate must be >= 8000 Hz and blocks >= 16 frames")
         if min(self.lookahead_ms, self.grace_ms, self.heard_grace_ms, self.slack_ms) < 0:
             raise ValueError("lookahead, grace and slack must be >= 0 ms")
+        if self.split_key is not None and not 1 <= self.split_key <= 127:
+            raise ValueError(f"split point {self.split_key} is not a MIDI key with keys below it (1..127)")
 
 
 class StepPlayer(Protocol):
@@ -184,6 +191,8 @@ class Engine:
         self.plan_revisions = 0
         self.latency = LatencyLog(LOG_SIZE)  # per lead onset taken into account: when it was heard
         self._pending_notes: list[tuple[int, int]] = []  # (sample, pitch) of onsets awaiting their decision
+        self._chord_keys = np.zeros(128, dtype=bool)  # arranger mode: keys held below the split point
+        self.named_chord = NO_CHORD  # arranger mode: the chord the left hand named last
 
     # ------------------------------------------------------------------ input (any producer)
 
@@ -192,7 +201,9 @@ class Engine:
         if status & 0xF0 == NOTE_ON and data2 == 0:
             status = NOTE_OFF | (status & 0x0F)
         self.lead_in.push(time, LEAD, status, data1, data2)
-        self.lead_monitor.push(time, LEAD, status, data1, data2)
+        split = self.settings.split_key
+        if split is None or status & 0xE0 != NOTE_OFF or data1 >= split:  # chord keys do not sound themselves
+            self.lead_monitor.push(time, LEAD, status, data1, data2)
 
     def receive_heard(self, time: int, status: int, data1: int, data2: int) -> None:
         """A lead note (or a :data:`PULSE`) the audio analysis heard (its one producer): stamped
@@ -217,6 +228,8 @@ class Engine:
         self._end_accomp(now)
         self.player = player
         self._open_step = None
+        if self.named_chord != NO_CHORD and hasattr(player, "hold_chord"):
+            player.hold_chord(self.named_chord)
 
     def stop(self, now: int) -> None:
         """Stop the transport and end every note this engine scheduled (sinks flush)."""
@@ -290,6 +303,10 @@ class Engine:
             if status == PULSE:
                 continue
             self._record(when, LEAD, status, pitch, velocity)
+            split = self.settings.split_key
+            if split is not None and kind in (NOTE_ON, NOTE_OFF) and pitch < split:
+                self._name_chord(when, pitch, kind == NOTE_ON)
+                continue
             key = pitch - spec.lowest_pitch
             if status == RETRACT and 0 <= key < spec.n_keys:
                 self._retract(when, pitch, key)
@@ -320,6 +337,24 @@ class Engine:
                 self._onsets[step % ONSET_SLOTS, key] = 1
                 self._pending_notes.append((when, pitch))
                 self._placed_at[key], self._placed_step[key] = when, step
+
+    def _name_chord(self, when: int, pitch: int, down: bool) -> None:
+        """Arranger mode: a key below the split point went down or up. A new chord named goes
+        to the player from the next step, or from the open one (re-decided) when it came
+        within the grace window, as a late lead note does; a chord released keeps sounding."""
+        self._chord_keys[pitch] = down
+        if not down:
+            return
+        chord = recognise(np.flatnonzero(self._chord_keys).tolist())
+        hold = getattr(self.player, "hold_chord", None)
+        if chord is None or chord == self.named_chord or hold is None:
+            return
+        self.named_chord = chord
+        hold(chord)
+        t, step = self.transport, self._open_step
+        if t.running and step is not None and step >= 0 and when <= t.step_sample(step) + self.grace:
+            if self._open_redos < MAX_REDOS_PER_STEP:
+                self._redo_wanted = True
 
     def _retract(self, when: int, pitch: int, key: int) -> None:
         """Forget the lead onset of ``key`` at ``when`` (a first guess the analyser took back):

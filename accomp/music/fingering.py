@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from accomp.music.chords import INTERVALS, chord_index
+from accomp.music.chords import INTERVALS, chord_index, parse_root
 
 FINGERED: tuple[str, ...] = ("maj", "min", "7", "min7", "maj7", "dim", "sus4", "aug", "sus2", "hdim7")
 _BLACK = {1, 3, 6, 8, 10}
@@ -64,3 +64,21 @@ def split_keys(held: Iterable[int], split: int) -> tuple[list[int], list[int]]:
     held = sorted(held)
     return [k for k in held if k < split], [k for k in held if k >= split]
 
+
+
+def parse_key(text: str) -> int:
+    """A MIDI key from a number (``54``) or a note name with its octave (``F#3``, ``Bb2``; C4
+    is middle C, 60). ValueError for anything else, or a key outside 0..127."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        key = int(text)
+    else:
+        name = text.rstrip("-0123456789")
+        octave = text[len(name):]
+        root = parse_root(name) if name else None
+        if root is None or not octave.lstrip("-").isdigit():
+            raise ValueError(f"'{text}' is not a key: give a MIDI number (54) or a note and octave (F#3; C4 is middle C)")
+        key = 12 * (int(octave) + 1) + root
+    if not 0 <= key <= 127:
+        raise ValueError(f"'{text}' is outside the MIDI keys 0..127")
+    return key
