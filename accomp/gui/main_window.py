@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter,
 from accomp.errors import AccompError, PresetError
 from accomp.music.chords import chord_name
 from accomp.gui import player as play
+from accomp.gui.chords_panel import ChordsPanel
 from accomp.gui.collector import MainThreadCollector
 from accomp.gui.devices_panel import DevicesPanel
 from accomp.gui.jobs import Jobs
@@ -27,7 +28,7 @@ from accomp.gui.logs import report_unexpected
 from accomp.gui.mixer_panel import MixerPanel
 from accomp.gui.notices import Notices
 from accomp.gui.presets_panel import PresetsPanel
-from accomp.gui.settings import KEYBOARD, Settings, load_settings, save_settings
+from accomp.gui.settings import KEYBOARD, METERS, Settings, load_settings, save_settings
 from accomp.gui.transport_bar import TransportBar
 from accomp.gui.views import LatencyView, PianoRoll, Waveforms, recent_key
 
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.transport.apply(settings)
         self.mixer.apply(settings)
         self.listen.apply(settings)
+        self.chords.apply(settings)
         self._restore_layout()
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_settings)
@@ -108,7 +110,10 @@ class MainWindow(QMainWindow):
         self.device_panel = DevicesPanel(self)
         self.mixer = MixerPanel(self)
         self.listen = ListenPanel(self)
+        self.chords = ChordsPanel(self)
         left = self._dock("Style presets", "presetsDock", self.presets, Qt.DockWidgetArea.LeftDockWidgetArea)
+        chords = self._dock("Chords", "chordsDock", self.chords, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.splitDockWidget(left, chords, Qt.Orientation.Vertical)
         right = self._dock("Devices", "devicesDock", self.device_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         mixer = self._dock("Mixer", "mixerDock", self.mixer, Qt.DockWidgetArea.RightDockWidgetArea)
         listen = self._dock("Listening", "listenDock", self.listen, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -132,6 +137,8 @@ class MainWindow(QMainWindow):
         self.device_panel.test_tone.connect(self.test_tone)
         self.mixer.changed.connect(self._mixer_changed)
         self.listen.changed.connect(self._listen_changed)
+        self.chords.changed.connect(self._update_settings)
+        self.chords.chart_opened.connect(self._chart_opened)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -162,6 +169,20 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         except OSError as exc:
             self.notices.show_notice(f"Settings could not be saved ({exc.strerror or exc}).", "error")
+
+    def _chart_opened(self, chart) -> None:
+        """A chart just opened sets the tempo and meter it asks for (while stopped)."""
+        if self.session is not None:
+            return
+        changes = {}
+        if chart.tempo:
+            changes["tempo"] = float(chart.tempo)
+        meter = f"{chart.meter[0]}/{chart.meter[1]}"
+        if meter in METERS:
+            changes["meter"] = meter
+        if changes:
+            self._update_settings(changes)
+            self.transport.apply(self.settings)
 
     def _listen_changed(self, changes: dict) -> None:
         self._update_settings(changes)  # the panel itself tells a playing session
@@ -297,13 +318,16 @@ class MainWindow(QMainWindow):
             return current
 
         settings = self.settings
+        chart = self.chords.chart(report=True) if settings.chord_source == "chart" else None
         self.take = play.new_take() if settings.record else None
         self.transport.set_playing(True)
         self.device_panel.set_playing(True)
+        self.chords.set_playing(True)
+        self.chords.playing_chart = chart
         self.roll.clear_roll()
         self.waveforms.clear_scope()
         self.latency.reset()
-        self.jobs.submit("starting to play", lambda: play.start_live(settings, player(), self.take),
+        self.jobs.submit("starting to play", lambda: play.start_live(settings, player(), self.take, chart),
                          on_done=self._started, on_error=self._start_failed)  # fmt: skip
 
     def _started(self, session) -> None:
@@ -327,6 +351,7 @@ class MainWindow(QMainWindow):
         self._job_failed(exc, "starting to play")
         self.transport.set_playing(False)
         self.device_panel.set_playing(False)
+        self.chords.set_playing(False)
         self.take = None
 
     def _stop(self, reason: str | None = None) -> None:
@@ -336,6 +361,7 @@ class MainWindow(QMainWindow):
         self.transport.taps_to_engine = False
         self.transport.show_tempo(self.settings.tempo)
         self.listen.set_playing(None)
+        self.chords.set_playing(False)
         self.keys.release_all()
 
         def stopped(summary: dict) -> None:
@@ -404,6 +430,8 @@ class MainWindow(QMainWindow):
             self.transport.show_tempo(state.tempo)
         if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
             self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
+        if player is not None and self.chords.playing_chart is not None:
+            self.chords.show_bar(player.last_step, t.steps_per_bar)
         if player is not None:  # every frame: a chord shown a beat late is a wrong chord
             now, upcoming = player.chords()
             self.transport.show_chords("–" if now is None else chord_name(now),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
-from accomp.errors import DeviceError, PresetError
+from accomp.errors import DeviceError, PresetError, SettingsError
 from accomp.gui.settings import KEYBOARD, Settings
 
 ROLL_STEPS = 512  # grid steps of lead and accompaniment kept for the piano roll
@@ -61,6 +61,10 @@ class ObservedPlayer:
         if getattr(inner, "plan", None) is None:
             return None, None
         return int(inner.chord), inner.chord_after(self.last_step)
+
+    def hold_chord(self, chord: int | None) -> None:
+        """Arranger mode: the chord the left hand named (the engine's thread)."""
+        self.inner.hold_chord(chord)
 
     def restart(self, bar_steps: int) -> None:
         """A fresh stream for a new play (not while the engine calls this player)."""
@@ -223,17 +227,26 @@ def live_settings(settings: Settings, take: Take | None = None):
                         listen=listen_settings(s), follow=follow_settings(s))  # fmt: skip
 
 
-def start_live(settings: Settings, player: ObservedPlayer, take: Take | None):
-    """Build the engine around ``player`` and open every device; a LiveSession that plays."""
+def start_live(settings: Settings, player: ObservedPlayer, take: Take | None, chart=None):
+    """Build the engine around ``player`` and open every device; a LiveSession that plays.
+    ``chart``: the Chart to loop when the chords come from one (``settings.chord_source``)."""
     from accomp.engine.engine import Engine, EngineSettings
     from accomp.engine.live import LiveSession
     from accomp.engine.transport import TransportSettings
 
     s = settings
     live = live_settings(s, take)
+    if s.chord_source == "chart":
+        if chart is None:
+            raise SettingsError("the chords come from a chart and the Chords panel has none that reads: open one, or mend the line it names")
+        if tuple(chart.meter) != meter(s):
+            raise SettingsError(f"the chart is in {chart.meter[0]}/{chart.meter[1]} and the band in {s.meter}: set the meter to match")
     transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
-    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport))
+    split = s.split_key if s.chord_source == "arranger" else None
+    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport, split_key=split))
     player.restart(engine.transport.steps_per_bar)
+    player.inner.play_chart(chart.per_beat() if s.chord_source == "chart" else None)
+    player.inner.hold_chord(None)
     engine.player = player
     session = LiveSession(engine, live, parts=parts(settings))
     session.start()

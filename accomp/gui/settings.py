@@ -30,6 +30,7 @@ FILE_NAME = "settings.json"
 KEYBOARD = "computer keyboard"  # the MIDI input choice that plays from the computer's keys
 PARTS = ("lead", "accomp", "click")
 METERS = ("4/4", "3/4")
+CHORD_SOURCES = ("melody", "chart", "arranger")  # the planner, a chord chart, the left hand below a split point
 INPUT_SOURCES = ("midi", "audio", "both")  # as accomp.engine.live.INPUTS
 SILENCE = ("keep", "hold", "stop")  # as accomp.listen.follow.SILENCE
 LISTEN_MODES = ("auto", "melody", "chords")  # as accomp.listen.analyzer.MODES
@@ -87,6 +88,11 @@ class Settings:
     click: bool = True
     record: bool = False
     keyboard_octave: int = 4
+    # Where the chords come from (accomp.gui.chords_panel).
+    chord_source: str = "melody"
+    chart_path: str = ""  # the chart file last opened or saved ("" none)
+    chart_transpose: int = 0
+    split_key: int = 60  # arranger mode: keys below it name the chord
     mixer: dict[str, PartMix] = field(default_factory=_default_mixer)
     # Listening and following (the lead from MIDI, the audio input, or both).
     input_source: str = "midi"
@@ -113,6 +119,12 @@ class Settings:
             raise ValueError(f"count-in {self.count_in} is not 0..8")
         if not 0 <= self.keyboard_octave <= 8:
             raise ValueError(f"keyboard octave {self.keyboard_octave} is not 0..8")
+        if self.chord_source not in CHORD_SOURCES:
+            raise ValueError(f"chord source {self.chord_source!r} is not one of {CHORD_SOURCES}")
+        if not -11 <= self.chart_transpose <= 11:
+            raise ValueError(f"chart transpose {self.chart_transpose} is not -11..11")
+        if not 1 <= self.split_key <= 127:
+            raise ValueError(f"split key {self.split_key} is not 1..127")
         for name, value, allowed in (("input source", self.input_source, INPUT_SOURCES),
                                      ("silence", self.follow_silence, SILENCE), ("listening mode", self.listen_mode, LISTEN_MODES)):  # fmt: skip
             if value not in allowed:
