@@ -54,6 +54,14 @@ class ObservedPlayer:
         """Whether the last re-decision revised the chord plan (the engine's latency log)."""
         return bool(getattr(self.inner, "revised", False))
 
+    @property
+    def chord(self) -> int:
+        """The chord of the beat decided last (the rhythm section plays it; the take marks it)."""
+        return int(getattr(self.inner, "chord", 0))
+
+    def chord_after(self, step: int) -> int | None:
+        return self.inner.chord_after(step)
+
     def chords(self) -> tuple[int | None, int | None]:
         """(the chord the band plays now, the next one where it is known) for the display;
         None where the preset follows no plan."""

@@ -77,10 +77,16 @@ class PartSound:
             raise ValueError(f"part '{self.name}': volume must be 0..1, got {self.volume}")
 
 
+# In the engine's part order (lead, accomp, click, bass, drums). The drums have a channel
+# of their own here (MIDI out and recordings put them on channel 10), so the metronome's
+# volume and theirs stay apart.
+BASS_SYNTH_PROGRAM = 33  # General MIDI "Electric Bass (finger)"
 DEFAULT_PARTS = (
     PartSound("lead", channel=0, program=0),
     PartSound("accomp", channel=1, program=0),
     PartSound("click", channel=9, drums=True, volume=0.6),
+    PartSound("bass", channel=2, program=BASS_SYNTH_PROGRAM),
+    PartSound("drums", channel=10, drums=True, volume=0.7),
 )
 
 
