@@ -62,6 +62,7 @@ class Recorder:
         self._wav: wave.Wave_write | None = None
         self._wav_file = None
         self.frames_written = 0
+        self.unended: dict[str, int] = {}  # per track: notes whose note-off never came (the file ends them)
         self.closed = False
         if self.wav_path is not None:
             try:
@@ -165,6 +166,7 @@ class Recorder:
                 elif kind == 0xB0:
                     msg = mido.Message("control_change", channel=channel, control=pitch, value=velocity)
                     timed.append((tick(when), 1, msg))
+            self.unended[name] = len(sounding)
             for pitch in sorted(sounding):  # notes that never ended end with the recording
                 timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
             timed.sort(key=lambda e: (e[0], e[1]))
