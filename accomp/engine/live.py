@@ -192,6 +192,11 @@ class LiveSession:
         self._controls.put(lambda e, now: e.set_player(player, now))
         self._nudge()
 
+    def set_band(self, band) -> None:
+        """Change the rhythm section (a :class:`~accomp.music.band.Band`); its notes so far end first."""
+        self._controls.put(lambda e, now: e.set_band(band, now))
+        self._nudge()
+
     def set_tempo(self, bpm: float) -> None:
         """Change the tempo from now on (the position in the bar is kept)."""
         from accomp.engine.transport import check_tempo

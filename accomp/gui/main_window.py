@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         self.device_panel.rescan.connect(self.rescan)
         self.device_panel.test_tone.connect(self.test_tone)
         self.mixer.changed.connect(self._mixer_changed)
+        self.mixer.band_changed.connect(self._band_changed)
         self.listen.changed.connect(self._listen_changed)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -166,6 +167,11 @@ class MainWindow(QMainWindow):
     def _listen_changed(self, changes: dict) -> None:
         self._update_settings(changes)  # the panel itself tells a playing session
         self.transport.taps_to_engine = self.session is not None and self.settings.follow
+
+    def _band_changed(self, changes: dict) -> None:
+        self._update_settings(changes)
+        if self.session is not None:
+            self.session.set_band(play.band(self.settings))
 
     def _mixer_changed(self, part: str, changes: dict) -> None:
         self.settings = self.settings.with_part(part, **changes)

@@ -162,17 +162,26 @@ def known_teachers() -> list[Path]:
 
 
 def parts(settings: Settings):
-    """The synth's parts from the mixer; solo mutes the other instruments (not the click)."""
+    """The synth's parts from the mixer, in the engine's part order; solo mutes the other
+    instruments (not the click)."""
     from accomp.synth.soundfont import PartSound
 
     mix = settings.mixer
-    soloing = any(mix[name].solo for name in ("lead", "accomp"))
-    channels = {"lead": 0, "accomp": 1, "click": 9}
+    soloing = any(mix[name].solo for name in ("lead", "accomp", "bass", "drums"))
+    channels = {"lead": 0, "accomp": 1, "click": 9, "bass": 2, "drums": 10}  # as accomp.synth.soundfont.DEFAULT_PARTS
+    kits = ("click", "drums")
     return tuple(
-        PartSound(name, channels[name], program=0 if name == "click" else mix[name].program, volume=mix[name].volume,
-                  mute=mix[name].mute or (soloing and name != "click" and not mix[name].solo), drums=name == "click")
-        for name in ("lead", "accomp", "click")
+        PartSound(name, channels[name], program=0 if name in kits else mix[name].program, volume=mix[name].volume,
+                  mute=mix[name].mute or (soloing and name != "click" and not mix[name].solo), drums=name in kits)
+        for name in ("lead", "accomp", "click", "bass", "drums")
     )  # fmt: skip
+
+
+def band(settings: Settings):
+    """The rhythm section the settings ask for (the bass's instrument from the mixer)."""
+    from accomp.music.band import Band, drums_choice
+
+    return Band(bass=settings.bass, drums=drums_choice(settings.drums), bass_program=settings.mixer["bass"].program)
 
 
 def meter(settings: Settings) -> tuple[int, int]:
@@ -240,7 +249,7 @@ def start_live(settings: Settings, player: ObservedPlayer, take: Take | None):
     s = settings
     live = live_settings(s, take)
     transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
-    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport))
+    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport, band=band(s)))
     player.restart(engine.transport.steps_per_bar)
     engine.player = player
     session = LiveSession(engine, live, parts=parts(settings))
