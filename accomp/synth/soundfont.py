@@ -277,6 +277,8 @@ class Synth:
 
     def _play(self, part: int, status: int, data1: int, data2: int) -> None:
         self.events_played += 1
+        if part >= len(self._part_channel):  # a part this synth was not given (say, bass for a lead-only synth)
+            return
         kind = status & 0xF0
         if kind == NOTE_ON and data2 > 0 and self._muted_now[part]:
             self.muted_notes += 1
