@@ -67,11 +67,10 @@ from accomp.music.chords import NO_CHORD
 from accomp.realtime.notes import CHORD, CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.realtime.rings import EventRing, earliest
 from accomp.engine.latency import LatencyLog
-from accomp.engine.rhythm import BASS, DRUMS, RhythmSection
+from accomp.engine.rhythm import BASS, DRUMS, RhythmSection  # noqa: F401 - part indices 3 and 4, after these:
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
 LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order, then BASS, DRUMS)
-PARTS = ("lead", "accomp", "click", "bass", "drums")  # names of the part indices
 ONSET_SLOTS = 8  # lead onsets kept for this many upcoming steps
 MAX_REDOS_PER_STEP = 4  # a flood of late notes cannot make a step re-decide without end
 LOG_SIZE = 4096  # recent step timings and lead-note latencies kept for the metrics
