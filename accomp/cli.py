@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from accomp import __version__
 from accomp.config import DEFAULT_TEACHER_FILE
 from accomp.errors import AccompError
+from accomp.music.drums import PATTERNS as DRUM_PATTERNS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,6 +177,13 @@ def _add_sound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lead-volume", type=float, default=0.8, help="0..1")
     p.add_argument("--accomp-volume", type=float, default=0.8, help="0..1")
     p.add_argument("--click-volume", type=float, default=0.6, help="metronome volume, 0..1")
+    p.add_argument("--bass", action=argparse.BooleanOptionalAction, default=None,
+                   help="a bass part on the chord roots, in the drums' feel (default: as the preset says; none)")
+    p.add_argument("--drums", metavar="PATTERN",
+                   help=f"drums in this pattern ({', '.join(DRUM_PATTERNS)}) or off (default: as the preset says; none)")
+    p.add_argument("--bass-program", type=int, default=None, help="General MIDI program of the bass (default 33, fingered bass)")
+    p.add_argument("--bass-volume", type=float, default=0.8, help="0..1")
+    p.add_argument("--drums-volume", type=float, default=0.7, help="0..1")
     p.add_argument("--mute-lead", action="store_true", help="do not play the lead through the synth")
 
 

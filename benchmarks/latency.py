@@ -175,6 +175,7 @@ def main() -> int:
     ap.add_argument("--busy", action="store_true", help="keep one more core busy")
     ap.add_argument("--preset", default="pop")
     ap.add_argument("--no-model", action="store_true", help="no accompanist (what the engine alone costs)")
+    ap.add_argument("--band", action="store_true", help="all parts on: the rhythm section too (bass and rock drums)")
     ap.add_argument("--tempo", type=float, default=100.0)
     ap.add_argument("--rate", type=int, default=48000)
     ap.add_argument("--buffer", type=int, default=128)
@@ -204,6 +205,7 @@ def run_app(args: argparse.Namespace) -> int:
     from accomp.engine.engine import Engine, EngineSettings
     from accomp.engine.live import LiveSession, LiveSettings
     from accomp.engine.transport import TransportSettings
+    from accomp.music.band import Band
 
     seconds = args.minutes * 60
     name = f"accomp-latency-{os.getpid()}"
@@ -227,7 +229,8 @@ def run_app(args: argparse.Namespace) -> int:
         refresh()
         transport = TransportSettings(tempo=args.tempo, count_in_bars=1, click=True, midi_clock=True)
         engine = Engine(EngineSettings(sample_rate=args.rate, block_frames=args.buffer, transport=transport,
-                                       midi_out_accomp=False))  # MIDI out: the clock alone, never crowded out
+                                       midi_out_accomp=False,  # MIDI out: the clock alone, never crowded out
+                                       band=Band(bass=True, drums="rock") if args.band else Band()))  # fmt: skip
         engine.player, preset = (None, "none") if args.no_model else make_accompanist(args.preset, engine.transport.steps_per_bar)
         audio = AudioSettings(host_api="JACK", sample_rate=args.rate, block_frames=args.buffer)
         live = LiveSettings(audio=audio, midi_in=f"{CLIENT}:keys", midi_out_virtual="clock", midi_api="jack",
@@ -297,7 +300,7 @@ def analyse(engine, session, pairs, sent, baseline, args, preset) -> dict:
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1min": round(os.getloadavg()[0], 2)},  # other work on the machine during the run
         "settings": {"rate": args.rate, "buffer": args.buffer, "minutes": args.minutes, "busy": args.busy, "model": not args.no_model,
-                     "tempo": args.tempo, "preset": preset},  # fmt: skip
+                     "tempo": args.tempo, "preset": preset, "band": args.band},  # fmt: skip
         "notes_sent": len(sent), "notes_measured": len(rows), "notes_into_silence": int(n - len(heard)),
         "latency_ms": {"input_transport": pct(transport), "wait_for_step": pct(wait), "model_step": pct(step),
                        "scheduling_slack": pct(slack), "audio_buffer": round(out_latency * 1000, 3),

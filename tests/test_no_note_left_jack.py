@@ -5,7 +5,8 @@ sysex mixed in), then a few more phrases into the app's MIDI input; a listener r
 the app sends from its virtual MIDI output (both in ``jack_player.py``, a process of their
 own). After the app is stopped with SIGINT, every accompaniment note-on the listener saw
 must have had its note-off, and every channel the app used must have ended with sustain off
-(CC64=0) and All Notes Off (CC123).
+(CC64=0) and All Notes Off (CC123). Every other run has the rhythm section on (bass and drums
+on their own channels), so theirs are counted too.
 
 The server runs in JACK's synchronous mode (``jack_sync_server``): in the default mode a
 client late for its cycle on a loaded machine can lose or garble MIDI in transit, which
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from accomp.music.bass import BASS_CHANNEL
+from accomp.music.drums import DRUM_CHANNEL
 from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
 from app_process import busy_preset, jack_ports, read_line
 from jack_player import FLOOD_PER_S, FLOOD_S, LISTENER, PLAYER
@@ -72,6 +75,7 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, run):
         cmd = [sys.executable, "-m", "accomp", "play", "--preset", str(preset), "--midi-in", f"{PLAYER}:keys",
                "--midi-out-virtual", "band", "--midi-api", "jack", "--host-api", "JACK", "--tempo", "120",
                "--count-in", "0", "--no-click", "--no-synth", "--duration", "120", "--threads", "1"]  # fmt: skip
+        cmd += ["--bass", "--drums", "rock"] if run % 2 else []
         # Ctrl+C as at a terminal even when this run inherited SIGINT ignored (a shell's
         # background job: Python then installs no KeyboardInterrupt handler in the app).
         app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -106,3 +110,5 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, run):
     assert left_sounding(messages) == set(), f"run {run}: notes left on out of {notes}"
     used = {m[0] & 0x0F for m in messages if m[0] < 0xF0}
     assert ended_channels(messages) == used
+    if run % 2:
+        assert {BASS_CHANNEL, DRUM_CHANNEL} <= used

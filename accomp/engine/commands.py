@@ -84,6 +84,22 @@ def _engine_settings(args: argparse.Namespace, transport, sample_rate: int, bloc
         raise SettingsError(str(exc)) from None
 
 
+def _band(args: argparse.Namespace, header: dict | None = None):
+    """The rhythm section: ``--bass``/``--no-bass`` and ``--drums`` over what the preset names."""
+    from dataclasses import replace
+
+    from accomp.music.band import band_from_header, drums_choice
+
+    band = band_from_header(header)
+    if getattr(args, "bass", None) is not None:
+        band = replace(band, bass=args.bass)
+    if getattr(args, "drums", None) is not None:
+        band = replace(band, drums=drums_choice(args.drums))
+    if getattr(args, "bass_program", None) is not None:
+        band = replace(band, bass_program=args.bass_program)
+    return band
+
+
 def _accompanist(args: argparse.Namespace, bar_steps: int):
     import torch
 
@@ -96,14 +112,17 @@ def _accompanist(args: argparse.Namespace, bar_steps: int):
     return accompanist
 
 
-def _parts(args: argparse.Namespace):
+def _parts(args: argparse.Namespace, band=None):
     from accomp.synth.soundfont import PartSound
 
+    band = band or _band(args)
     try:
         return (
             PartSound("lead", 0, program=args.lead_program, volume=args.lead_volume, mute=args.mute_lead),
             PartSound("accomp", 1, program=args.accomp_program, volume=args.accomp_volume),
             PartSound("click", 9, drums=True, volume=args.click_volume),
+            PartSound("bass", 2, program=band.bass_program, volume=args.bass_volume),
+            PartSound("drums", 10, drums=True, volume=args.drums_volume),
         )
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
@@ -131,6 +150,8 @@ def play(args: argparse.Namespace) -> int:
     if chart is not None:
         accompanist.play_chart(chart.per_beat())
     engine.player = accompanist
+    band = _band(args, accompanist.header)
+    engine.set_band(band, 0)
     record_midi = record_wav = None
     if args.record:
         base = Path(args.record)
@@ -144,7 +165,7 @@ def play(args: argparse.Namespace) -> int:
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=listen_settings(args),
                         follow=FollowSettings(silence=args.silence, wait_for_player=waits) if args.follow else None)  # fmt: skip
-    session = LiveSession(engine, live, parts=_parts(args))
+    session = LiveSession(engine, live, parts=_parts(args, band))
     session.start()
     where = session.midi_in.port_name if session.midi_in is not None else "no MIDI input"
     if listening:
@@ -154,6 +175,8 @@ def play(args: argparse.Namespace) -> int:
         mode += f", chart '{chart.title}' ({len(chart.bars)} bars, looping)"
     if settings.split_key is not None:
         mode += f", arranger mode: keys below {settings.split_key} name the chords"
+    if band.playing:
+        mode += ", with " + " and ".join(p for p in ("bass" if band.bass else "", f"{band.drums} drums" if band.drums else "") if p)
     print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm ({mode}) from {where} "
           f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
     try:
@@ -302,6 +325,8 @@ def render(args: argparse.Namespace) -> int:
         raise MidiFileError(f"{args.lead}: {exc}") from None
     engine = Engine(_engine_settings(args, transport, sr, block))
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    band = _band(args, engine.player.header)
+    engine.set_band(band, 0)
     if args.whole_song:
         _plan_whole_song(engine.player, args.lead, engine.transport.steps_per_bar)
     if chart is not None:
@@ -313,8 +338,8 @@ def render(args: argparse.Namespace) -> int:
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont)
-    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
+        synth = Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
     started = time.perf_counter()
     try:
         run_offline(engine, events, seconds + 60.0 / bpm, synth=synth, recorder=recorder,
@@ -360,13 +385,15 @@ def render_audio(args: argparse.Namespace) -> int:
     if not args.no_follow:
         engine.follower = Follower(engine, FollowSettings(wait_for_player=True, silence=args.silence))
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
+    band = _band(args, engine.player.header)
+    engine.set_band(band, 0)
     heard = HeardAudio(audio, sr, block, settings)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), audio)
-    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont), audio)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
     seconds = len(audio) / sr + 0.5
     started = time.perf_counter()
     try:

@@ -35,6 +35,12 @@ waits until then (pushed ``lookahead`` ahead of its time, as a step's notes are,
 stay in time order); when one strikes it again sooner, it rings on instead. Stop, panic and
 preset switches still end every note at once.
 
+The rhythm section (:mod:`accomp.engine.rhythm`, parts ``BASS`` and ``DRUMS``, none unless the
+settings' :class:`~accomp.music.band.Band` asks) is scheduled with each decided step, at the
+same sample as its accompaniment, over the chord the player planned for the beat; a
+re-decision that changes the chord changes the bass. The recording also gets the chords: a
+``CHORD`` event at each beat whose chord differs from the one before (the take's markers).
+
 Dynamics: the accompaniment plays ``ACCOMP_UNDER_LEAD`` (87 %) of a running estimate of the
 lead's velocity (an exponential moving average of its note-ons, ``LEAD_LEVEL_RATE`` per
 note; before the first one, the level that gives ``accomp_velocity``), accented by where
@@ -56,14 +62,16 @@ from typing import Protocol
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN, FrameSpec
+from accomp.music.band import Band
 from accomp.music.chords import NO_CHORD
 from accomp.music.fingering import recognise
-from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.realtime.notes import CHORD, CUT, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.realtime.rings import EventRing, earliest
 from accomp.engine.latency import LatencyLog
+from accomp.engine.rhythm import BASS, DRUMS, RhythmSection  # noqa: F401 - part indices 3 and 4, after these:
 from accomp.engine.transport import Metronome, Transport, TransportSettings
 
-LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order)
+LEAD, ACCOMP, CLICK = 0, 1, 2  # part indices (the synth's DEFAULT_PARTS follow this order, then BASS, DRUMS)
 ONSET_SLOTS = 8  # lead onsets kept for this many upcoming steps
 MAX_REDOS_PER_STEP = 4  # a flood of late notes cannot make a step re-decide without end
 LOG_SIZE = 4096  # recent step timings and lead-note latencies kept for the metrics
@@ -91,6 +99,7 @@ class EngineSettings:
     midi_out_accomp: bool = True  # False: MIDI out carries the clock only
     accomp_velocity: int = 72  # before any lead note is heard; then the lead's dynamics lead
     ring_capacity: int = 8192
+    band: Band = field(default_factory=Band)  # the rhythm section: bass and drums (none by default)
     # Arranger mode: MIDI keys below this one name the chord (accomp.music.fingering) and are
     # not the lead; None: off, every key is the lead.
     split_key: int | None = None
@@ -112,6 +121,10 @@ class StepPlayer(Protocol):
 
     def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
         """Decide the last step again, from the state before it, with an updated lead frame."""
+
+    # Optional: ``chord`` (the chord index of the beat decided last, for the rhythm section
+    # and the recording's chord markers) and ``chord_after(step)`` (the next beat's, where
+    # known in advance; None otherwise).
 
 
 @dataclass
@@ -158,10 +171,14 @@ class Engine:
         self.click_synth = EventRing(cap)  # engine -> synth
         self.accomp_midi = EventRing(cap)  # engine -> MIDI out
         self.clock_midi = EventRing(cap)  # engine -> MIDI out (MIDI clock, start, stop)
-        self.record = EventRing(cap)  # engine -> recorder (lead and accompaniment)
+        self.band_synth = EventRing(cap)  # engine -> synth (bass and drums)
+        self.band_midi = EventRing(cap)  # engine -> MIDI out (bass and drums)
+        self.record = EventRing(cap)  # engine -> recorder (every part, the chords)
         self.recording = True  # False: nobody drains ``record`` (a live session without a recorder)
-        self.synth_inputs = (self.lead_monitor, self.accomp_synth, self.click_synth)
-        self.midi_out_inputs = (self.accomp_midi, self.clock_midi)
+        self.synth_inputs = (self.lead_monitor, self.accomp_synth, self.click_synth, self.band_synth)
+        self.midi_out_inputs = (self.accomp_midi, self.band_midi, self.clock_midi)
+        self.rhythm = self._rhythm_section(settings.band)
+        self._marked = NO_CHORD  # the chord the recording was last told
         k = settings.spec.n_keys
         self._onsets = np.zeros((ONSET_SLOTS, k), dtype=np.uint8)
         self._held = np.zeros(k, dtype=np.uint8)
@@ -222,6 +239,20 @@ class Engine:
         """Start the transport with the count-in's first step (or step 0) at ``sample``."""
         self.transport.start(sample)
         self._next_step = -self.transport.count_in_steps
+        self._marked = NO_CHORD
+
+    def _rhythm_section(self, band: Band) -> RhythmSection:
+        midi = self.band_midi if self.settings.midi_out_accomp else None
+        return RhythmSection(band, self.transport, self.band_synth, midi, self._record)
+
+    def set_band(self, band: Band, now: int) -> None:
+        """Change the rhythm section (bass, drums, feel): while playing, its notes so far all end first."""
+        if self.transport.running:
+            self.rhythm.end(self._unrendered(now))
+            self.band_synth.request_flush()
+            self.band_midi.request_flush()
+        last_at, self.rhythm = self.rhythm._last_at, self._rhythm_section(band)
+        self.rhythm._last_at = last_at  # its rings stay in time order
 
     def set_player(self, player: StepPlayer | None, now: int) -> None:
         """Switch the player (a preset switch): its predecessor's notes all end first."""
@@ -251,8 +282,9 @@ class Engine:
             self._off_at[key] = cut  # a second cut in the same block (panic, then stop) records it again
         self._sounding[:] = False
         self._off_due[:] = NO_DUE
-        self.accomp_synth.request_flush()
-        self.accomp_midi.request_flush()
+        self.rhythm.end(cut)
+        for ring in (self.accomp_synth, self.accomp_midi, self.band_synth, self.band_midi):
+            ring.request_flush()
 
     # ------------------------------------------------------------------ the one code path
 
@@ -272,9 +304,11 @@ class Engine:
         if self._redo_wanted:
             self._redo(now)
         self._push_due(now + self.lookahead)
+        self.rhythm.push_due(now + self.lookahead)
         horizon = now + self.lookahead + t.sample_rate // 100
         self.metronome.schedule(horizon, self._push_click, self._push_clock)
-        wake = min(t.step_sample(self._next_step), horizon, int(self._off_due.min())) - self.lookahead
+        due = min(int(self._off_due.min()), self.rhythm.next_due())
+        wake = min(t.step_sample(self._next_step), horizon, due) - self.lookahead
         if self._open_step is not None:
             wake = min(wake, t.step_sample(self._open_step) + self.open_for + 1)
         return max(wake, now + 1)
@@ -391,6 +425,7 @@ class Engine:
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)))
         self._schedule(step, frame, at, now, started, redo=False)
+        self._with_band(step, frame, at, redo=False)
 
     def _after(self, now: int) -> int:
         return now if self.clock is None else max(now, self.clock.now())
@@ -423,6 +458,28 @@ class Engine:
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self._earliest(self._after(now)) + self.slack)
         self._schedule(step, frame, at, now, started, redo=True, revised=revised)
+        self._with_band(step, frame, at, redo=True)
+
+    def _with_band(self, step: int, frame: np.ndarray, at: int, *, redo: bool) -> None:
+        """The step's chord to the recording (a marker where it changes) and the rhythm
+        section's notes at ``at``, over the player's chord (see :mod:`accomp.engine.rhythm`)."""
+        if self.resting:
+            return
+        chord = getattr(self.player, "chord", None)
+        t = self.transport
+        if chord is not None and t.beat_in_bar(step) % t.settings.steps_per_beat == 0 and chord != self._marked:
+            self._record(t.step_sample(step), ACCOMP, CHORD, int(chord), 0)
+            self._marked = chord
+        if not self.rhythm.playing:
+            return
+        ahead = getattr(self.player, "chord_after", None)
+        next_chord = ahead(step) if ahead is not None else None
+        keys = np.flatnonzero(frame[SUSTAIN] | frame[ONSET])
+        lowest = self._pitch(keys[0]) % 12 if len(keys) else -1
+        if redo:
+            self.rhythm.redo(step, at, chord, next_chord, lowest, self._velocity(step))
+        else:
+            self.rhythm.decide(step, at, chord, next_chord, lowest, self._velocity(step), self._lead_level * ACCOMP_UNDER_LEAD)
 
     def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool,
                   revised: bool = False) -> None:  # fmt: skip
@@ -519,7 +576,7 @@ class Engine:
         n = min(self._n_steps, LOG_SIZE)
         ms = np.sort(self._step_s[:n]) * 1000 if n else np.zeros(1)
         rings = (self.lead_in, self.heard_in, self.lead_monitor, self.accomp_synth, self.click_synth,
-                 self.accomp_midi, self.clock_midi, self.record)  # fmt: skip
+                 self.accomp_midi, self.clock_midi, self.record, self.band_synth, self.band_midi)  # fmt: skip
         return EngineMetrics(
             steps=self._n_steps - self.redos,
             redos=self.redos,

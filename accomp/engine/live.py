@@ -138,7 +138,8 @@ class LiveSession:
             self.synth = Synth(s.audio.sample_rate, s.audio.block_frames, e.synth_inputs,
                                self._parts or DEFAULT_PARTS, s.soundfont)  # fmt: skip
         if s.record_midi or s.record_wav:
-            self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav)
+            self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav,
+                                     bass_program=e.rhythm.band.bass_program)  # fmt: skip
         e.recording = self.recorder is not None  # else nobody drains the record ring: it would only overflow
         render = self.synth.render if self.synth is not None else None
         tap = self.recorder.audio if self.recorder is not None else None
@@ -189,6 +190,11 @@ class LiveSession:
 
         The new player should be warmed up already; the worker swaps it in at once."""
         self._controls.put(lambda e, now: e.set_player(player, now))
+        self._nudge()
+
+    def set_band(self, band) -> None:
+        """Change the rhythm section (a :class:`~accomp.music.band.Band`); its notes so far end first."""
+        self._controls.put(lambda e, now: e.set_band(band, now))
         self._nudge()
 
     def set_tempo(self, bpm: float) -> None:

@@ -109,8 +109,8 @@ def run_offline(
         else:
             for ring in engine.synth_inputs:
                 drain(ring, None)
-        drain(engine.accomp_midi, run.midi_out)
-        drain(engine.clock_midi, run.midi_out)
+        for ring in engine.midi_out_inputs:
+            drain(ring, run.midi_out)
         if recorder is not None:
             recorder.poll()
         else:

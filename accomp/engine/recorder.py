@@ -1,4 +1,5 @@
-"""Recording the session: a .mid (tracks ``lead`` and ``accomp``, the tempo map) and a .wav.
+"""Recording the session: a .mid (tracks ``lead`` and ``accomp``, ``bass`` and ``drums`` when
+they played, the tempo map and the band's chords as markers) and a .wav.
 
 The audio callback writes each output block into :attr:`Recorder.audio` (an
 :class:`AudioRing`); the engine writes every lead and accompaniment event into its
@@ -19,14 +20,20 @@ import mido
 import numpy as np
 
 from accomp.engine.engine import ACCOMP, LEAD
+from accomp.engine.rhythm import BASS, DRUMS
 from accomp.engine.transport import Transport
 from accomp.errors import DeviceError
 from accomp.files import commit, temp_path
+from accomp.music.bass import BASS_CHANNEL, BASS_PROGRAM
+from accomp.music.chords import NO_CHORD, chord_name
+from accomp.music.drums import DRUM_CHANNEL
 from accomp.music.frames import OUT_TICKS_PER_BEAT, delta_track, save_midi
-from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON, RETRACT
+from accomp.realtime.notes import CHORD, CUT, NOTE_OFF, NOTE_ON, RETRACT
 from accomp.realtime.rings import AudioRing, EventRing
 
-TRACKS = {LEAD: ("lead", 0), ACCOMP: ("accomp", 1)}  # part -> (track name, MIDI channel)
+# part -> (track name, MIDI channel); the rhythm section's tracks only when it played
+TRACKS = {LEAD: ("lead", 0), ACCOMP: ("accomp", 1), BASS: ("bass", BASS_CHANNEL), DRUMS: ("drums", DRUM_CHANNEL)}
+OPTIONAL_TRACKS = (BASS, DRUMS)
 CHUNK = 4096
 
 
@@ -40,8 +47,10 @@ class Recorder:
         wav_path: str | os.PathLike | None = None,
         channels: int = 2,
         buffer_seconds: float = 4.0,
+        bass_program: int = BASS_PROGRAM,
     ) -> None:
         self.transport = transport
+        self.bass_program = bass_program  # the bass track's program change
         self.events = events
         self.midi_path = Path(midi_path) if midi_path else None
         self.wav_path = Path(wav_path) if wav_path else None
@@ -53,6 +62,7 @@ class Recorder:
         self._wav: wave.Wave_write | None = None
         self._wav_file = None
         self.frames_written = 0
+        self.unended: dict[str, int] = {}  # per track: notes whose note-off never came (the file ends them)
         self.closed = False
         if self.wav_path is not None:
             try:
@@ -119,7 +129,8 @@ class Recorder:
             temp_path(self.wav_path).unlink(missing_ok=True)
 
     def to_midi(self) -> mido.MidiFile:
-        """The events so far as a type-1 file: conductor, then ``lead`` and ``accomp``."""
+        """The events so far as a type-1 file: conductor (tempo map, meter, chord markers), then
+        ``lead`` and ``accomp``, then ``bass`` and ``drums`` where they played."""
         t = self.transport
         tpb = OUT_TICKS_PER_BEAT
 
@@ -129,11 +140,16 @@ class Recorder:
         num, den = t.settings.meter
         conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
         conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
+        conductor += [(tick(when), mido.MetaMessage("marker", text=chord_name(c))) for when, c in self.chords()]
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
         midi.tracks.append(delta_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
         for part, (name, channel) in TRACKS.items():
             timed: list[tuple[int, int, mido.Message]] = []
+            if part in OPTIONAL_TRACKS and not any(e[1] == part for e in self._notes):
+                continue
+            if part == BASS:
+                timed.append((0, 0, mido.Message("program_change", channel=channel, program=self.bass_program)))
             sounding: set[int] = set()
             for when, p, status, pitch, velocity in self._notes:
                 if p != part:
@@ -150,8 +166,23 @@ class Recorder:
                 elif kind == 0xB0:
                     msg = mido.Message("control_change", channel=channel, control=pitch, value=velocity)
                     timed.append((tick(when), 1, msg))
+            self.unended[name] = len(sounding)
             for pitch in sorted(sounding):  # notes that never ended end with the recording
                 timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
             timed.sort(key=lambda e: (e[0], e[1]))
             midi.tracks.append(delta_track(name, [(tk, m) for tk, _, m in timed]))
         return midi
+
+    def chords(self) -> list[tuple[int, int]]:
+        """``(sample, chord index)`` where the band's chord changed (a re-decided beat's latest
+        chord counts; a leading "no chord" does not)."""
+        latest: dict[int, int] = {}
+        for when, _, status, chord, _ in self._notes:
+            if status == CHORD:
+                latest[when] = chord
+        out, before = [], NO_CHORD
+        for when in sorted(latest):
+            if latest[when] != before:
+                out.append((when, latest[when]))
+                before = latest[when]
+        return out

@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self.device_panel.rescan.connect(self.rescan)
         self.device_panel.test_tone.connect(self.test_tone)
         self.mixer.changed.connect(self._mixer_changed)
+        self.mixer.band_changed.connect(self._band_changed)
         self.listen.changed.connect(self._listen_changed)
         self.chords.changed.connect(self._update_settings)
         self.chords.chart_opened.connect(self._chart_opened)
@@ -187,6 +188,11 @@ class MainWindow(QMainWindow):
     def _listen_changed(self, changes: dict) -> None:
         self._update_settings(changes)  # the panel itself tells a playing session
         self.transport.taps_to_engine = self.session is not None and self.settings.follow
+
+    def _band_changed(self, changes: dict) -> None:
+        self._update_settings(changes)
+        if self.session is not None:
+            self.session.set_band(play.band(self.settings))
 
     def _mixer_changed(self, part: str, changes: dict) -> None:
         self.settings = self.settings.with_part(part, **changes)

@@ -1,6 +1,9 @@
-"""The per-part mixer: instrument (General MIDI program), volume, mute and solo for the lead
-(what you play) and the accompaniment, and the metronome's volume and mute. Changes are
-heard from the next audio block (the synth picks them up itself).
+"""The per-part mixer: a strip per part with its volume and mute: the lead (what you play),
+the accompaniment, the bass and the drums with instrument (General MIDI program; the drums'
+kit is the SoundFont's) and solo, and the metronome. The rhythm section's strips also say
+whether it plays: the bass on or off, the drums' pattern or off (heard from the next step
+while playing). Volume, mute and instrument are heard from the next audio block (the synth
+picks them up itself).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QGroupBox, QSlider, QVBoxLayout, QWidget
 
 from accomp.gui.settings import Settings
+from accomp.music.band import DRUM_CHOICES
 
 GM_PROGRAMS = (
     "Acoustic Grand Piano|Bright Acoustic Piano|Electric Grand Piano|Honky-tonk Piano|Electric Piano 1|Electric Piano 2|"
@@ -28,11 +32,13 @@ GM_PROGRAMS = (
     "Tinkle Bell|Agogo|Steel Drums|Woodblock|Taiko Drum|Melodic Tom|Synth Drum|Reverse Cymbal|"
     "Guitar Fret Noise|Breath Noise|Seashore|Bird Tweet|Telephone Ring|Helicopter|Applause|Gunshot"
 ).split("|")
-ROWS = (("lead", "Lead (you)"), ("accomp", "Accompaniment"), ("click", "Metronome"))
+ROWS = (("lead", "Lead (you)"), ("accomp", "Accompaniment"), ("bass", "Bass"), ("drums", "Drums"), ("click", "Metronome"))
+INSTRUMENTS = ("lead", "accomp", "bass")  # parts with a program to choose
 
 
 class MixerPanel(QWidget):
     changed = Signal(str, dict)  # part name, PartMix fields that changed
+    band_changed = Signal(dict)  # Settings fields of the rhythm section that changed (bass, drums)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,7 +49,7 @@ class MixerPanel(QWidget):
             box = QGroupBox(title, self)
             grid = QGridLayout(box)
             widgets: dict[str, QWidget] = {}
-            if part != "click":
+            if part in INSTRUMENTS:
                 program = QComboBox(box)
                 program.setObjectName(f"{part}Program")
                 program.addItems([f"{i + 1:3d} {name}" for i, name in enumerate(GM_PROGRAMS)])
@@ -51,12 +57,29 @@ class MixerPanel(QWidget):
                 program.setMinimumContentsLength(10)
                 program.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
                 program.currentIndexChanged.connect(lambda i, p=part: self.changed.emit(p, {"program": i}))
-                grid.addWidget(program, 0, 0, 1, 3)
+                grid.addWidget(program, 0, 0, 1, 2 if part == "bass" else 3)
+                widgets["program"] = program
+            if part == "bass":
+                on = QCheckBox("Play", box)
+                on.setObjectName("bassOn")
+                on.setToolTip("A bass part on the chord roots, in the drums' feel")
+                on.toggled.connect(lambda checked: self.band_changed.emit({"bass": checked}))
+                grid.addWidget(on, 0, 2)
+                widgets["on"] = on
+            if part == "drums":
+                pattern = QComboBox(box)
+                pattern.setObjectName("drumsPattern")
+                pattern.addItems(list(DRUM_CHOICES))
+                pattern.setToolTip("Drum pattern (a fill before every phrase), or off")
+                pattern.currentTextChanged.connect(lambda name: self.band_changed.emit({"drums": name}))
+                grid.addWidget(pattern, 0, 0, 1, 3)
+                widgets["pattern"] = pattern
+            if part != "click":
                 solo = QCheckBox("Solo", box)
                 solo.setObjectName(f"{part}Solo")
                 solo.toggled.connect(lambda on, p=part: self.changed.emit(p, {"solo": on}))
                 grid.addWidget(solo, 1, 2)
-                widgets.update(program=program, solo=solo)
+                widgets["solo"] = solo
             volume = QSlider(Qt.Orientation.Horizontal, box)
             volume.setObjectName(f"{part}Volume")
             volume.setRange(0, 100)
@@ -81,7 +104,12 @@ class MixerPanel(QWidget):
                 widget.blockSignals(True)
             if "program" in widgets:
                 widgets["program"].setCurrentIndex(mix.program)
+            if "solo" in widgets:
                 widgets["solo"].setChecked(mix.solo)
+            if "on" in widgets:
+                widgets["on"].setChecked(settings.bass)
+            if "pattern" in widgets:
+                widgets["pattern"].setCurrentText(settings.drums)
             widgets["volume"].setValue(round(mix.volume * 100))
             widgets["mute"].setChecked(mix.mute)
             for widget in widgets.values():

@@ -54,6 +54,14 @@ class ObservedPlayer:
         """Whether the last re-decision revised the chord plan (the engine's latency log)."""
         return bool(getattr(self.inner, "revised", False))
 
+    @property
+    def chord(self) -> int:
+        """The chord of the beat decided last (the rhythm section plays it; the take marks it)."""
+        return int(getattr(self.inner, "chord", 0))
+
+    def chord_after(self, step: int) -> int | None:
+        return self.inner.chord_after(step)
+
     def chords(self) -> tuple[int | None, int | None]:
         """(the chord the band plays now, the next one where it is known) for the display;
         None where the preset follows no plan."""
@@ -158,17 +166,26 @@ def known_teachers() -> list[Path]:
 
 
 def parts(settings: Settings):
-    """The synth's parts from the mixer; solo mutes the other instruments (not the click)."""
+    """The synth's parts from the mixer, in the engine's part order; solo mutes the other
+    instruments (not the click)."""
     from accomp.synth.soundfont import PartSound
 
     mix = settings.mixer
-    soloing = any(mix[name].solo for name in ("lead", "accomp"))
-    channels = {"lead": 0, "accomp": 1, "click": 9}
+    soloing = any(mix[name].solo for name in ("lead", "accomp", "bass", "drums"))
+    channels = {"lead": 0, "accomp": 1, "click": 9, "bass": 2, "drums": 10}  # as accomp.synth.soundfont.DEFAULT_PARTS
+    kits = ("click", "drums")
     return tuple(
-        PartSound(name, channels[name], program=0 if name == "click" else mix[name].program, volume=mix[name].volume,
-                  mute=mix[name].mute or (soloing and name != "click" and not mix[name].solo), drums=name == "click")
-        for name in ("lead", "accomp", "click")
+        PartSound(name, channels[name], program=0 if name in kits else mix[name].program, volume=mix[name].volume,
+                  mute=mix[name].mute or (soloing and name != "click" and not mix[name].solo), drums=name in kits)
+        for name in ("lead", "accomp", "click", "bass", "drums")
     )  # fmt: skip
+
+
+def band(settings: Settings):
+    """The rhythm section the settings ask for (the bass's instrument from the mixer)."""
+    from accomp.music.band import Band, drums_choice
+
+    return Band(bass=settings.bass, drums=drums_choice(settings.drums), bass_program=settings.mixer["bass"].program)
 
 
 def meter(settings: Settings) -> tuple[int, int]:
@@ -243,7 +260,8 @@ def start_live(settings: Settings, player: ObservedPlayer, take: Take | None, ch
             raise SettingsError(f"the chart is in {chart.meter[0]}/{chart.meter[1]} and the band in {s.meter}: set the meter to match")
     transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
     split = s.split_key if s.chord_source == "arranger" else None
-    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport, split_key=split))
+    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport, band=band(s),
+                                   split_key=split))  # fmt: skip
     player.restart(engine.transport.steps_per_bar)
     player.inner.play_chart(chart.per_beat() if s.chord_source == "chart" else None)
     player.inner.hold_chord(None)

@@ -24,11 +24,13 @@ from pathlib import Path
 
 from accomp.config import MAX_BPM, MIN_BPM
 from accomp.files import write_text
+from accomp.music.band import DRUM_CHOICES, OFF
+from accomp.music.bass import BASS_PROGRAM
 
 SETTINGS_VERSION = 1
 FILE_NAME = "settings.json"
 KEYBOARD = "computer keyboard"  # the MIDI input choice that plays from the computer's keys
-PARTS = ("lead", "accomp", "click")
+PARTS = ("lead", "accomp", "click", "bass", "drums")
 METERS = ("4/4", "3/4")
 CHORD_SOURCES = ("melody", "chart", "arranger")  # the planner, a chord chart, the left hand below a split point
 INPUT_SOURCES = ("midi", "audio", "both")  # as accomp.engine.live.INPUTS
@@ -66,7 +68,8 @@ class PartMix:
 
 
 def _default_mixer() -> dict[str, PartMix]:
-    return {"lead": PartMix(), "accomp": PartMix(), "click": PartMix(volume=0.6)}
+    return {"lead": PartMix(), "accomp": PartMix(), "click": PartMix(volume=0.6), "bass": PartMix(program=BASS_PROGRAM),
+            "drums": PartMix(volume=0.7)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ class Settings:
     chart_transpose: int = 0
     split_key: int = 60  # arranger mode: keys below it name the chord
     mixer: dict[str, PartMix] = field(default_factory=_default_mixer)
+    # The rhythm section (accomp.music.band): a bass part, and drums in a pattern or "off".
+    bass: bool = False
+    drums: str = OFF
     # Listening and following (the lead from MIDI, the audio input, or both).
     input_source: str = "midi"
     follow: bool = False  # False: the band leads (keeps its own time); True: it follows the player
@@ -133,6 +139,8 @@ class Settings:
             raise ValueError(f"input gain {self.input_gain_db} is not {GAIN_DB[0]:g}..{GAIN_DB[1]:g} dB")
         if not GATE_DB[0] <= self.gate_db <= GATE_DB[1]:
             raise ValueError(f"noise gate {self.gate_db} is not {GATE_DB[0]:g}..{GATE_DB[1]:g} dBFS")
+        if self.drums not in DRUM_CHOICES:
+            raise ValueError(f"drum pattern {self.drums!r} is not one of {DRUM_CHOICES}")
         if set(self.mixer) != set(PARTS):
             raise ValueError(f"mixer parts {sorted(self.mixer)} are not {sorted(PARTS)}")
         for part in self.mixer.values():

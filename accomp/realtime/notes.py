@@ -24,6 +24,7 @@ CLOCK = 0xF8
 PULSE = 0xF9  # engine code (MIDI leaves 0xF9 undefined): an unpitched lead onset, for follow mode only
 RETRACT = 0xFD  # engine code (undefined in MIDI too): the lead note-on at this time and pitch was a wrong guess
 CUT = 0xF5  # engine code (undefined in MIDI too): nothing of this part scheduled from this time on sounded
+CHORD = 0xF4  # engine code (undefined in MIDI too): the band's chord (data1, a chord index) starts here
 START = 0xFA
 STOP = 0xFC
 

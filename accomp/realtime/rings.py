@@ -33,7 +33,7 @@ from accomp.realtime.notes import (
 
 NO_EVENT = 1 << 62  # head time of an empty EventRing: later than any sample time
 OPEN_NOTES_MAX = 1024  # an event ring's reserve: notes (and pedals) it can hold open at once
-PART_SLOTS = 4  # parts an event ring tells apart in its open-notes table (part & PART_MASK)
+PART_SLOTS = 8  # parts an event ring tells apart in its open-notes table (part & PART_MASK)
 PART_MASK = PART_SLOTS - 1
 PEDALS = PART_SLOTS * N_CHANNELS * N_KEYS  # where the open table's sustain pedals begin
 ENDING_CONTROLS = (CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF)

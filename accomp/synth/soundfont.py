@@ -77,10 +77,16 @@ class PartSound:
             raise ValueError(f"part '{self.name}': volume must be 0..1, got {self.volume}")
 
 
+# In the engine's part order (lead, accomp, click, bass, drums). The drums have a channel
+# of their own here (MIDI out and recordings put them on channel 10), so the metronome's
+# volume and theirs stay apart.
+BASS_SYNTH_PROGRAM = 33  # General MIDI "Electric Bass (finger)"
 DEFAULT_PARTS = (
     PartSound("lead", channel=0, program=0),
     PartSound("accomp", channel=1, program=0),
     PartSound("click", channel=9, drums=True, volume=0.6),
+    PartSound("bass", channel=2, program=BASS_SYNTH_PROGRAM),
+    PartSound("drums", channel=10, drums=True, volume=0.7),
 )
 
 
@@ -271,6 +277,8 @@ class Synth:
 
     def _play(self, part: int, status: int, data1: int, data2: int) -> None:
         self.events_played += 1
+        if part >= len(self._part_channel):  # a part this synth was not given (say, bass for a lead-only synth)
+            return
         kind = status & 0xF0
         if kind == NOTE_ON and data2 > 0 and self._muted_now[part]:
             self.muted_notes += 1
