@@ -27,29 +27,31 @@ from accomp.music.frames import load_midi, read_score, score_to_piece  # noqa: E
 
 
 def band_part(path: Path):
+    """The band's pitched parts in a rendered MIDI file: the accompaniment, and the bass when it played."""
     score = read_score(load_midi(path), source=str(path))
-    tracks = [t for t in score.tracks if t.name == "accomp"]
+    tracks = [t for t in score.tracks if t.name in ("accomp", "bass")]
     return score_to_piece(score, {"accomp": tracks}, DEFAULT_SPEC, path.stem, "rendered").tracks["accomp"]
 
 
-def check(presets=("pop", "chorale")) -> list[dict]:
+def check(presets=("pop", "chorale"), band: tuple[str, ...] = ()) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in presets:
             for chart_path in bundled_charts():
                 out = Path(tmp) / f"{preset}-{chart_path.stem}.mid"
-                if accomp(["render", "--chart", str(chart_path), "--preset", preset, "-o", str(out)]) != 0:
+                if accomp(["render", "--chart", str(chart_path), "--preset", preset, "-o", str(out), *band]) != 0:
                     raise SystemExit(f"render of {chart_path.name} with {preset} failed")
                 scores = chart_scores(band_part(out), read_chart(chart_path).per_beat(), DEFAULT_SPEC.steps_per_beat)
-                rows.append({"preset": preset, "chart": chart_path.stem, **scores})
+                rows.append({"preset": preset, "chart": chart_path.stem, "band": " ".join(band) or "accompaniment alone", **scores})
     return rows
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "chart_check.json"))
+    ap.add_argument("--bass", action="store_true", help="with the bass part (its notes count as the band's)")
     args = ap.parse_args()
-    rows = check()
+    rows = check(band=("--bass",) if args.bass else ())
     print(f"{'preset':9s}{'chart':16s}{'chord agr':>10s}{'in key':>8s}{'beats':>7s}")
     for r in rows:
         print(f"{r['preset']:9s}{r['chart']:16s}{r['chord_agreement']:10.3f}{r['key_adherence']:8.3f}{r['beats']:7d}")
