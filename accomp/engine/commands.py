@@ -123,14 +123,20 @@ def play(args: argparse.Namespace) -> int:
         if not base.parent.is_dir():
             raise DeviceError(f"{base.parent}: the recording folder does not exist")
         record_midi, record_wav = str(base.with_suffix(".mid")), str(base.with_suffix(".wav"))
+    keys = _terminal_keys(args)
     live = LiveSettings(audio=audio, synth=not args.no_synth, soundfont=args.soundfont, midi_in=args.midi_in,
-                        midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in,
+                        midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in, keys=keys,
                         midi_out=args.midi_out, midi_out_virtual=args.midi_out_virtual, midi_api=args.midi_api,
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=listen_settings(args),
                         follow=FollowSettings(silence=args.silence, wait_for_player=waits) if args.follow else None)  # fmt: skip
     session = LiveSession(engine, live, parts=_parts(args))
     session.start()
+    if keys:
+        from accomp.devices.terminal_keys import NOTICE
+        from accomp.music.keyboard import HELP
+
+        print(f"accomp: {HELP if args.keys else NOTICE}", file=sys.stderr)
     where = session.midi_in.port_name if session.midi_in is not None else "no MIDI input"
     if listening:
         where = f"{where} and the audio input" if args.input == "both" else "the audio input"
@@ -157,6 +163,31 @@ def play(args: argparse.Namespace) -> int:
     if session.error:
         raise DeviceError(session.error)
     return 0
+
+
+def _terminal_keys(args: argparse.Namespace) -> bool:
+    """Whether the lead comes from the terminal's keys: asked for with ``--keys``, or a MIDI
+    lead with no port named and none to open while standard input is a terminal (else the
+    MIDI input's own error says what to connect)."""
+    from accomp.devices import midi
+    from accomp.devices.terminal_keys import available
+
+    if args.input == "audio" or args.no_midi_in:
+        if args.keys:
+            raise SettingsError("--keys plays the lead: not with --input audio or --no-midi-in")
+        return False
+    if args.keys:
+        if args.midi_in is not None or args.midi_in_virtual is not None:
+            raise SettingsError("--keys or a MIDI input port: choose one")
+        return True
+    if args.midi_in is not None or args.midi_in_virtual is not None or not available():
+        return False
+    api = midi.midi_api(args.midi_api)
+    try:
+        ports, _ = midi.list_ports(api)
+    except DeviceError:  # no MIDI system to reach: no keyboard on it either
+        return True
+    return not ports
 
 
 @contextmanager
