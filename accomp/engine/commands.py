@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
+from accomp.engine.progress import Progress
 from accomp.errors import AccompError, AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
 
 
@@ -330,11 +331,13 @@ def render(args: argparse.Namespace) -> int:
         synth = Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont)
     recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
     started = time.perf_counter()
+    progress = Progress("playing", round((seconds + 60.0 / bpm) * sr), sr)
     try:
         run_offline(engine, events, seconds + 60.0 / bpm, synth=synth, recorder=recorder,
-                    tempo_changes=tempo_changes, keep_audio=False)  # fmt: skip
+                    tempo_changes=tempo_changes, keep_audio=False, progress=progress)  # fmt: skip
     finally:
         recorder.close()
+    progress.done()
     took = time.perf_counter() - started
     music = seconds + 60.0 / bpm
     if args.chords:
@@ -356,17 +359,17 @@ def render_audio(args: argparse.Namespace) -> int:
     from accomp.engine.offline import run_offline
     from accomp.engine.recorder import Recorder
     from accomp.listen.follow import FollowSettings, Follower
-    from accomp.listen.offline import HeardAudio, WithInput, estimate_tempo, listen_settings, read_audio
+    from accomp.listen.offline import HeardAudio, RecordingStream, WithInput, check_audio, estimate_tempo, listen_settings
 
     out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
     if args.wav:
         check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer
-    audio = read_audio(args.lead, sr)
+    length = check_audio(args.lead, sr)
     settings = listen_settings(args)
     if args.tempo is None:
-        probe = HeardAudio(audio, sr, block, settings)
-        for b in range(block, min(len(audio), 20 * sr) + block, block):
+        probe = HeardAudio(RecordingStream(args.lead, sr), sr, block, settings)
+        for b in range(block, min(length, 20 * sr) + block, block):
             probe(b)
         args.tempo = estimate_tempo(np.array(probe.analyzer.onset_times), sr) or 100.0
     transport = _transport(args, count_in=0, click=False)
@@ -374,19 +377,21 @@ def render_audio(args: argparse.Namespace) -> int:
     if not args.no_follow:
         engine.follower = Follower(engine, FollowSettings(wait_for_player=True, silence=args.silence))
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
-    heard = HeardAudio(audio, sr, block, settings)
+    heard = HeardAudio(RecordingStream(args.lead, sr), sr, block, settings)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), audio)
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args), args.soundfont), RecordingStream(args.lead, sr))
     recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav)
-    seconds = len(audio) / sr + 0.5
+    seconds = length / sr + 0.5
     started = time.perf_counter()
+    progress = Progress("listening", round(seconds * sr), sr)
     try:
-        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard)
+        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard, progress=progress)
     finally:
         recorder.close()
+    progress.done()
     took = time.perf_counter() - started
     m = engine.metrics()
     a = heard.analyzer
