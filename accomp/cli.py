@@ -232,6 +232,9 @@ def _add_engine(sub) -> None:
     p.add_argument("--midi-in", help="MIDI input port (name or number; default: the first)")
     p.add_argument("--midi-in-virtual", metavar="NAME", help="open a virtual MIDI input port instead")
     p.add_argument("--no-midi-in", action="store_true", help="no MIDI input (the accompaniment plays alone)")
+    p.add_argument("--keys", action="store_true",
+                   help="play the terminal's keys (A S D F... as in the window) instead of a MIDI keyboard; "
+                   "the default when there is no MIDI input port")
     p.add_argument("--midi-out", help="also send the accompaniment to this MIDI output port")
     p.add_argument("--midi-out-virtual", metavar="NAME", help="send it to a virtual MIDI output port of this name")
     p.add_argument("--midi-api", help="alsa or jack (default: ALSA when present, else JACK)")

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from accomp.config import DEFAULT_SPEC
+from accomp.realtime.notes import NOTE_OFF, NOTE_ON
 from accomp.model.checkpoint import save_teacher
 from accomp.model.preset import save_preset
 from accomp.model.student import Student
@@ -45,6 +46,18 @@ def read_line(stream, needle: str, timeout: float) -> str:
             raise AssertionError(f"the app ended before '{needle}'; it said: {seen[-2000:]}")
         seen += chunk
     return seen
+
+
+def left_sounding(messages: list[list[int]]) -> set[tuple[int, int]]:
+    """(channel, key) of every note-on not followed by its note-off (CC123 does not count)."""
+    on: set[tuple[int, int]] = set()
+    for m in messages:
+        kind, channel = m[0] & 0xF0, m[0] & 0x0F
+        if kind == NOTE_ON and len(m) == 3 and m[2] > 0:
+            on.add((channel, m[1]))
+        elif kind in (NOTE_ON, NOTE_OFF):
+            on.discard((channel, m[1]))
+    return on
 
 
 def jack_ports(jack) -> list[str]:

@@ -3,12 +3,14 @@ test_no_note_left_jack.py (no JACK client of that test's server lives in pytest'
 libjack does not take well to one process on two servers).
 
     python tests/jack_player.py SEED
+    python tests/jack_player.py listen
 
-Opens the player's MIDI output ``accomp-nl-player:keys`` and the listener's input
-``accomp-nl-listener:band`` on ``$JACK_DEFAULT_SERVER``, prints ``ready``, then obeys lines on
-stdin: ``play`` (phrases in changing keys, a flood of 10,000 messages a second with sysex
-mixed in, more phrases; prints ``sent N``) and ``drain`` (prints every channel message
-heard as one JSON line, closes both ports and exits).
+Opens the player's MIDI output ``accomp-nl-player:keys`` (not with ``listen``: the listener
+alone, for test_terminal_keys_jack.py) and the listener's input ``accomp-nl-listener:band``
+on ``$JACK_DEFAULT_SERVER``, prints ``ready``, then obeys lines on stdin: ``play`` (phrases
+in changing keys, a flood of 10,000 messages a second with sysex mixed in, more phrases;
+prints ``sent N``) and ``drain`` (prints every channel message heard as one JSON line,
+closes its ports and exits).
 """
 
 from __future__ import annotations
@@ -90,8 +92,14 @@ def flood(keys, seconds: float, rng: np.random.Generator) -> int:
 
 
 def main() -> None:
-    rng = np.random.default_rng(int(sys.argv[1]))
     listener = Listener()
+    if sys.argv[1] == "listen":
+        print("ready", flush=True)
+        sys.stdin.readline()
+        print(json.dumps(listener.drain()), flush=True)
+        listener.close()
+        return
+    rng = np.random.default_rng(int(sys.argv[1]))
     keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=PLAYER)
     keys.open_virtual_port("keys")
     print("ready", flush=True)

@@ -46,6 +46,7 @@ def test_a_chart_under_a_melody_transposed_and_the_bad_cases(tmp_path, capsys):
     assert main(["render", str(lead), "--chart", str(chart), "--transpose", "2", "--preset", "pop", "-o", str(tmp_path / "o.mid"),
                  "--chords", str(sheet)]) == 0  # fmt: skip
     assert sheet.read_text().splitlines()[1:5] == ["1 1 D", "2 1 A7", "3 1 D", "4 1 A7"]  # transposed, looping under the lead
+    capsys.readouterr()  # its progress lines
     bad = tmp_path / "bad.txt"
     bad.write_text("tempo: 0\n| C |\n")
     waltz = tmp_path / "waltz.txt"

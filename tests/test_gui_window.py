@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from accomp.gui import player as play  # noqa: E402
 from accomp.gui.devices_panel import buffer_latency_ms  # noqa: E402
 from accomp.gui.distill_dialog import eta_text, file_stem  # noqa: E402
-from accomp.gui.keyboard import ComputerKeyboard  # noqa: E402
+from accomp.music.keyboard import ComputerKeyboard  # noqa: E402
 from accomp.gui.presets_panel import quality_line  # noqa: E402
 from accomp.gui.transport_bar import TapTempo, position_text  # noqa: E402
 from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401

@@ -150,7 +150,7 @@ def test_follow_settings_are_checked():
 # ----------------------------------------------------------------------------- render a recording
 
 
-def test_render_a_recording_through_the_live_analysis(tmp_path):
+def test_render_a_recording_through_the_live_analysis(tmp_path, capsys):
     pytest.importorskip("tinysoundfont")
     import mido
     import soundfile
@@ -178,6 +178,9 @@ def test_render_a_recording_through_the_live_analysis(tmp_path):
     code = main(["render", str(tmp_path / "lead.wav"), "--preset", str(preset), "-o", str(tmp_path / "out.mid"),
                  "--wav", str(tmp_path / "out.wav")])  # fmt: skip
     assert code == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if line.startswith("listening ")]
+    total = f"0:{round(len(audio) / 44100 + 0.5):02d}"  # the recording and half a second after it
+    assert progress[0] == f"listening 0:00 / {total}" and progress[-1] == f"listening {total} / {total}", progress
     midi = mido.MidiFile(tmp_path / "out.mid")
     assert [t.name for t in midi.tracks] == ["conductor", "lead", "accomp"]
     lead = [m.note for m in midi.tracks[1] if m.type == "note_on" and m.velocity > 0]

@@ -25,8 +25,8 @@ import pytest
 
 from accomp.music.bass import BASS_CHANNEL
 from accomp.music.drums import DRUM_CHANNEL
-from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_OFF, NOTE_ON
-from app_process import busy_preset, jack_ports, read_line
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_SUSTAIN, CONTROL, NOTE_ON
+from app_process import busy_preset, jack_ports, left_sounding, read_line
 from jack_player import FLOOD_PER_S, FLOOD_S, LISTENER, PLAYER
 
 pytest.importorskip("tinysoundfont")
@@ -37,18 +37,6 @@ RUNS = 5
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
     return busy_preset(tmp_path_factory.mktemp("no-note-left"))
-
-
-def left_sounding(messages: list[list[int]]) -> set[tuple[int, int]]:
-    """(channel, key) of every note-on not followed by its note-off (CC123 does not count)."""
-    on: set[tuple[int, int]] = set()
-    for m in messages:
-        kind, channel = m[0] & 0xF0, m[0] & 0x0F
-        if kind == NOTE_ON and len(m) == 3 and m[2] > 0:
-            on.add((channel, m[1]))
-        elif kind in (NOTE_ON, NOTE_OFF):
-            on.discard((channel, m[1]))
-    return on
 
 
 def ended_channels(messages: list[list[int]]) -> set[int]:

@@ -37,6 +37,14 @@ def _rtmidi():
     return rtmidi
 
 
+def wake(fd: int) -> None:
+    """Nudge the engine's worker: a byte down its non-blocking pipe (a system call, not a lock)."""
+    try:
+        os.write(fd, b"\0")
+    except BlockingIOError:
+        pass  # the worker has wake-ups pending already
+
+
 def compiled_apis() -> list[int]:
     rtmidi = _rtmidi()
     return [a for a in rtmidi.get_compiled_api() if a != rtmidi.API_RTMIDI_DUMMY]
@@ -163,10 +171,7 @@ class MidiInput:
         self.received += 1
         self._receive(self._clock.now(), status, message[1] if n > 1 else 0, message[2] if n > 2 else 0)
         if self._wake_fd is not None:
-            try:
-                os.write(self._wake_fd, b"\0")
-            except BlockingIOError:
-                pass  # the worker has wake-ups pending already
+            wake(self._wake_fd)
 
     def close(self) -> None:
         client, self._client = self._client, None

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from accomp.config import DEFAULT_SPEC, MIDI_SUFFIXES
+from accomp.engine.progress import Progress
 from accomp.errors import AccompError, AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
 
 
@@ -159,14 +160,20 @@ def play(args: argparse.Namespace) -> int:
         if not base.parent.is_dir():
             raise DeviceError(f"{base.parent}: the recording folder does not exist")
         record_midi, record_wav = str(base.with_suffix(".mid")), str(base.with_suffix(".wav"))
+    keys = _terminal_keys(args)
     live = LiveSettings(audio=audio, synth=not args.no_synth, soundfont=args.soundfont, midi_in=args.midi_in,
-                        midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in,
+                        midi_in_virtual=args.midi_in_virtual, use_midi_in=not args.no_midi_in, keys=keys,
                         midi_out=args.midi_out, midi_out_virtual=args.midi_out_virtual, midi_api=args.midi_api,
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=listen_settings(args),
                         follow=FollowSettings(silence=args.silence, wait_for_player=waits) if args.follow else None)  # fmt: skip
     session = LiveSession(engine, live, parts=_parts(args, band))
     session.start()
+    if keys:
+        from accomp.devices.terminal_keys import NOTICE
+        from accomp.music.keyboard import HELP
+
+        print(f"accomp: {HELP if args.keys else NOTICE}", file=sys.stderr)
     where = session.midi_in.port_name if session.midi_in is not None else "no MIDI input"
     if listening:
         where = f"{where} and the audio input" if args.input == "both" else "the audio input"
@@ -197,6 +204,31 @@ def play(args: argparse.Namespace) -> int:
     if session.error:
         raise DeviceError(session.error)
     return 0
+
+
+def _terminal_keys(args: argparse.Namespace) -> bool:
+    """Whether the lead comes from the terminal's keys: asked for with ``--keys``, or a MIDI
+    lead with no port named and none to open while standard input is a terminal (else the
+    MIDI input's own error says what to connect)."""
+    from accomp.devices import midi
+    from accomp.devices.terminal_keys import available
+
+    if args.input == "audio" or args.no_midi_in:
+        if args.keys:
+            raise SettingsError("--keys plays the lead: not with --input audio or --no-midi-in")
+        return False
+    if args.keys:
+        if args.midi_in is not None or args.midi_in_virtual is not None:
+            raise SettingsError("--keys or a MIDI input port: choose one")
+        return True
+    if args.midi_in is not None or args.midi_in_virtual is not None or not available():
+        return False
+    api = midi.midi_api(args.midi_api)
+    try:
+        ports, _ = midi.list_ports(api)
+    except DeviceError:  # no MIDI system to reach: no keyboard on it either
+        return True
+    return not ports
 
 
 @contextmanager
@@ -341,11 +373,13 @@ def render(args: argparse.Namespace) -> int:
         synth = Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont)
     recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
     started = time.perf_counter()
+    progress = Progress("playing", round((seconds + 60.0 / bpm) * sr), sr)
     try:
         run_offline(engine, events, seconds + 60.0 / bpm, synth=synth, recorder=recorder,
-                    tempo_changes=tempo_changes, keep_audio=False)  # fmt: skip
+                    tempo_changes=tempo_changes, keep_audio=False, progress=progress)  # fmt: skip
     finally:
         recorder.close()
+    progress.done()
     took = time.perf_counter() - started
     music = seconds + 60.0 / bpm
     if args.chords:
@@ -367,17 +401,17 @@ def render_audio(args: argparse.Namespace) -> int:
     from accomp.engine.offline import run_offline
     from accomp.engine.recorder import Recorder
     from accomp.listen.follow import FollowSettings, Follower
-    from accomp.listen.offline import HeardAudio, WithInput, estimate_tempo, listen_settings, read_audio
+    from accomp.listen.offline import HeardAudio, RecordingStream, WithInput, check_audio, estimate_tempo, listen_settings
 
     out = check_output(args.output, MIDI_SUFFIXES, "MIDI", AudioFileError)
     if args.wav:
         check_output(args.wav, (".wav",), "WAV", AudioFileError)
     sr, block = args.sample_rate, args.buffer
-    audio = read_audio(args.lead, sr)
+    length = check_audio(args.lead, sr)
     settings = listen_settings(args)
     if args.tempo is None:
-        probe = HeardAudio(audio, sr, block, settings)
-        for b in range(block, min(len(audio), 20 * sr) + block, block):
+        probe = HeardAudio(RecordingStream(args.lead, sr), sr, block, settings)
+        for b in range(block, min(length, 20 * sr) + block, block):
             probe(b)
         args.tempo = estimate_tempo(np.array(probe.analyzer.onset_times), sr) or 100.0
     transport = _transport(args, count_in=0, click=False)
@@ -387,19 +421,21 @@ def render_audio(args: argparse.Namespace) -> int:
     engine.player = _accompanist(args, engine.transport.steps_per_bar)
     band = _band(args, engine.player.header)
     engine.set_band(band, 0)
-    heard = HeardAudio(audio, sr, block, settings)
+    heard = HeardAudio(RecordingStream(args.lead, sr), sr, block, settings)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont), audio)
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont), RecordingStream(args.lead, sr))
     recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
-    seconds = len(audio) / sr + 0.5
+    seconds = length / sr + 0.5
     started = time.perf_counter()
+    progress = Progress("listening", round(seconds * sr), sr)
     try:
-        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard)
+        run_offline(engine, [], seconds, synth=synth, recorder=recorder, keep_audio=False, heard=heard, progress=progress)
     finally:
         recorder.close()
+    progress.done()
     took = time.perf_counter() - started
     m = engine.metrics()
     a = heard.analyzer

@@ -8,7 +8,8 @@ A recorder thread drains the recording rings.
 
 :meth:`LiveSession.stop` always runs to the end, whatever failed: the engine stops (its
 sinks flush: every note ends, on the synth and on MIDI out), the audio device closes once
-the synth has played the flush, MIDI input closes, MIDI output sends its note-offs and CCs
+the synth has played the flush, MIDI input closes (the terminal's keys, when they are the
+lead, close first: their last note-off reaches the engine), MIDI output sends its note-offs and CCs
 and closes, the recording is written.
 A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
 
@@ -68,6 +69,7 @@ class LiveSettings:
     midi_out_virtual: str | None = None
     midi_api: str | None = None  # 'alsa', 'jack', ...; None: the best one present
     use_midi_in: bool = True
+    keys: bool = False  # the lead from the terminal's keys instead of a MIDI input port
     record_midi: str | None = None
     record_wav: str | None = None
     start_delay_s: float = 0.0  # the transport (count-in first) starts this long after the devices
@@ -153,7 +155,11 @@ class LiveSession:
                                  analysis_ring=self.listener.ring if self.listener is not None else None)  # fmt: skip
         self.audio.open()
         api = midi.midi_api(s.midi_api)
-        if s.use_midi_in and s.input != "audio":
+        if s.use_midi_in and s.input != "audio" and s.keys:
+            from accomp.devices.terminal_keys import TerminalKeys
+
+            self.midi_in = TerminalKeys(e.receive, self.clock, note_s=lambda: 30.0 / e.transport.tempo, wake_fd=self._wake_w)
+        elif s.use_midi_in and s.input != "audio":
             self.midi_in = midi.MidiInput(e.receive, self.clock, port=s.midi_in, virtual=s.midi_in_virtual,
                                           api=api, wake_fd=self._wake_w)  # fmt: skip
         if s.midi_out is not None or s.midi_out_virtual is not None:
@@ -259,6 +265,8 @@ class LiveSession:
         if self._stopped:
             return
         self._stopped = True
+        if self.settings.keys and self.midi_in is not None:
+            self.midi_in.close()  # the terminal's keys end their last note while the engine still listens
         self._stop.set()
         self._nudge()
         if self.listener is not None:

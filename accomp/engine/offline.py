@@ -57,11 +57,13 @@ def run_offline(
     tail_seconds: float = 0.5,
     keep_audio: bool = True,
     heard: Callable[[int], Sequence[LeadEvent]] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> OfflineRun:
     """Run ``engine`` for ``seconds`` of simulated time from sample 0, then stop it.
 
     ``lead`` must be sorted by sample time; ``tempo_changes`` are ``(sample, bpm)``. After
     the stop, ``tail_seconds`` more are rendered so that releases and the panic are heard.
+    ``progress`` is called with each block's first sample (a :class:`~accomp.engine.progress.Progress`).
     """
     sr = engine.settings.sample_rate
     block = engine.settings.block_frames
@@ -76,6 +78,8 @@ def run_offline(
     i = j = 0
     stopped = False
     for b in range(0, n_blocks * block, block):
+        if progress is not None:
+            progress(b)
         pending = list(heard(b)) if heard is not None and b < n_play else []
         while True:
             t_lead = lead[i][0] if i < len(lead) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from accomp.gui.elided import ElidedLabel
 from accomp.gui.player import DeviceList
 from accomp.gui.settings import KEYBOARD, Settings
 
@@ -74,9 +75,8 @@ class DevicesPanel(QWidget):
         buttons.addWidget(self.tone_button)
         buttons.addWidget(self.rescan_button)
         form.addRow(buttons)
-        self.status = QLabel(self)
+        self.status = ElidedLabel("", self)  # device problems: a line each, elided, whole in the tooltip
         self.status.setObjectName("caption")
-        self.status.setWordWrap(True)
         form.addRow(self.status)
         self.tone_button.clicked.connect(self.test_tone)
         self.rescan_button.clicked.connect(self.rescan)

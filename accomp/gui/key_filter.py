@@ -1,5 +1,5 @@
 """Keys for the whole window: the space bar plays and stops, and the computer keyboard is a
-piano (see :mod:`accomp.gui.keyboard`), wherever the focus is in the window except in text
+piano (see :mod:`accomp.music.keyboard`), wherever the focus is in the window except in text
 and number fields. Key repeats from the operating system are not new notes.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
 
-from accomp.gui.keyboard import VELOCITY, ComputerKeyboard
+from accomp.music.keyboard import VELOCITY, ComputerKeyboard
 
 NOTE_ON, NOTE_OFF = 0x90, 0x80
 

@@ -22,7 +22,7 @@ from accomp.gui.collector import MainThreadCollector
 from accomp.gui.devices_panel import DevicesPanel
 from accomp.gui.jobs import Jobs
 from accomp.gui.key_filter import KeyFilter
-from accomp.gui.keyboard import HELP, ComputerKeyboard
+from accomp.music.keyboard import HELP, ComputerKeyboard
 from accomp.gui.listen_panel import ListenPanel
 from accomp.gui.logs import report_unexpected
 from accomp.gui.mixer_panel import MixerPanel

@@ -2,7 +2,9 @@
 
 As in most music software: the home row plays the white keys from C (A S D F G H J K L ;),
 the row above the black keys (W E  T Y U  O P); Z and X move down and up an octave. Keys
-repeat-pressed by the operating system are not new notes.
+repeat-pressed by the operating system are not new notes. The window's key filter
+(``accomp.gui.key_filter``) and the terminal's keys of ``accomp play``
+(``accomp.devices.terminal_keys``) both play through it.
 """
 
 from __future__ import annotations
