@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Screenshots for the docs: the main window while playing, and the distill dialog running.
+"""Screenshots for the docs: the main window while playing, a chord chart being played, and
+the distill dialog running.
 
-    .venv/bin/python scripts/screenshots.py [--preset pop] [--teacher PATH] [--out docs]
+    .venv/bin/python scripts/screenshots.py [--preset pop] [--teacher PATH] [--out docs] [--shots main,chart,distill]
 
 Everything is real: the script starts a virtual X screen (Xvfb) and a JACK server with the
 dummy driver of its own, opens the app there with private settings, presses Play, plays a
 melody on the computer-keyboard piano (in time with the audio clock) and grabs the window
-during its last note; then it starts a distillation in the dialog, waits for its first
-progress event, grabs the dialog and cancels the run.
+during its last note; then it plays the blues chart of ``resources/charts`` with bass and
+drums and grabs the window in its fifth bar (the chord display, the chart with its bar
+marked, the chords on the piano roll); then it starts a distillation in the dialog, waits
+for its first progress event, grabs the dialog and cancels the run.
 Needs Xvfb and jackd (``./install.sh --test`` installs them).
 """
 
@@ -42,6 +45,7 @@ def main() -> int:
     parser.add_argument("--data-dir", help="user data folder to take presets from (default: a fresh one: bundled presets only)")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="folder for main_window.png and distill_dialog.png")
     parser.add_argument("--distill-wait", type=float, default=900.0, help="seconds to wait for the first progress event")
+    parser.add_argument("--shots", default="main,chart,distill", help="which to take (comma separated: main, chart, distill)")
     args = parser.parse_args()
     require("Xvfb", "jackd", "jack_lsp")
     work = Path(tempfile.mkdtemp(prefix="accomp-shots-"))
@@ -120,20 +124,51 @@ def shoot(args: argparse.Namespace, work: Path) -> int:
         _, out = window.waveforms.curve_out.getData()
         return out is not None and float(abs(out).max()) > 0.01
 
-    events = sorted([(b, "press", k) for b, k, _ in MELODY] + [(b + n - 0.1, "release", k) for b, k, n in MELODY])
-    for at, kind, key in (e for e in events if e[0] < GRAB_BEAT):  # beat 0: the first after the count-in
-        pause_until_beat(at)
-        key_event(kind, key)
-    pause_until_beat(GRAB_BEAT)
-    wait_until(sound_on_scope, 60 / window.settings.tempo)  # the output's waveform shows sound
+    shots = set(args.shots.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    window.grab().save(str(out / "main_window.png"))
-    for at, kind, key in (e for e in events if e[0] >= GRAB_BEAT):
-        key_event(kind, key)
-    print(f"screenshots: wrote {out / 'main_window.png'}")
+    events = sorted([(b, "press", k) for b, k, _ in MELODY] + [(b + n - 0.1, "release", k) for b, k, n in MELODY])
+    if "main" in shots:
+        for at, kind, key in (e for e in events if e[0] < GRAB_BEAT):  # beat 0: the first after the count-in
+            pause_until_beat(at)
+            key_event(kind, key)
+        pause_until_beat(GRAB_BEAT)
+        wait_until(sound_on_scope, 60 / window.settings.tempo)  # the output's waveform shows sound
+        window.grab().save(str(out / "main_window.png"))
+        for at, kind, key in (e for e in events if e[0] >= GRAB_BEAT):
+            key_event(kind, key)
+        print(f"screenshots: wrote {out / 'main_window.png'}")
     window.transport.play.setChecked(False)
-    wait_until(lambda: not window.jobs.busy(), 30)
+    wait_until(lambda: window.session is None and not window.jobs.busy(), 30)
+
+    if "chart" in shots:
+        from accomp.config import RESOURCES
+
+        chords = window.chords
+        chords.source.setCurrentIndex(chords.source.findData("chart"))
+        chords.open(RESOURCES / "charts" / "blues_in_f.txt")
+        window.mixer.rows["bass"]["on"].setChecked(True)
+        drums = window.mixer.rows["drums"]["pattern"]
+        drums.setCurrentIndex(drums.findText("swing"))
+        window.transport.play.setChecked(True)
+        if not wait_until(lambda: window.session is not None and window.session.engine.transport.running, 30):
+            sys.exit(f"screenshots: could not play the chart ({window.notices.texts()})")
+        session = window.session
+        transport = session.engine.transport
+        beats = transport.steps_per_bar // steps_per_beat
+        for at, kind, key in events:  # the tune again, from bar 5
+            if at > 6:
+                break
+            pause_until_beat(at + 4 * beats)
+            key_event(kind, key)
+        pause_until_beat(4 * beats + 6.5)
+        window.grab().save(str(out / "chart_window.png"))
+        print(f"screenshots: wrote {out / 'chart_window.png'}")
+        window.transport.play.setChecked(False)
+        wait_until(lambda: window.session is None and not window.jobs.busy(), 30)
+    if "distill" not in shots:
+        window.close()
+        return 0
 
     window.open_distill()
     dialog = window.distill_dialog

@@ -227,3 +227,17 @@ def test_the_chord_display_shows_the_chord_now_and_a_charts_next_one(qtbot):
         shown.append((bar.big_chord[1].text(), bar.next_chord.text()))
     assert shown[0] == ("C", "") and shown[12] == ("C", "next Am")  # the last beat of bar 1 announces Am
     assert shown[16] == ("Am", "") and shown[28] == ("F", "next Dm7") and shown[44] == ("G7", "next C")  # and round again
+    from accomp.gui.views import PianoRoll
+
+    roll = PianoRoll()  # the roll names each chord where it starts, latest last
+    qtbot.addWidget(roll)
+    roll.update_from(player)
+    named = [(label.pos().x(), label.toPlainText()) for label in roll.labels if label.isVisible()]
+    assert [name for _, name in named] == ["C", "Am", "F", "Dm7", "G7"]
+    assert [x for x, _ in named] == [-127 + 80, -127 + 96, -127 + 104, -127 + 112, -127 + 120]
+    player.chord_of[45:48] = player.chord_of[44] + 1  # a change 5 steps after G7's
+    roll.update_from(player)  # names closer than LABEL_GAP steps: the newer one stays
+    roll._shown = (None, -2)
+    roll.update_from(player)
+    named = [label.toPlainText() for label in roll.labels if label.isVisible()]
+    assert named == ["C", "Am", "F", "Dm7", "Gmaj7"]

@@ -19,6 +19,7 @@ from accomp.errors import DeviceError, PresetError, SettingsError
 from accomp.gui.settings import KEYBOARD, Settings
 
 ROLL_STEPS = 512  # grid steps of lead and accompaniment kept for the piano roll
+NO_LABEL = -1  # a step played without a chord plan (the piano roll names no chord there)
 STEP_LOG = 1024  # model step times kept for the latency view
 TONE_S = 0.6
 TONE_HZ = 440.0
@@ -42,6 +43,7 @@ class ObservedPlayer:
         self.accomp = np.zeros((ROLL_STEPS, k), dtype=np.uint8)
         self.step_ms = np.zeros(STEP_LOG, dtype=np.float64)
         self.step_of = np.zeros(STEP_LOG, dtype=np.int64)  # the grid step of each decision
+        self.chord_of = np.full(ROLL_STEPS, NO_LABEL, dtype=np.int64)  # the chord each step was played under
         self.decisions = 0  # decisions logged (steps and re-decisions)
         self.last_step = -1  # the latest grid step decided
 
@@ -80,6 +82,7 @@ class ObservedPlayer:
         self.inner.reset()
         self.lead[:] = 0
         self.accomp[:] = 0
+        self.chord_of[:] = NO_LABEL
         self.last_step = -1
 
     def step(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
@@ -100,6 +103,7 @@ class ObservedPlayer:
         row = step % ROLL_STEPS
         np.add(lead[SUSTAIN], lead[ONSET], out=self.lead[row])
         np.add(frame[SUSTAIN], frame[ONSET], out=self.accomp[row])
+        self.chord_of[row] = self.inner.chord if getattr(self.inner, "plan", None) is not None else NO_LABEL
         self.decisions += 1
         self.last_step = step
 

@@ -11,11 +11,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from accomp.gui.player import ROLL_STEPS, STEP_LOG, ObservedPlayer
+from accomp.gui.player import NO_LABEL, ROLL_STEPS, STEP_LOG, ObservedPlayer
+from accomp.music.chords import chord_name
 from accomp.music.metrics import estimate_key
 from accomp.gui.theme import ACCENT, ACCOMP, MUTED, PANEL, TEXT
 
 VISIBLE_STEPS = 128  # 8 bars of 16th notes
+MAX_LABELS = 32  # chord names shown on the piano roll (the latest changes)
+LABEL_GAP = 6  # steps: a chord change closer than this to a later named one goes unnamed
 SCOPE_FRAMES = 2048
 SCOPE_STEP = 8  # plot every 8th sample
 NOTES_KEPT = 200
@@ -69,7 +72,7 @@ class PianoRoll(pg.PlotWidget):
         self.setMenuEnabled(False)
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.setTitle("Lead (amber) and accompaniment (cyan), last 8 bars", color=MUTED, size="10pt")
+        self.setTitle("Lead (amber) and accompaniment (cyan), last 8 bars, with the band's chords", color=MUTED, size="10pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setLookupTable(_lut())
         self.image.setLevels([0, 17])
@@ -87,6 +90,15 @@ class PianoRoll(pg.PlotWidget):
         self._cells = np.zeros((n_keys, VISIBLE_STEPS), dtype=np.uint8)
         self._c_rows = (((np.arange(n_keys) + lowest_pitch) % 12 == 0) * 9).astype(np.uint8)[:, None]
         self._shown = (None, -2)
+        self._top = lowest_pitch + n_keys - 12
+        self._chords = np.full(VISIBLE_STEPS, NO_LABEL, dtype=np.int64)
+        self.labels = []  # the chord names over the roll, made once and moved
+        for _ in range(MAX_LABELS):
+            label = pg.TextItem("", color=TEXT, anchor=(0, 0))
+            label.setZValue(10)
+            label.hide()
+            self.addItem(label)
+            self.labels.append(label)
         self.clear_roll()
         self.image.setRect(-VISIBLE_STEPS, lowest_pitch - 0.5, VISIBLE_STEPS, n_keys)  # after the first image
 
@@ -94,6 +106,8 @@ class PianoRoll(pg.PlotWidget):
         self._cells[:] = self._c_rows
         self.image.setImage(self._cells, autoLevels=False)
         self._shown = (None, -2)
+        for label in self.labels:
+            label.hide()
 
     def update_from(self, player: ObservedPlayer | None) -> None:
         if player is None:
@@ -112,6 +126,26 @@ class PianoRoll(pg.PlotWidget):
         np.add(self._lead, self._acc, out=self._lead)
         np.add(self._lead.T, self._c_rows, out=self._cells)
         self.image.setImage(self._cells, autoLevels=False)
+        self._label_chords(player, steps)
+
+    def _label_chords(self, player: ObservedPlayer, steps: np.ndarray) -> None:
+        """Name each chord where it starts, along the top of the roll (the latest ones)."""
+        np.take(player.chord_of, self._rows, out=self._chords)
+        self._chords[steps < 0] = NO_LABEL
+        starts = np.flatnonzero((self._chords != NO_LABEL) & (self._chords != np.roll(self._chords, 1)))
+        kept: list[int] = []
+        for at in starts[::-1]:  # from the newest back; names closer than LABEL_GAP steps would overlap
+            if not kept or kept[-1] - at >= LABEL_GAP:
+                kept.append(int(at))
+        starts = kept[: len(self.labels)][::-1]
+        for i, label in enumerate(self.labels):
+            if i < len(starts):
+                at = int(starts[i])
+                label.setText(chord_name(int(self._chords[at])))
+                label.setPos(at - VISIBLE_STEPS + 1, self._top)
+                label.show()
+            else:
+                label.hide()
 
 
 class Waveforms(pg.PlotWidget):
