@@ -142,6 +142,14 @@ def _add_distill(sub) -> None:
 
     preset = sub.add_parser("preset", help="style preset tools")
     psub = preset.add_subparsers(title="preset commands", metavar="COMMAND", parser_class=_Parser, required=True)
+    p = psub.add_parser("sound", help="the sound a preset carries: its name, its accompaniment's instrument, its bass and drums")
+    p.add_argument("preset", help="preset name or file")
+    p.add_argument("--name", default=None, help="the name the window and the recordings show")
+    p.add_argument("--accomp-program", type=int, default=None, metavar="N", help="General MIDI program of the accompaniment (0-127)")
+    p.add_argument("--bass", action=argparse.BooleanOptionalAction, default=None, help="a bass part on the chord roots")
+    p.add_argument("--drums", default=None, metavar="PATTERN", help="drums in this pattern (pop-ballad, rock, swing, bossa, waltz) or off")
+    p.add_argument("--bass-program", type=int, default=None, metavar="N", help="General MIDI program of the bass (0-127)")
+    p.set_defaults(func=_lazy("accomp.model.preset", "set_sound"))
     p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free), "
                         "or with --corpus to the human density of a corpus's training split")
     p.add_argument("preset", help="preset name or file")
@@ -173,7 +181,7 @@ def _add_distill(sub) -> None:
 def _add_sound_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--soundfont", help="a .sf2/.sf3 file for the built-in synth (default: FluidR3 GM)")
     p.add_argument("--lead-program", type=int, default=0, help="General MIDI program of the lead (0-127)")
-    p.add_argument("--accomp-program", type=int, default=0, help="General MIDI program of the accompaniment")
+    p.add_argument("--accomp-program", type=int, default=None, help="General MIDI program of the accompaniment (default: the preset's, else 0)")
     p.add_argument("--lead-volume", type=float, default=0.8, help="0..1")
     p.add_argument("--accomp-volume", type=float, default=0.8, help="0..1")
     p.add_argument("--click-volume", type=float, default=0.6, help="metronome volume, 0..1")

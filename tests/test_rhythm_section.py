@@ -100,7 +100,7 @@ def test_chord_markers_match_the_chord_log(tmp_path):
     assert "2 1 Am" in markers and "3 3 G7" in markers
 
 
-def test_a_melody_without_a_chart_gets_markers_of_the_planned_chords_and_no_band_by_default(tmp_path):
+def test_a_melody_without_a_chart_gets_markers_of_the_planned_chords_and_no_band_unless_asked(tmp_path):
     lead = tmp_path / "lead.mid"
     m = mido.MidiFile(ticks_per_beat=TPB)
     t = mido.MidiTrack([mido.MetaMessage("track_name", name="lead")])
@@ -110,9 +110,9 @@ def test_a_melody_without_a_chart_gets_markers_of_the_planned_chords_and_no_band
     m.tracks.append(t)
     m.save(lead)
     out, sheet = tmp_path / "o.mid", tmp_path / "o.txt"
-    assert main(["render", str(lead), "--preset", "pop", "-o", str(out), "--chords", str(sheet)]) == 0
+    assert main(["render", str(lead), "--preset", "chorale", "-o", str(out), "--chords", str(sheet)]) == 0
     midi = mido.MidiFile(out)
-    assert [t.name for t in midi.tracks] == ["conductor", "lead", "accomp"]  # no band unless asked
+    assert [t.name for t in midi.tracks] == ["conductor", "lead", "accomp"]  # the chorale preset names no band
     tick, markers = 0, []
     for msg in midi.tracks[0]:
         tick += msg.time

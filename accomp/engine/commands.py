@@ -113,14 +113,17 @@ def _accompanist(args: argparse.Namespace, bar_steps: int):
     return accompanist
 
 
-def _parts(args: argparse.Namespace, band=None):
+def _parts(args: argparse.Namespace, band=None, header: dict | None = None):
+    """The synth's parts: the instruments the flags name, else the preset's (``header``)."""
+    from accomp.model.preset import accomp_program
     from accomp.synth.soundfont import PartSound
 
     band = band or _band(args)
+    program = args.accomp_program if args.accomp_program is not None else (accomp_program(header) or 0)
     try:
         return (
             PartSound("lead", 0, program=args.lead_program, volume=args.lead_volume, mute=args.mute_lead),
-            PartSound("accomp", 1, program=args.accomp_program, volume=args.accomp_volume),
+            PartSound("accomp", 1, program=program, volume=args.accomp_volume),
             PartSound("click", 9, drums=True, volume=args.click_volume),
             PartSound("bass", 2, program=band.bass_program, volume=args.bass_volume),
             PartSound("drums", 10, drums=True, volume=args.drums_volume),
@@ -167,7 +170,7 @@ def play(args: argparse.Namespace) -> int:
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=listen_settings(args),
                         follow=FollowSettings(silence=args.silence, wait_for_player=waits) if args.follow else None)  # fmt: skip
-    session = LiveSession(engine, live, parts=_parts(args, band))
+    session = LiveSession(engine, live, parts=_parts(args, band, accompanist.header))
     session.start()
     if keys:
         from accomp.devices.terminal_keys import NOTICE
@@ -366,12 +369,14 @@ def render(args: argparse.Namespace) -> int:
     if args.chords:
         chords_out = check_output(args.chords, (".txt",), "lead sheet", SettingsError)
         engine.player.chord_log = []
+    parts = _parts(args, band, engine.player.header)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont)
-    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
+        synth = Synth(sr, block, engine.synth_inputs, parts, args.soundfont)
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program,
+                        accomp_program=parts[1].program)  # fmt: skip
     started = time.perf_counter()
     progress = Progress("playing", round((seconds + 60.0 / bpm) * sr), sr)
     try:
@@ -422,12 +427,14 @@ def render_audio(args: argparse.Namespace) -> int:
     band = _band(args, engine.player.header)
     engine.set_band(band, 0)
     heard = HeardAudio(RecordingStream(args.lead, sr), sr, block, settings)
+    parts = _parts(args, band, engine.player.header)
     synth = None
     if args.wav:
         from accomp.synth.soundfont import Synth
 
-        synth = WithInput(Synth(sr, block, engine.synth_inputs, _parts(args, band), args.soundfont), RecordingStream(args.lead, sr))
-    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program)
+        synth = WithInput(Synth(sr, block, engine.synth_inputs, parts, args.soundfont), RecordingStream(args.lead, sr))
+    recorder = Recorder(engine.transport, engine.record, midi_path=out, wav_path=args.wav, bass_program=band.bass_program,
+                        accomp_program=parts[1].program)  # fmt: skip
     seconds = length / sr + 0.5
     started = time.perf_counter()
     progress = Progress("listening", round(seconds * sr), sr)

@@ -140,8 +140,9 @@ class LiveSession:
             self.synth = Synth(s.audio.sample_rate, s.audio.block_frames, e.synth_inputs,
                                self._parts or DEFAULT_PARTS, s.soundfont)  # fmt: skip
         if s.record_midi or s.record_wav:
+            accomp_program = next((p.program for p in self._parts or () if p.name == "accomp"), 0)
             self.recorder = Recorder(e.transport, e.record, midi_path=s.record_midi, wav_path=s.record_wav,
-                                     bass_program=e.rhythm.band.bass_program)  # fmt: skip
+                                     bass_program=e.rhythm.band.bass_program, accomp_program=accomp_program)  # fmt: skip
         e.recording = self.recorder is not None  # else nobody drains the record ring: it would only overflow
         render = self.synth.render if self.synth is not None else None
         tap = self.recorder.audio if self.recorder is not None else None

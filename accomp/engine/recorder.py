@@ -48,9 +48,11 @@ class Recorder:
         channels: int = 2,
         buffer_seconds: float = 4.0,
         bass_program: int = BASS_PROGRAM,
+        accomp_program: int = 0,
     ) -> None:
         self.transport = transport
         self.bass_program = bass_program  # the bass track's program change
+        self.accomp_program = accomp_program  # the accompaniment's (written when not the GM default, 0)
         self.events = events
         self.midi_path = Path(midi_path) if midi_path else None
         self.wav_path = Path(wav_path) if wav_path else None
@@ -150,6 +152,8 @@ class Recorder:
                 continue
             if part == BASS:
                 timed.append((0, 0, mido.Message("program_change", channel=channel, program=self.bass_program)))
+            elif part == ACCOMP and self.accomp_program:
+                timed.append((0, 0, mido.Message("program_change", channel=channel, program=self.accomp_program)))
             sounding: set[int] = set()
             for when, p, status, pitch, velocity in self._notes:
                 if p != part:

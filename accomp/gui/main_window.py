@@ -189,6 +189,31 @@ class MainWindow(QMainWindow):
         self._update_settings(changes)  # the panel itself tells a playing session
         self.transport.taps_to_engine = self.session is not None and self.settings.follow
 
+    def _take_preset_sound(self, player: play.ObservedPlayer) -> None:
+        """A preset just chosen brings its sound: the accompaniment's instrument and its bass and
+        drums, set in the mixer (where they can be changed again) and heard at once."""
+        from accomp.model.preset import accomp_program
+        from accomp.music.band import OFF, band_from_header
+
+        try:
+            program, band = accomp_program(player.header), band_from_header(player.header)
+        except AccompError as exc:
+            self.notices.show_notice(f"{player.name}: its sound is ignored ({exc})", "warning")
+            return
+        settings = self.settings
+        if program is not None:
+            settings = settings.with_part("accomp", program=program)
+        settings = replace(settings, bass=band.bass, drums=band.drums or OFF).with_part("bass", program=band.bass_program)
+        self.settings = settings
+        self._save_timer.start()
+        self.mixer.apply(settings)
+        if self.session is not None:
+            self.session.set_band(play.band(settings))
+            synth = self.session.synth
+            if synth is not None:
+                for sound in play.parts(settings):
+                    synth.set_part(sound.name, program=sound.program, volume=sound.volume, mute=sound.mute)
+
     def _band_changed(self, changes: dict) -> None:
         self._update_settings(changes)
         if self.session is not None:
@@ -273,6 +298,7 @@ class MainWindow(QMainWindow):
         self.presets.set_status(f"Style: {player.name} ({player.path.name})")
         if self.settings.preset != str(player.path):
             self._update_settings({"preset": str(player.path)})
+            self._take_preset_sound(player)
         session = self.session
         if session is not None and session.engine.player is not player:
             old = session.engine.player

@@ -177,3 +177,57 @@ def resolve_preset(name_or_path: str) -> Path:
             return candidate
     known = sorted({p.stem for p, _, _ in list_presets()})
     raise PresetError(f"no preset named '{name_or_path}' (known: {', '.join(known) or 'none'})")
+
+
+# ----------------------------------------------------------------------------- its sound
+
+
+def accomp_program(header: dict | None) -> int | None:
+    """The General MIDI program (0-based) a preset names for its accompaniment (its header's
+    ``"instruments": {"accomp": N}``), or None. PresetError when it names a wrong one."""
+    entry = (header or {}).get("instruments") or {}
+    program = entry.get("accomp") if isinstance(entry, dict) else None
+    if program is None:
+        return None
+    if not isinstance(program, int) or isinstance(program, bool) or not 0 <= program < 128:
+        raise PresetError(f"the preset's accompaniment instrument {program!r} is not a General MIDI program 0..127")
+    return program
+
+
+def set_sound(args) -> int:
+    """`accomp preset sound PRESET ...`: the sound a preset carries (its display name, the
+    accompaniment's instrument, its band), written into its header; what is not given stays."""
+    from dataclasses import asdict, replace
+
+    from accomp.errors import SettingsError
+    from accomp.music.band import band_from_header, drums_choice
+
+    path = resolve_preset(args.preset)
+    header, _ = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
+    changes: dict[str, Any] = {}
+    if args.name is not None:
+        if not args.name.strip() or len(args.name) > 60:
+            raise SettingsError("--name: give 1 to 60 characters")
+        changes["style"] = {**header.get("style", {}), "name": args.name.strip()}
+    if args.accomp_program is not None:
+        if not 0 <= args.accomp_program < 128:
+            raise SettingsError(f"--accomp-program {args.accomp_program}: give a General MIDI program 0..127")
+        changes["instruments"] = {**(header.get("instruments") or {}), "accomp": args.accomp_program}
+    band = band_from_header(header)
+    if args.bass is not None:
+        band = replace(band, bass=args.bass)
+    if args.drums is not None:
+        band = replace(band, drums=drums_choice(args.drums))
+    if args.bass_program is not None:
+        band = replace(band, bass_program=args.bass_program)  # Band checks its range
+    if any(v is not None for v in (args.bass, args.drums, args.bass_program)):
+        changes["band"] = {k: v for k, v in asdict(band).items() if v is not None}
+    if changes:
+        update_preset_header(path, **changes)
+        header = {**header, **changes}
+    band = band_from_header(header)
+    program = accomp_program(header)
+    parts = ", ".join(p for p in ("bass" if band.bass else "", f"{band.drums} drums" if band.drums else "") if p) or "no rhythm section"
+    print(f"{path.name}: '{header.get('style', {}).get('name', path.stem)}', accompaniment on GM program "
+          f"{'(the player chooses)' if program is None else program}, {parts}{'' if changes else ' (unchanged)'}")  # fmt: skip
+    return 0

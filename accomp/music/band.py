@@ -3,8 +3,9 @@
 A :class:`Band` is part of a session's settings (the CLI's ``--bass``/``--drums``, the
 window's mixer) and may be named by a preset: a preset header's optional ``"band"`` entry,
 ``{"bass": true, "drums": "pop-ballad", "bass_program": 33}``, gives a session its default
-band (a flag or setting overrides it). Nothing plays by default: the bundled presets name
-no band, so a session is the accompaniment alone until asked.
+band (a flag or setting overrides it; ``accomp preset sound`` writes it). A preset that names
+none plays the accompaniment alone until asked; the bundled pop preset names a bass and
+pop-ballad drums.
 """
 
 from __future__ import annotations
