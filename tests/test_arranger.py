@@ -11,6 +11,7 @@ import pytest
 
 from accomp.music.chords import chord_index
 from accomp.music.fingering import parse_key
+from accomp.music.frames import delta_track
 
 TPB = 480
 C, F, G7, AM = chord_index(0, "maj"), chord_index(5, "maj"), chord_index(7, "7"), chord_index(9, "min")
@@ -36,12 +37,8 @@ def write_take(path, left: list[list[int]]) -> None:
             events += [(t0 + beat * TPB, mido.Message("note_on", note=pitch, velocity=90)),
                        (t0 + (beat + 1) * TPB - 30, mido.Message("note_off", note=pitch))]  # fmt: skip
     midi = mido.MidiFile(ticks_per_beat=TPB)
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="piano"), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100))])
-    last = 0
-    for tick, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
-        track.append(msg.copy(time=tick - last))
-        last = tick
-    midi.tracks.append(track)
+    events.append((0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(100))))
+    midi.tracks.append(delta_track("piano", sorted(events, key=lambda e: (e[0], e[1].type == "note_on"))))
     midi.save(path)
 
 

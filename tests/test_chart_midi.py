@@ -13,6 +13,7 @@ from accomp.errors import MidiFileError
 from accomp.music.chart_midi import midi_chart
 from accomp.music.charts import bundled_charts, parse_chart, read_chart
 from accomp.music.chords import chord_index, chord_name
+from accomp.music.frames import delta_track
 
 TPB = 480
 C_MAJ, A_MIN, F_MAJ, G7 = (chord_index(0, "maj"), chord_index(9, "min"), chord_index(5, "maj"), chord_index(7, "7"))
@@ -39,12 +40,7 @@ def write_song(path, bars: list[int], *, markers: bool = False, accomp: bool = T
     midi = mido.MidiFile(ticks_per_beat=TPB)
     midi.tracks.append(conductor)
     for name, events in (("melody", events_lead), ("piano", events_acc if accomp else []), ("chords", events_mark if markers else [])):
-        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-        last = 0
-        for tick, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
-            track.append(msg.copy(time=tick - last))
-            last = tick
-        midi.tracks.append(track)
+        midi.tracks.append(delta_track(name, sorted(events, key=lambda e: (e[0], e[1].type == "note_on"))))
     midi.save(path)
 
 
