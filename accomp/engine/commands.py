@@ -187,7 +187,8 @@ def play(args: argparse.Namespace) -> int:
         mode += f", arranger mode: keys below {settings.split_key} name the chords"
     if band.playing:
         mode += ", with " + " and ".join(p for p in ("bass" if band.bass else "", f"{band.drums} drums" if band.drums else "") if p)
-    print(f"accomp: playing '{Path(str(args.preset)).stem}' at {transport.tempo:g} bpm ({mode}) from {where} "
+    name = (accompanist.header.get("style") or {}).get("name") or Path(str(args.preset)).stem  # the preset's own name
+    print(f"accomp: playing '{name}' at {transport.tempo:g} bpm ({mode}) from {where} "
           f"to {session.audio.device_name}; Ctrl+C stops", file=sys.stderr)  # fmt: skip
     try:
         session.wait(args.duration)
