@@ -154,7 +154,7 @@ def _progress_printer(mode: str, total: int):
 
 def distill(args: argparse.Namespace) -> int:
     from accomp.distill.loop import QUICK, DistillConfig, run_distill
-    from accomp.model.checkpoint import load_teacher
+    from accomp.model.checkpoint import load_teacher, run_state_path
     from accomp.model.preset import save_preset, user_dir
 
     from accomp.model.harmony import open_harmony
@@ -190,7 +190,7 @@ def distill(args: argparse.Namespace) -> int:
         save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
                     loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher",
                     harmony=harmony.record())
-        Path(str(out) + ".state.pt").unlink(missing_ok=True)
+        run_state_path(out).unlink(missing_ok=True)
         _keep_bundled_teacher(Path(args.teacher), out)
         if harmony.planner is not None:
             _keep_bundled_teacher(Path(harmony.planner_file), out, kind="planners")

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from accomp.gui.player import known_teachers, teacher_styles
+from accomp.model.checkpoint import run_state_path
 
 W = TypeVar("W", bound=QWidget)
 CANCEL_GRACE_MS = 15000  # after Ctrl+C, how long the run may take to save its state
@@ -222,7 +223,7 @@ class DistillDialog(QDialog):
         home = str(Path.home())
         shown = "~" + str(out)[len(home):] if str(out).startswith(home + os.sep) else str(out)
         notes = [f"Saved as {shown}"]
-        if Path(str(out) + ".state.pt").exists():
+        if run_state_path(out).exists():
             notes.append("a cancelled run of this name resumes where it stopped (with the same settings)")
         elif out.exists():
             notes.append("it replaces the preset of that name")
