@@ -16,7 +16,7 @@ from accomp.model.planner import WAIT_FOR_LEAD, Guard, KeyTracker, Planner, Plan
 from accomp.model.planner_train import load_planner, save_planner
 from accomp.model.student import Student
 from accomp.model.teacher import Cond, Teacher, TeacherConfig
-from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index
+from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index, transpose
 from tiny_models import tiny_teacher  # noqa: E402
 
 K = 88
@@ -78,6 +78,32 @@ def test_no_chord_only_before_the_first_note():
     assert (plan.chords[:8] == NO_CHORD).all() and (plan.chords[12:] != NO_CHORD).all()
     whole = planner.plan(lead, np.arange(32) % 16, 4, np.array([0.0, 1.0, 0.0]), whole=True)
     assert (whole.chords[8:] != NO_CHORD).all()
+
+
+def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords():
+    from accomp.model.planner import MELODY_BONUS, SONG_CAUSAL_WEIGHT, beat_lead, features
+
+    planner = random_planner(seed=4)
+    style, beat = np.array([0.0, 1.0, 0.0]), np.arange(96) % 16
+    lead = melody(96)
+    lead[:10] = 0  # the melody starts in the third beat
+    song = planner.song_plan(lead, beat, 4, style)
+    bl = beat_lead(lead, beat, 4)
+    scores = np.zeros((len(bl.chroma), N_CHORDS))
+    for net, causal, w in ((planner.whole, False, 1 - SONG_CAUSAL_WEIGHT), (planner.causal, True, SONG_CAUSAL_WEIGHT)):
+        feats, tonic = features(bl, style, causal=causal)
+        logp = torch.log_softmax(net(torch.from_numpy(feats)[None])[0][0], -1).detach().numpy()
+        for b in range(len(logp)):  # key-relative chord c in beat b is absolute chord transpose(c, tonic[b])
+            for c in range(N_CHORDS):
+                scores[b, transpose(np.array([c]), int(tonic[b]))[0]] += w * logp[b, c]
+    share = bl.chroma / np.maximum(bl.chroma.sum(axis=1, keepdims=True), 1)
+    scores += MELODY_BONUS * share @ CHROMA.T
+    scores[:, NO_CHORD] = -np.inf
+    want = np.argmax(scores, axis=1)
+    assert (song.chords[::4][:2] == NO_CHORD).all() and np.array_equal(song.chords[::4][3:], want[3:])
+    assert len(song.chords) == 96 and (song.chords[::4] == song.chords[3::4]).all()  # one chord per beat
+    empty = planner.song_plan(np.zeros((0, 2, K), np.uint8), np.zeros(0, np.int16), 4, style)
+    assert len(empty.chords) == 0
 
 
 def test_a_revision_reruns_the_beat_from_the_same_state():

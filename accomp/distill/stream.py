@@ -10,12 +10,15 @@ from accomp.config import DEFAULT_SPEC
 
 
 def plan_leads(harmony, lead: np.ndarray, style: np.ndarray, beat_bar: int, *, whole: bool = False) -> list | None:
-    """The chord plan of each of B leads (B, T, 2, K), as the live planner (or, with
-    ``whole``, the bidirectional one) decides it; None without a planner."""
+    """The chord plan of each of B leads (B, T, 2, K), as the live planner decides it (or,
+    with ``whole``, as ``render --whole-song`` plans a finished melody); None without a planner."""
     if harmony is None or harmony.planner is None:
         return None
     beat = np.arange(lead.shape[1]) % beat_bar
-    return [harmony.planner.plan(lead[i], beat, DEFAULT_SPEC.steps_per_beat, style, whole=whole) for i in range(len(lead))]
+    spb = DEFAULT_SPEC.steps_per_beat
+    if whole:
+        return [harmony.planner.song_plan(lead[i], beat, spb, style) for i in range(len(lead))]
+    return [harmony.planner.plan(lead[i], beat, spb, style) for i in range(len(lead))]
 
 
 def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int, *, harmony=None,

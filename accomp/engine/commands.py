@@ -317,7 +317,7 @@ def lead_events(path: str, sample_rate: int, origin: int):
 
 
 def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
-    """Give the accompanist the bidirectional planner's chords for the whole lead."""
+    """Give the accompanist the chords planned from the whole lead (Planner.song_plan)."""
     import numpy as np
 
     from accomp.model.pieces import read_lead
@@ -326,8 +326,8 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
         raise SettingsError("--whole-song needs a preset that follows a chord plan (this one's teacher has none)")
     piece = read_lead(lead_path, DEFAULT_SPEC)
     beat = np.arange(piece.n_steps) % bar_steps
-    accompanist.fixed_plan = accompanist.harmony.planner.plan(piece.tracks["lead"], beat, DEFAULT_SPEC.steps_per_beat,
-                                                              accompanist.style, whole=True)  # fmt: skip
+    accompanist.fixed_plan = accompanist.harmony.planner.song_plan(piece.tracks["lead"], beat, DEFAULT_SPEC.steps_per_beat,
+                                                                   accompanist.style)  # fmt: skip
 
 
 def render(args: argparse.Namespace) -> int:
