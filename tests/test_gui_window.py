@@ -75,6 +75,14 @@ def test_window_opens_with_the_preset_ready_and_cards_listed(qtbot, fresh_config
     window.presets.chosen.emit(presets["tiny-chorale"])
     qtbot.waitUntil(lambda: window.player.path == presets["tiny-chorale"], timeout=WAIT_MS)
     assert window.settings.preset == str(presets["tiny-chorale"])
+    window.resize(700, 600)  # a long device name in a narrow window: cut, whole in the tooltip
+    long = "Playing tiny-chorale on " + "USB Audio Interface With A Very Long Name, " * 6 + "from the computer keyboard."
+    window.show_status(long)
+    shown = window.statusBar().currentMessage()
+    assert shown.startswith("Playing tiny-chorale on USB") and shown.endswith("…") and len(shown) < len(long)
+    assert window.statusBar().toolTip() == long
+    window.show_status("Recorded take1.mid")
+    assert window.statusBar().currentMessage() == "Recorded take1.mid" and window.statusBar().toolTip() == ""
 
 
 def test_no_preset_at_all_still_opens_with_a_notice(qtbot, fresh_config, tmp_path, monkeypatch):

@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         right.raise_()
         self.resizeDocks([left, right], [210, 290], Qt.Orientation.Horizontal)
         self.resizeDocks([right, listen], [440, 300], Qt.Orientation.Vertical)
-        self.statusBar().showMessage(HELP)
+        self.show_status(HELP)
         t = self.transport
         t.play_toggled.connect(self.set_playing)
         t.panic.connect(self.panic)
@@ -140,6 +140,14 @@ class MainWindow(QMainWindow):
         self.listen.changed.connect(self._listen_changed)
         self.chords.changed.connect(self._update_settings)
         self.chords.chart_opened.connect(self._chart_opened)
+
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        """A status line that fits: cut with "…" where the window is narrower (a long device
+        name), the whole of it in the status bar's tooltip."""
+        bar = self.statusBar()
+        shown = bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, max(80, bar.width() - 24))
+        bar.setToolTip(text if shown != text else "")
+        bar.showMessage(shown, timeout_ms)
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -250,7 +258,7 @@ class MainWindow(QMainWindow):
     def test_tone(self) -> None:
         if self.session is None:
             self.jobs.submit("playing a test tone", play.test_tone, self.settings,
-                             on_done=lambda name: self.statusBar().showMessage(f"Test tone played on {name}", 4000))  # fmt: skip
+                             on_done=lambda name: self.show_status(f"Test tone played on {name}", 4000))  # fmt: skip
 
     # ------------------------------------------------------------------ presets
 
@@ -377,7 +385,7 @@ class MainWindow(QMainWindow):
         """The status line while playing: the preset now playing, the output and the input."""
         where = session.midi_in.port_name if session.midi_in is not None else (
             "the computer keyboard" if self.settings.midi_in == KEYBOARD else "no MIDI input")  # fmt: skip
-        self.statusBar().showMessage(f"Playing {self.player.name} on {session.audio.device_name}, from {where}. {HELP}")
+        self.show_status(f"Playing {self.player.name} on {session.audio.device_name}, from {where}. {HELP}")
 
     def _start_failed(self, exc: BaseException) -> None:
         self._job_failed(exc, "starting to play")
@@ -407,7 +415,7 @@ class MainWindow(QMainWindow):
                 self.rescan()
             if self.take is not None and self.take.midi.exists():
                 self.transport.export_button.setEnabled(True)
-                self.statusBar().showMessage(f"Recorded {self.take.midi.name} and {self.take.wav.name}", 6000)
+                self.show_status(f"Recorded {self.take.midi.name} and {self.take.wav.name}", 6000)
 
         def failed(exc: BaseException) -> None:
             self._stopping = False
