@@ -113,6 +113,20 @@ def test_no_audio_device_at_all(qtbot, fresh_config, presets, monkeypatch):
     qtbot.waitUntil(lambda: window.player.path == presets["tiny-chorale"], timeout=WAIT_MS)
 
 
+def test_without_a_midi_keyboard_the_window_says_what_plays_and_what_to_connect(qtbot, fresh_config, presets, monkeypatch):
+    ports = [{"api": "ALSA", "unavailable": "MIDI input (ALSA) unavailable: no sequencer"}]
+    monkeypatch.setattr("accomp.devices.listing.midi_ports", lambda: ports)
+    write_settings(preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+    assert notice_with(window, "No MIDI keyboard found: the computer keyboard plays the melody")
+    assert notice_with(window, "press Rescan under Devices")
+    window.notices.clear()
+    ports[:] = [{"api": "ALSA", "inputs": ["USB Keyboard:0"], "outputs": []}]
+    window.rescan()
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=WAIT_MS)
+    assert not notice_with(window, "No MIDI keyboard found")
+
+
 def test_corrupt_preset_is_listed_greyed_with_a_notice_and_cannot_be_chosen(qtbot, fresh_config, presets):
     broken = presets["tiny-pop"].parent / "broken.safetensors"
     broken.write_bytes(b"\x00" * 64)

@@ -41,6 +41,9 @@ WAVE_EVERY = 2  # frames between waveform updates (15 Hz)
 LATENCY_EVERY = 3  # frames between latency-view updates
 KEY_EVERY = 15  # frames between key estimates
 SAVE_DELAY_MS = 500
+NO_KEYBOARD_HINT = ("No MIDI keyboard found: the computer keyboard plays the melody (A S D F G H J K are C to C, "
+                    "W E T Y U the black keys, Z / X an octave down / up). For more, plug a MIDI keyboard in and "
+                    "press Rescan under Devices, or play a guitar or sing into an audio input (Listening: Lead from).")
 
 
 class MainWindow(QMainWindow):
@@ -254,6 +257,8 @@ class MainWindow(QMainWindow):
         self.device_panel.show_devices(devices, self.settings)
         if devices.audio_problem:
             self.notices.show_notice(f"Audio: {devices.audio_problem}.", "warning")
+        if self.settings.midi_in == KEYBOARD and not any(api.get("inputs") for api in devices.midi):
+            self.notices.show_notice(NO_KEYBOARD_HINT, "info")
 
     def test_tone(self) -> None:
         if self.session is None:
