@@ -155,6 +155,7 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     assert window.transport.big_beat[1].text().count(".") == 1
     assert window.roll.image.image.max() > 0  # the piano roll shows notes
     assert "steps" in window.latency.stats.text() and "xruns" in window.latency.stats.text()
+    assert "model look-ahead 0 steps" in window.latency.stats.text()  # the student's delay, read off its mask
     panic_asked = session.clock.now()
     window.transport.panic_button.click()
     qtbot.waitUntil(lambda: not session._panic, timeout=WAIT_MS)  # the engine's thread took it

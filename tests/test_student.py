@@ -60,6 +60,21 @@ def test_streamed_steps_equal_one_causal_parallel_pass():
     assert frames.sum() > 0
 
 
+def test_the_look_ahead_is_read_off_the_attention_mask():
+    student = random_student()
+    assert student.delay == 0  # Q[t] sees C[..t-1] and itself
+
+    class Peeking(Student):  # a student whose queries could see the next frame's token
+        def sequence_mask(self, T, device):
+            mask = super().sequence_mask(T, device).clone()
+            for t in range(T - 1):
+                mask[0, 0, T + t, t + 1] = True
+            return mask
+
+    peeking = Peeking(student.net, kv_window=8)
+    assert peeking.delay == 1
+
+
 def test_causality_no_gradient_from_the_future():
     student = random_student(kv_window=6)
     T, t = 12, 5

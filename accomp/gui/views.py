@@ -342,4 +342,9 @@ class LatencyView(QWidget):
         m = engine.metrics()
         lines.append(f"steps {m.steps} (+{m.redos} re-decided)")
         lines.append(f"model step p99 {m.step_ms_p99:.1f} ms")
+        delay = getattr(getattr(engine.player, "inner", engine.player), "delay", None)  # the student's, in steps
+        if delay is not None:
+            t = engine.transport
+            late = f" (+{delay * 60000 / t.tempo / t.settings.steps_per_beat:.0f} ms)" if delay else ""
+            lines.append(f"model look-ahead {delay} steps{late}")
         return "\n".join(lines)

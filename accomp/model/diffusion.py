@@ -52,6 +52,16 @@ def edm_scalings(sigma: torch.Tensor, sigma_data: float) -> tuple[torch.Tensor, 
     return c_skip, c_out, c_in, c_noise
 
 
+def student_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: float) -> tuple[torch.Tensor, ...]:
+    """(c_skip, c_out, c_in, c_noise) of the consistency model: the network's input and noise
+    scalings are EDM's (it starts as the teacher), its skip and output ones make it the
+    identity at ``sigma_min``. The student's parallel pass and its streaming step (at
+    ``sigma_max``, computed once) both take them from here."""
+    _, _, c_in, c_noise = edm_scalings(sigma, sigma_data)
+    c_skip, c_out = consistency_scalings(sigma, sigma_data, sigma_min)
+    return c_skip, c_out, c_in, c_noise
+
+
 def consistency_scalings(sigma: torch.Tensor, sigma_data: float, sigma_min: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(c_skip, c_out) that make the consistency function the identity at ``sigma_min``."""
     d = sigma - sigma_min

@@ -8,7 +8,8 @@ evaluation: ``C[t-1]`` enters the KV cache, ``Q[t]`` becomes the accompaniment f
 
 Attention window (the same in the parallel pass used for training and in streaming):
 ``C[s]`` sees ``C[s-W+2 .. s]`` and ``Q[t]`` sees ``C[t-W+1 .. t-1]`` and itself, so both
-see W frames at most, W = ``kv_window``. Look-ahead: none (``delay = 0``).
+see W frames at most, W = ``kv_window``. Look-ahead: none (:attr:`Student.delay`, read off
+this mask, is 0; the latency view shows it).
 
 Weights: a copy of the teacher's network plus low-rank adapters (LoRA) on every linear
 layer of the blocks; a preset stores the adapters (and the few tensors it retrains)
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from accomp.model.diffusion import consistency_scalings, edm_scalings
+from accomp.model.diffusion import student_scalings
 from accomp.model.teacher import Cond, Teacher, rope_tables
 from accomp.music.chords import CHORD_FEATURES
 
@@ -149,7 +150,6 @@ class StreamState:
 class Student(nn.Module):
     """A causal, streaming consistency model initialised from a teacher."""
 
-    delay = 0  # frames of look-ahead
     # Decision thresholds on the denoised cells (in [-1, 1]); a preset may calibrate them
     # so that its note density matches the teacher's (see accomp.distill.calibrate).
     onset_threshold = 0.0
@@ -163,9 +163,9 @@ class Student(nn.Module):
         self.kv_window = kv_window or net.cfg.window
         noise = net.cfg.noise
         self.sigma_max, self.sigma_min, self.sigma_data = noise.sigma_max, noise.sigma_min, noise.sigma_data
-        c_skip, c_out = consistency_scalings(torch.tensor(self.sigma_max), self.sigma_data, self.sigma_min)
-        self.c_in_max = 1.0 / math.sqrt(self.sigma_max**2 + self.sigma_data**2)
-        self.c_skip_max, self.c_out_max = float(c_skip), float(c_out)
+        c_skip, c_out, c_in, c_noise = student_scalings(torch.tensor(self.sigma_max, dtype=torch.float64), self.sigma_data, self.sigma_min)
+        # The streaming step runs at sigma_max only: its scalings, once, as numbers.
+        self.c_skip_max, self.c_out_max, self.c_in_max, self.c_noise_max = (float(c) for c in (c_skip, c_out, c_in, c_noise))
         self._scalars: dict = {}  # per device: a step's positions, cache slots and thresholds
         self.quantized = False  # the blocks' linear layers are int8 (freeze_for_streaming)
 
@@ -176,6 +176,17 @@ class Student(nn.Module):
             net.requires_grad_(False)
             add_lora(net, lora_rank, lora_alpha)
         return cls(net, kv_window=kv_window, lora_rank=lora_rank, lora_alpha=lora_alpha)
+
+    @property
+    def delay(self) -> int:
+        """Frames of look-ahead, read off the attention mask the student is trained and
+        streamed with: how far past its own frame the query Q[t] may see (0: none; a student
+        that needed the lead of frames to come would answer that many steps late)."""
+        T = self.kv_window + 2
+        mask = self.sequence_mask(T, torch.device("cpu"))[0, 0, T:]  # the queries' rows
+        frame = torch.arange(T)
+        ahead = torch.cat([frame, frame])[None, :] - frame[:, None]  # key frame - query frame
+        return max(0, int(ahead[mask].max()))
 
     # -- the consistency function over a whole sequence (training, tests) ---------------
     def sequence_mask(self, T: int, device: torch.device) -> torch.Tensor:
@@ -204,8 +215,7 @@ class Student(nn.Module):
         B, T = x.shape[:2]
         dev = x.device
         sigma = torch.as_tensor(sigma, dtype=x.dtype, device=dev).reshape(-1).expand(B)
-        _, _, c_in, c_noise = edm_scalings(sigma, self.sigma_data)
-        c_skip, c_out = consistency_scalings(sigma, self.sigma_data, self.sigma_min)
+        c_skip, c_out, c_in, c_noise = student_scalings(sigma, self.sigma_data, self.sigma_min)
         zeros = torch.zeros_like(x)
         clean = torch.stack([lead, past], dim=2)  # (B, T, R, 2, K)
         query_ctx = torch.stack([lead, zeros], dim=2)
@@ -242,8 +252,7 @@ class Student(nn.Module):
             raise ValueError(f"style weights must have {S1} entries, got {tuple(style_t.shape)}")
         style_t = style_t.reshape(-1, S1).expand(batch, S1).clone()
         B = batch
-        sigma = torch.full((B,), self.sigma_max, device=dev)
-        c = net.cond_vector(edm_scalings(sigma, self.sigma_data)[3], style_t)
+        c = net.cond_vector(torch.full((B,), self.c_noise_max, device=dev), style_t)
         L, H, W = cfg.n_layers, cfg.n_heads, self.kv_window
         hd, R, K = cfg.d_model // cfg.n_heads, len(cfg.roles), cfg.n_keys
         given = torch.ones(B, 2, R, dtype=torch.bool, device=dev)
