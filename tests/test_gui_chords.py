@@ -3,6 +3,8 @@ marked; arranger mode's split point; a broken chart never stops a band that play
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -10,6 +12,7 @@ pytest.importorskip("pytestqt")
 from accomp.config import RESOURCES  # noqa: E402
 from accomp.devices.audio import refresh, release  # noqa: E402
 from accomp.gui.settings import load_settings  # noqa: E402
+from accomp.music.charts import read_chart  # noqa: E402
 from accomp.music.chords import chord_name  # noqa: E402
 from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401
 
@@ -87,10 +90,14 @@ def test_a_chart_plays_with_its_bar_marked_and_a_broken_one_does_not_start(qtbot
     engine = window.session.engine
     bar_steps = engine.transport.steps_per_bar
     qtbot.waitUntil(lambda: engine.metrics().steps >= 2 * bar_steps + 4, timeout=WAIT_MS)
-    window._tick()
-    assert panel.status.text().startswith("Bar 3 of 24: F7"), panel.status.text()
+    window._tick()  # the engine plays on meanwhile: read which bar the panel names, then check it
+    named = re.match(r"Bar (\d+) of 24: (\S+)", panel.status.text())
+    assert named, panel.status.text()
+    bars = read_chart(BLUES).bars
+    bar = int(named[1])
+    assert bar >= 3 and named[2] == chord_name(bars[bar - 1].chords[0]), panel.status.text()
     assert panel.editor.extraSelections()  # the bar's line is marked
-    assert window.transport.big_chord[1].text() == "F7"
+    assert window.transport.big_chord[1].text() in {chord_name(c) for b in bars[bar - 1 : bar + 1] for c in b.chords}
     panel.editor.setPlainText("| C | nonsense |")  # an edit while playing: the band plays on
     assert "until you stop" in panel.status.text()
     steps = engine.metrics().steps
