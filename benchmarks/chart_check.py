@@ -22,15 +22,7 @@ from results_io import write_result  # noqa: E402
 
 from accomp.cli import main as accomp  # noqa: E402
 from accomp.config import DEFAULT_SPEC  # noqa: E402
-from accomp.music.charts import bundled_charts, chart_scores, read_chart  # noqa: E402
-from accomp.music.frames import load_midi, read_score, score_to_piece  # noqa: E402
-
-
-def band_part(path: Path):
-    """The band's pitched parts in a rendered MIDI file: the accompaniment, and the bass when it played."""
-    score = read_score(load_midi(path), source=str(path))
-    tracks = [t for t in score.tracks if t.name in ("accomp", "bass")]
-    return score_to_piece(score, {"accomp": tracks}, DEFAULT_SPEC, path.stem, "rendered").tracks["accomp"]
+from accomp.music.charts import band_roll, bundled_charts, chart_scores, read_chart  # noqa: E402
 
 
 def check(presets=("pop", "chorale"), band: tuple[str, ...] = ()) -> list[dict]:
@@ -41,8 +33,8 @@ def check(presets=("pop", "chorale"), band: tuple[str, ...] = ()) -> list[dict]:
                 out = Path(tmp) / f"{preset}-{chart_path.stem}.mid"
                 if accomp(["render", "--chart", str(chart_path), "--preset", preset, "-o", str(out), *band]) != 0:
                     raise SystemExit(f"render of {chart_path.name} with {preset} failed")
-                scores = chart_scores(band_part(out), read_chart(chart_path).per_beat(), DEFAULT_SPEC.steps_per_beat)
-                rows.append({"preset": preset, "chart": chart_path.stem, "band": " ".join(band) or "accompaniment alone", **scores})
+                scores = chart_scores(band_roll(out), read_chart(chart_path).per_beat(), DEFAULT_SPEC.steps_per_beat)
+                rows.append({"preset": preset, "chart": chart_path.stem, "band": " ".join(band) or "as the preset brings it", **scores})
     return rows
 
 

@@ -7,15 +7,7 @@ import pytest
 
 from accomp.cli import main
 from accomp.config import DEFAULT_SPEC
-from accomp.music.charts import bundled_charts, chart_scores, read_chart
-from accomp.music.frames import load_midi, read_score, score_to_piece
-
-
-def band(path):
-    """The band's pitched parts of a rendered file: the accompaniment, and the bass where it played."""
-    score = read_score(load_midi(path))
-    parts = [t for t in score.tracks if t.name in ("accomp", "bass")]
-    return score_to_piece(score, {"accomp": parts}, DEFAULT_SPEC, "x", "x").tracks["accomp"]
+from accomp.music.charts import band_roll, bundled_charts, chart_scores, read_chart
 
 
 @pytest.mark.parametrize("preset", ["pop", "chorale"])
@@ -23,7 +15,7 @@ def test_the_bundled_presets_play_every_shipped_chart(preset, tmp_path):
     for chart in bundled_charts():
         out, sheet = tmp_path / f"{chart.stem}.mid", tmp_path / f"{chart.stem}.txt"
         assert main(["render", "--chart", str(chart), "--preset", preset, "-o", str(out), "--chords", str(sheet)]) == 0
-        scores = chart_scores(band(out), read_chart(chart).per_beat(), DEFAULT_SPEC.steps_per_beat)
+        scores = chart_scores(band_roll(out), read_chart(chart).per_beat(), DEFAULT_SPEC.steps_per_beat)
         assert scores["chord_agreement"] >= 0.9 and scores["key_adherence"] >= 0.95, (chart.stem, scores)
         lines = sheet.read_text().splitlines()
         assert lines[0] == "bar beat chord" and lines[1].startswith("1 1 ")

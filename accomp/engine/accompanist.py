@@ -82,9 +82,9 @@ class Accompanist:
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
         self.held: tuple[int, int, bool] | None = None  # arranger mode: (chord, tonic, minor) the left hand named
         self._lowest = DEFAULT_SPEC.lowest_pitch
-        self._guides = np.full(2, -1, dtype=np.int64)  # the root and third added under a named chord (-1: none)
-        self._guide_chord = NO_CHORD
-        self._guide_before = (self._guides.copy(), NO_CHORD)  # the same before the current step (a re-decision starts from it)
+        # Under a named chord: the keys of the root and third added (-1: none), and that chord.
+        self._guides = np.array([-1, -1, NO_CHORD], dtype=np.int64)
+        self._guides_before = self._guides.copy()  # the same before the current step (a re-decision starts from it)
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -119,8 +119,7 @@ class Accompanist:
         self._chord.zero_()
         self._guard.zero_()
         self.chord, self.revised = NO_CHORD, False
-        self._guides[:] = -1
-        self._guide_chord = NO_CHORD
+        self._guides[:] = (-1, -1, NO_CHORD)
 
     def warm_up(self, steps: int = WARMUP_STEPS) -> None:
         """Run a few dummy steps (first calls are slow), then start the stream afresh."""
@@ -139,8 +138,7 @@ class Accompanist:
         """
         self.state.position = step
         _copy_state(self._backup, self.state)
-        self._guide_before[0][:] = self._guides
-        self._guide_before = (self._guide_before[0], self._guide_chord)
+        self._guides_before[:] = self._guides
         with torch.inference_mode():
             self._noise.normal_(generator=self._generator)
         if self.plan is not None:
@@ -197,8 +195,7 @@ class Accompanist:
         """The last step again, from the state before it and with the same noise; at a beat's
         first step the planner may revise the beat's chord from the late note."""
         _copy_state(self.state, self._backup)
-        self._guides[:] = self._guide_before[0]
-        self._guide_chord = self._guide_before[1]
+        self._guides[:] = self._guides_before
         if self.plan is not None:
             self._heard[:] = lead
             if beat_in_bar % self.steps_per_beat == 0 and self.fixed_plan is None:
@@ -247,13 +244,12 @@ class Accompanist:
         frame, chord = self._frame, self.chord
         sounding = frame[SUSTAIN] > 0
         if chord == NO_CHORD or not sounding.any():
-            self._guides[:] = -1
+            self._guides[:2] = -1
             return
         keys = np.flatnonzero(sounding)
         root = root_of(chord)
-        if self._guide_chord != chord:
-            self._guides[:] = -1  # a new chord: its own tones, where it needs them
-            self._guide_chord = chord
+        if self._guides[2] != chord:
+            self._guides[:] = (-1, -1, chord)  # a new chord: its own tones, where it needs them
         for slot, (pc, (lo, hi), below) in enumerate(((root, ROOT_RANGE, True),
                                                       ((root + INTERVALS[quality_of(chord)][1]) % 12, GUIDE_RANGE, False))):  # fmt: skip
             if self._guides[slot] < 0:

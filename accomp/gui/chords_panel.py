@@ -243,14 +243,7 @@ class ChordsPanel(QWidget):
 
 
 def _names(chords: list[int]) -> list[str]:
+    """A bar's chord per beat as written in a chart: a chord held from the beat before is "."."""
     from accomp.music.chords import chord_name
 
-    out: list[str] = []
-    for c in chords:
-        name = chord_name(c)
-        out.append("." if out and name == _last(out) else name)
-    return out
-
-
-def _last(names: list[str]) -> str:
-    return next(n for n in reversed(names) if n != ".")
+    return [chord_name(c) if i == 0 or c != chords[i - 1] else "." for i, c in enumerate(chords)]

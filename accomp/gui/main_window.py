@@ -220,10 +220,7 @@ class MainWindow(QMainWindow):
         self.mixer.apply(settings)
         if self.session is not None:
             self.session.set_band(play.band(settings))
-            synth = self.session.synth
-            if synth is not None:
-                for sound in play.parts(settings):
-                    synth.set_part(sound.name, program=sound.program, volume=sound.volume, mute=sound.mute)
+        self._sound_to_synth()
 
     def _band_changed(self, changes: dict) -> None:
         self._update_settings(changes)
@@ -233,6 +230,10 @@ class MainWindow(QMainWindow):
     def _mixer_changed(self, part: str, changes: dict) -> None:
         self.settings = self.settings.with_part(part, **changes)
         self._save_timer.start()
+        self._sound_to_synth()
+
+    def _sound_to_synth(self) -> None:
+        """The mixer's instruments, volumes and mutes to the playing synth (heard from its next block)."""
         synth = self.session.synth if self.session is not None else None
         if synth is not None:
             for sound in play.parts(self.settings):

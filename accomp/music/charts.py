@@ -319,6 +319,17 @@ def chart_scores(accomp: np.ndarray, chords_per_beat: np.ndarray, steps_per_beat
             "beats": int(len(chart)), "named_beats": int(named.sum())}  # fmt: skip
 
 
+def band_roll(path: str | Path) -> np.ndarray:
+    """The band's pitched parts in a MIDI file accomp wrote (its ``accomp`` track, and ``bass``
+    where it played) as one roll (T, 2, K) on the default grid, for :func:`chart_scores`."""
+    from accomp.config import DEFAULT_SPEC
+    from accomp.music.frames import load_midi, read_score, score_to_piece
+
+    score = read_score(load_midi(path), source=str(path))
+    parts = [t for t in score.tracks if t.name in ("accomp", "bass")]
+    return score_to_piece(score, {"accomp": parts}, DEFAULT_SPEC, Path(path).stem, "rendered").tracks["accomp"]
+
+
 def bundled_charts() -> list[Path]:
     """The example charts that ship in ``resources/charts``."""
     return sorted((RESOURCES / "charts").glob("*" + CHART_SUFFIX))
