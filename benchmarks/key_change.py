@@ -76,6 +76,7 @@ PHRASE_BEATS = 8
 COUNT_IN_BARS = 1
 THRESHOLD = 0.8  # share of sounding note time in the new key over one beat
 NOTE_ON, NOTE_OFF, CLOCK, START = 0x90, 0x80, 0xF8, 0xFA
+DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 
 
 # ----------------------------------------------------------------------------- the app's beat
@@ -222,11 +223,12 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
 
 
 def band_notes(received: list[tuple[float, int, int, int]], end: float) -> np.ndarray:
-    """The accompaniment's notes as rows ``(on, off, pitch)``; a note never ended ends at ``end``."""
+    """The accompaniment's pitched notes (drums, MIDI channel 10, left out) as rows ``(on, off,
+    pitch)``; a note never ended ends at ``end``."""
     notes, sounding = [], {}
     for t, status, pitch, velocity in received:
         kind = status & 0xF0
-        if kind not in (NOTE_ON, NOTE_OFF):
+        if kind not in (NOTE_ON, NOTE_OFF) or status & 0x0F == DRUM_CHANNEL:
             continue
         if pitch in sounding:
             notes.append((sounding.pop(pitch), t, pitch))

@@ -109,6 +109,8 @@ class RhythmSection:
         root, quality = harmony
         next_root = root_of(next_chord) if next_chord is not None and next_chord != NO_CHORD else None
         pitch = bass_pitch(degree, root, quality, next_root)
+        if self._bass_key >= 0 and self._bass_key != pitch and self._sounding[0, self._bass_key]:
+            self._push(0, at, NOTE_OFF, self._bass_key, 0)  # one voice: the note before ends here
         self._strike(0, pitch, at, velocity, self._after(step, length))
         self._chord, self._bass_key, self._bass_step = harmony, pitch, step
 
