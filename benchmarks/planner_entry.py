@@ -1,0 +1,105 @@
+"""The live planner against the rule-based harmonizer, by beats since the lead came in.
+
+    .venv/bin/python benchmarks/planner_entry.py [--preset pop] --corpus pop909 --path ../shared/datasets/pop909
+                                                 [--split val] [--max-pieces N] [--out FILE]
+
+Chord agreement with the human accompaniment, the measure of ``accomp student eval`` (the
+chord of each beat's sounding notes by the metrics' template match, on beats where both name
+one), on the same four-bar segments (one per piece, from the first bar where the lead plays),
+counted by how many beats have passed since the lead's first note: beat 0 is the beat the
+lead enters on. The causal planner decides beat b from the lead up to b's first step (a
+beat ahead of time, its first note in the grace window); the harmonizer sees all of beat b
+and the whole segment's key. The chords compared are the plans' own (their chord tones), not
+the band's texture. Writes ``benchmarks/results/planner_entry_<preset>_<corpus>_<split>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_io import write_result  # noqa: E402
+
+ROWS = ("beat 0", "beat 1", "beats 2-3", "beats 4+", "all")
+
+
+def row_of(since: int) -> str:
+    return ROWS[min(since, 1)] if since < 2 else ("beats 2-3" if since < 4 else "beats 4+")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--preset", default="pop")
+    ap.add_argument("--corpus", required=True, choices=["pop909", "chorales", "midi-folder"])
+    ap.add_argument("--path", help="corpus folder (pop909, midi-folder)")
+    ap.add_argument("--split", default="val", choices=["train", "val", "all"])
+    ap.add_argument("--max-pieces", type=int, help="the first N pieces (the student eval's --max-pieces)")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+
+    import torch
+
+    from accomp.model.checkpoint import load_teacher
+    from accomp.model.commands import eval_segments
+    from accomp.model.harmony import load_harmony
+    from accomp.model.pieces import load_pieces
+    from accomp.model.planner import beat_lead, decide, features, heard_by
+    from accomp.model.preset import find_teacher, load_preset, resolve_preset
+    from accomp.music import metrics
+    from accomp.music.baselines import harmonizer_chords
+    from accomp.music.chords import CHROMA
+
+    torch.set_num_threads(1)
+    preset = resolve_preset(a.preset)
+    _, header = load_preset(preset, "cpu")
+    teacher, spec, _ = load_teacher(find_teacher(header, preset), "cpu")
+    planner = load_harmony(header, preset, teacher.cfg.styles, chords=True, guard=1.0).planner
+    corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.path else [], style=None, no_cache=False)
+    pieces, _ = load_pieces(corpus, spec, a.split)
+    segments = eval_segments(pieces, 4 * 4 * spec.steps_per_beat, a.max_pieces)  # four bars, as the student eval
+    style = np.asarray(header["style"]["weights"], dtype=np.float32)
+    spb = spec.steps_per_beat
+    hits = {name: dict.fromkeys(ROWS, 0) for name in ("causal planner", "rule-based harmonizer")}
+    counts = dict.fromkeys(ROWS, 0)
+    for seg in segments:
+        lead, accomp = seg.tracks["lead"], seg.tracks["accomp"]
+        bl = beat_lead(lead, seg.beat_in_bar, spb)
+        heard = heard_by(bl, causal=True)
+        if not heard.any():
+            continue
+        entry = int(np.argmax(heard))
+        feats, tonic = features(bl, style, causal=True)
+        with torch.inference_mode():
+            logits = planner.causal(torch.from_numpy(feats)[None])[0][0].numpy()
+        plans = {"causal planner": decide(logits, tonic, bl, causal=True),
+                 "rule-based harmonizer": harmonizer_chords(lead, seg.beat_in_bar, spb)}  # fmt: skip
+        human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats))
+        labels = {name: metrics.chord_labels(CHROMA[plan].astype(np.float64)) for name, plan in plans.items()}
+        both = (human >= 0) & np.logical_and.reduce([lab >= 0 for lab in labels.values()])
+        for b in np.flatnonzero(both & (np.arange(len(human)) >= entry)):
+            for row in (row_of(int(b) - entry), "all"):
+                counts[row] += 1
+                for name, lab in labels.items():
+                    hits[name][row] += int(lab[b] == human[b])
+    table = {name: {row: round(h[row] / max(counts[row], 1), 3) for row in ROWS} for name, h in hits.items()}
+    print(f"chord agreement with the human accompaniment by beats since the lead came in "
+          f"({a.preset}, {a.corpus} {a.split}, {len(segments)} segments)")  # fmt: skip
+    print(f"{'':<24}" + "".join(f"{row:>11}" for row in ROWS))
+    print(f"{'beats':<24}" + "".join(f"{counts[row]:>11}" for row in ROWS))
+    for name, row in table.items():
+        print(f"{name:<24}" + "".join(f"{row[r]:>11.3f}" for r in ROWS))
+    out = a.out or ROOT / "benchmarks" / "results" / f"planner_entry_{a.preset}_{a.corpus}_{a.split}.json"
+    write_result(out, {"what": "chord agreement with the human accompaniment, by beats since the lead came in",
+                       "command": "benchmarks/planner_entry.py " + " ".join(sys.argv[1:]),
+                       "segments": len(segments), "beats": counts, "agreement": table})  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
