@@ -70,6 +70,27 @@ def test_the_streamed_planner_decides_as_the_parallel_pass():
     assert len(set(plan.chords.tolist())) > 1
 
 
+@pytest.mark.parametrize("stay", [0.0, 3.0, 1e9])
+def test_the_live_chord_holds_by_the_stay_bonus_streamed_and_parallel_alike(monkeypatch, stay):
+    import accomp.model.planner as planner_module
+
+    monkeypatch.setattr(planner_module, "STAY_BONUS", stay)
+    planner = random_planner(seed=1)
+    lead, style = melody(192, seed=5), np.array([0.0, 1.0, 0.0])
+    plan = planner.plan(lead, np.arange(192) % 16, 4, style).chords
+    assert np.array_equal(streamed(planner, lead, style), plan)
+    heard = plan[plan != NO_CHORD][::4]  # one per beat
+    changes = int(np.count_nonzero(heard[1:] != heard[:-1]))
+    if stay == 1e9:
+        assert changes == 0  # the first chord holds for good
+    elif stay == 0.0:
+        assert changes >= 10
+    else:
+        monkeypatch.setattr(planner_module, "STAY_BONUS", 0.0)
+        free = planner.plan(lead, np.arange(192) % 16, 4, style).chords[plan != NO_CHORD][::4]
+        assert changes < int(np.count_nonzero(free[1:] != free[:-1]))
+
+
 def test_no_chord_only_before_the_first_note():
     planner = random_planner()
     lead = np.zeros((32, 2, K), np.uint8)
