@@ -8,13 +8,19 @@ shown. Both are for scripts and CI; a musician just runs ``accomp``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 
 
-def launch(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class LaunchOptions:
+    play: bool = False  # start playing as soon as the preset is loaded
+    quit_after: float | None = None  # close the window this many seconds after it opened (after playing started)
+
+
+def launch(options: LaunchOptions) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):  # fmt: skip
         print("accomp: error: no display to open the window on (DISPLAY is not set); "
@@ -38,9 +44,9 @@ def launch(args: argparse.Namespace) -> int:
     window = MainWindow()
     install_excepthook(lambda: window)
     window.show()
-    quit_after = getattr(args, "quit_after", None)
+    quit_after = options.quit_after
     outcome = {"failed": False}
-    if getattr(args, "play", False):
+    if options.play:
         _play_when_ready(window, quit_after, outcome)
     elif quit_after is not None:
         _close_after(window, quit_after)

@@ -80,3 +80,14 @@ DEFAULT_SPEC = FrameSpec()
 MIN_BPM = 10.0
 MAX_BPM = 1000.0
 MAX_MIDI_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorpusChoice:
+    """The corpora a command asks for (``--corpus``, ``--path``: one each, or lists for
+    several), its style name for a MIDI folder, and whether the on-disk cache is used."""
+
+    corpus: str | list[str] | None = None  # pop909, chorales, midi-folder or pack
+    path: str | list[str] | None = None
+    style: str | None = None
+    no_cache: bool = False

@@ -107,3 +107,31 @@ def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_pat
     assert lines[-1].startswith("accomp: error:") and "NoSuchHostApi" in lines[-1], done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["launch", "--play"], ["data", "stats", "--corpus", "chorales"], ["data", "pack", "--corpus", "chorales", "--out", "x.npz"],
+        ["eval"], ["chart", "from-midi", "f.mid"], ["chart", "show", "f.txt"], ["devices", "--json"],
+        ["teacher", "train", "--corpus", "chorales", "--out", "t.safetensors"],
+        ["teacher", "sample", "--teacher", "t", "--style", "pop", "-o", "x.mid"],
+        ["teacher", "eval", "--teacher", "t", "--corpus", "chorales"],
+        ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors"], ["planner", "eval", "--corpus", "chorales"],
+        ["distill", "--style", "pop"], ["preset", "sound", "pop"], ["preset", "calibrate", "pop"],
+        ["student", "eval", "--preset", "pop", "--corpus", "chorales"],
+    ],
+)  # fmt: skip
+def test_each_command_gets_typed_options_from_its_own_flags(argv):
+    """Every field of a command's options has a flag of that name (none is left to a default)."""
+    import importlib
+    from dataclasses import fields
+
+    from accomp.cli import build_parser
+    from accomp.cli.commands import typed
+
+    args = build_parser().parse_args(argv)
+    module, _, name = args.func.target
+    options = importlib.import_module(module).__dict__[name]
+    assert [f.name for f in fields(options) if not hasattr(args, f.name)] == []
+    assert type(typed(options, args)) is options

@@ -103,7 +103,7 @@ def test_a_chart_plays_with_its_bar_marked_and_a_broken_one_does_not_start(qtbot
     steps = engine.metrics().steps
     qtbot.waitUntil(lambda: engine.metrics().steps >= steps + bar_steps, timeout=WAIT_MS)
     window.transport.play.click()
-    qtbot.waitUntil(lambda: window.session is None and not window._stopping, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.session is None and not window.playing.stopping, timeout=WAIT_MS)
     assert window.last_summary["error"] is None
 
     window.transport.play.click()  # the broken chart: play does not start, and says why

@@ -113,7 +113,7 @@ def test_switches_while_playing_go_to_the_session(qtbot, fresh_config, presets):
     window.timer.stop()  # the stand-in has no transport to show
     panel, session = window.listen, StandIn(window.player)
     window.transport.set_playing(True)
-    window._started(session)
+    window.playing.started(session)
     assert not panel.source.isEnabled()  # the source opens devices: chosen while stopped
     panel.follow_button.click()
     panel.silence.setCurrentIndex(panel.silence.findData("stop"))

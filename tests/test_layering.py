@@ -34,10 +34,10 @@ LAYERS = (
     ("distill", "engine"),
     ("gui",),
     ("app",),  # the GUI's entry point
-    ("cli",),
+    ("cli",),  # the parser and its adapters: flags in, typed settings out (only here is argparse)
     ("__main__",),
 )
-LIGHT_MODULES = ("accomp", "accomp.config", "accomp.errors", "accomp.cli")
+LIGHT_MODULES = ("accomp", "accomp.config", "accomp.errors", "accomp.cli", "accomp.cli.engine", "accomp.cli.commands")
 
 # argv: JSON list of blocked top-level names, JSON list of modules to import.
 # stdout: JSON {"errors": {module: message}, "attempts": [[name, importer]], "loaded": [...]}.
@@ -210,5 +210,21 @@ def test_no_import_circles_between_modules():
 
 def test_the_graph_sees_lazy_imports():
     graph = import_graph()
-    assert "accomp.engine.engine" in graph["accomp.engine.commands"]  # imported inside play()
-    assert "accomp.engine.commands" in graph["accomp.cli"]  # named in a string: _lazy("accomp.engine.commands", ...)
+    assert "accomp.engine.session" in graph["accomp.engine.commands"]  # imported inside play()
+    assert "accomp.cli.engine" in graph["accomp.cli.parser"]  # named in a string: _lazy("accomp.cli.engine", ...)
+
+
+def test_only_the_cli_reads_argparse():
+    """Below :mod:`accomp.cli` commands take typed settings: no module imports argparse or
+    takes an ``argparse.Namespace``."""
+    root = Path(accomp.__file__).parent
+    found = []
+    for file in sorted(root.rglob("*.py")):
+        if file.relative_to(root).parts[0] == "cli":
+            continue
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if "argparse" in names or (isinstance(node, ast.Attribute) and node.attr == "Namespace"):
+                found.append(f"{file.relative_to(root.parent)}:{node.lineno}")
+    assert found == [], "argparse below the CLI: " + ", ".join(found)

@@ -405,10 +405,8 @@ def test_a_teacher_without_chords_needs_no_planner():
 
 
 def test_planner_train_refuses_an_impossible_dropout():
-    import argparse
-
     from accomp.errors import SettingsError
-    from accomp.model.planner_train import planner_train
+    from accomp.model.planner_train import PlannerTrainOptions, planner_train
 
     with pytest.raises(SettingsError, match="--dropout"):
-        planner_train(argparse.Namespace(dropout=1.5, styles="pop,chorale", hidden=64))
+        planner_train(PlannerTrainOptions(out="planner.safetensors", dropout=1.5, styles="pop,chorale", hidden=64))

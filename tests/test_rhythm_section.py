@@ -234,9 +234,9 @@ def test_flags_errors_and_the_presets_band(tmp_path, capsys):
     assert err.count("\n") == 0 and "no drum pattern 'polka'" in err and "pop-ballad" in err
     args = build_parser().parse_args(["play", "--preset", "pop", "--no-bass", "--drums", "off"])
     assert args.bass is False and args.drums == "off"
-    from accomp.engine.commands import _band
+    from accomp.cli.engine import _spec
 
-    assert _band(args, {"band": {"bass": True, "drums": "rock"}}) == Band(bass=False, drums=None)
+    assert _spec(args, None).band_for({"band": {"bass": True, "drums": "rock"}}) == Band(bass=False, drums=None)
     assert band_from_header({"band": {"bass": True, "drums": "bossa"}}) == Band(bass=True, drums="bossa")
     assert band_from_header({}).playing is False
     with pytest.raises(SettingsError):

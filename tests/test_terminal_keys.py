@@ -140,18 +140,18 @@ def test_not_a_terminal_is_a_clear_error():
 def test_play_takes_the_terminals_keys_when_there_is_no_keyboard(monkeypatch, extra, tty, ports, expected):
     from accomp.cli import build_parser
     from accomp.devices import midi, terminal_keys
-    from accomp.engine.commands import _terminal_keys
+    from accomp.cli.engine import wants_terminal_keys
 
     monkeypatch.setattr(terminal_keys, "available", lambda fd=None: tty)
     monkeypatch.setattr(midi, "list_ports", lambda api: (ports, []))
     args = build_parser().parse_args(["play", "--preset", "pop", *extra])
-    assert _terminal_keys(args) is expected
+    assert wants_terminal_keys(args) is expected
 
 
 def test_keys_with_no_lead_input_is_a_settings_error():
     from accomp.cli import build_parser
-    from accomp.engine.commands import _terminal_keys
+    from accomp.cli.engine import wants_terminal_keys
     from accomp.errors import SettingsError
 
     with pytest.raises(SettingsError, match="--keys"):
-        _terminal_keys(build_parser().parse_args(["play", "--preset", "pop", "--keys", "--no-midi-in"]))
+        wants_terminal_keys(build_parser().parse_args(["play", "--preset", "pop", "--keys", "--no-midi-in"]))

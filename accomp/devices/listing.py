@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 
 from accomp.devices.audio import refresh, sounddevice
 from accomp.devices.midi import api_name, compiled_apis, list_ports, quiet_stderr
@@ -48,13 +48,18 @@ def midi_ports() -> list[dict]:
     return found
 
 
-def list_devices(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class DevicesOptions:
+    json: bool = False  # print the list as JSON
+
+
+def list_devices(options: DevicesOptions) -> int:
     try:
         audio = audio_devices()
     except DeviceError as exc:
         audio = [{"host_api": "PortAudio", "devices": [], "unavailable": str(exc)}]
     midi = midi_ports()
-    if getattr(args, "json", False):
+    if options.json:
         print(json.dumps({"audio": audio, "midi": midi}, indent=2))
         return 0
     print("Audio (host API: devices)")

@@ -7,22 +7,22 @@ human playing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, LEAD
+from accomp.config import ACCOMP, LEAD, CorpusChoice
 from accomp.distill.stream import plan_leads, stream_accompaniment
 from accomp.errors import PresetError
 from accomp.model.generate import SamplerSettings, generate, style_weights
 from accomp.model.hardware import init_distributed, pick_device
+from accomp.model.harmony import DEFAULT_GUARD
 
 
 def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16, bars: int = 4, seed: int = 1, calibrate: bool = True,
@@ -60,7 +60,16 @@ def data_free_metrics(teacher, student, style: np.ndarray, spec, *, n: int = 16,
             "student_seconds_per_bar": round(per_bar, 5), "thresholds": thresholds}
 
 
-def calibrate(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class CalibrateOptions(CorpusChoice):
+    preset: str  # a name or a file
+    pieces: int = 64  # with a corpus: training pieces to take a 4-bar segment of
+    guard: float | None = None  # set the preset's guard strength first (None: keep it)
+    seed: int = 1
+    device: str = "auto"
+
+
+def calibrate(options: CalibrateOptions) -> int:
     """`accomp preset calibrate`: fit an existing preset's decision thresholds again, to its
     teacher on teacher-written leads (data-free) or, with ``--corpus``, to the human
     accompaniment of training-split leads; ``--guard`` sets the guard strength first."""
@@ -69,20 +78,20 @@ def calibrate(args: argparse.Namespace) -> int:
     from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
     from accomp.music.evaluate import format_table
 
-    device = pick_device(args.device)
-    path = resolve_preset(args.preset)
+    device = pick_device(options.device)
+    path = resolve_preset(options.preset)
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
-    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=args.guard)
+    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard)
     changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
-    if args.corpus:
-        thresholds, calibrated_on = human_calibration(student, style, spec, harmony, args)
-        metrics = human_figures(student, style, spec, harmony, args, calibrated_on)
+    if options.corpus:
+        thresholds, calibrated_on = human_calibration(student, style, spec, harmony, options)
+        metrics = human_figures(student, style, spec, harmony, options, calibrated_on)
         update_preset_header(path, thresholds=thresholds, metrics=metrics, **changes)
         print(format_table(metrics["table"], f"preset {path}, calibrated on {thresholds['leads']}; figures on {metrics['leads']}"))
     else:
-        metrics = data_free_metrics(teacher, student, style, spec, seed=args.seed, harmony=harmony)
+        metrics = data_free_metrics(teacher, student, style, spec, seed=options.seed, harmony=harmony)
         thresholds = metrics["thresholds"]
         update_preset_header(path, thresholds=thresholds, metrics=metrics, **changes)
         print(format_table(metrics["table"], f"preset {path} (vs the teacher on {metrics['leads']})"))
@@ -90,25 +99,25 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def human_calibration(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, *, bars: int = 4) -> tuple[dict, list]:
+def human_calibration(student, style: np.ndarray, spec, harmony, options: CalibrateOptions, *, bars: int = 4) -> tuple[dict, list]:
     """Thresholds fitted so that the student's density on human leads (one segment of
-    ``bars`` bars from each of ``args.pieces`` training pieces, drawn with ``args.seed``)
+    ``bars`` bars from each of ``options.pieces`` training pieces, drawn with ``options.seed``)
     matches the human accompaniment of the same segments; and those segments."""
     from accomp.distill.calibrate import calibrate_thresholds
     from accomp.model.commands import eval_segments
     from accomp.model.pieces import load_pieces
 
-    pieces, summary = load_pieces(args, spec, "train")
-    order = np.random.default_rng(args.seed).permutation(len(pieces))[: max(1, args.pieces)]
+    pieces, summary = load_pieces(options, spec, "train")
+    order = np.random.default_rng(options.seed).permutation(len(pieces))[: max(1, options.pieces)]
     segs = eval_segments([pieces[i] for i in order], bars * 4 * spec.steps_per_beat, None)
     lead = np.stack([p.tracks[LEAD] for p in segs])
     human = np.stack([p.tracks[ACCOMP] for p in segs])
-    found = calibrate_thresholds(student, lead, style, human, seed=args.seed, harmony=harmony)
+    found = calibrate_thresholds(student, lead, style, human, seed=options.seed, harmony=harmony)
     corpora = ", ".join(c["source"] for c in summary["corpora"])
-    return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {args.seed})"}, segs
+    return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {options.seed})"}, segs
 
 
-def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Namespace, calibrated_on: list, *,
+def human_figures(student, style: np.ndarray, spec, harmony, options: CalibrateOptions, calibrated_on: list, *,
                   bars: int = 4, pieces: int = 48) -> dict:
     """The preset's figures after a calibration on human playing, as its card shows them: the
     student against the human accompaniment of up to ``pieces`` validation songs (the
@@ -122,7 +131,7 @@ def human_figures(student, style: np.ndarray, spec, harmony, args: argparse.Name
     steps = bars * 4 * spec.steps_per_beat
     split = "validation"
     try:
-        segs = eval_segments(load_pieces(args, spec, "val", allow_empty=True)[0], steps, pieces)
+        segs = eval_segments(load_pieces(options, spec, "val", allow_empty=True)[0], steps, pieces)
     except CorpusError:
         split, segs = "training", calibrated_on
     lead = np.stack([p.tracks[LEAD] for p in segs])
@@ -152,32 +161,53 @@ def _progress_printer(mode: str, total: int):
     return show, bar.close
 
 
-def distill(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class DistillOptions:
+    teacher: str  # checkpoint
+    style: str | None = None  # one style of the teacher, or
+    mix: str | None = None  # a weighted style mix
+    out: str | None = None  # preset file to write; None: the user's preset folder
+    name: str | None = None  # the preset's name (None: the style or mix)
+    description: str | None = None
+    quick: bool = False
+    steps: int | None = None
+    minutes: float | None = None
+    objective: str | None = None  # consistency or regression
+    no_term: list[str] | None = None  # loss terms switched off
+    progress: str = "bar"  # bar, or jsonl for the GUI
+    guidance: float | None = None
+    planner: str | None = None
+    guard: float = DEFAULT_GUARD
+    seed: int | None = None
+    device: str = "auto"
+
+
+def distill(options: DistillOptions) -> int:
     from accomp.distill.loop import QUICK, DistillConfig, run_distill
     from accomp.model.checkpoint import load_teacher, run_state_path
     from accomp.model.preset import save_preset, user_dir
 
     from accomp.model.harmony import open_harmony
 
-    device, world, rank = init_distributed(args.device)
-    teacher, spec, _ = load_teacher(args.teacher, device)
-    weights = style_weights(teacher.cfg.styles, style=args.style, mix=args.mix)
-    harmony = open_harmony(args.planner, teacher.cfg.styles, args.guard, chords=teacher.cfg.chords)
-    if args.out:
-        out = Path(args.out)
+    device, world, rank = init_distributed(options.device)
+    teacher, spec, _ = load_teacher(options.teacher, device)
+    weights = style_weights(teacher.cfg.styles, style=options.style, mix=options.mix)
+    harmony = open_harmony(options.planner, teacher.cfg.styles, options.guard, chords=teacher.cfg.chords)
+    if options.out:
+        out = Path(options.out)
     else:  # the user's preset folder, created on first use
-        out = user_dir("presets") / f"{args.name or args.style or 'mix'}.safetensors"
+        out = user_dir("presets") / f"{options.name or options.style or 'mix'}.safetensors"
         out.parent.mkdir(parents=True, exist_ok=True)
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise PresetError(f"{out.parent}: output folder does not exist or is not writable")
-    cfg = DistillConfig(**(QUICK if args.quick else {}))
-    overrides = {k: v for k, v in dict(steps=args.steps, minutes=args.minutes, seed=args.seed, objective=args.objective,
-                                       guidance=args.guidance).items() if v is not None}
-    for term in args.no_term or []:
+    cfg = DistillConfig(**(QUICK if options.quick else {}))
+    overrides = {k: v for k, v in dict(steps=options.steps, minutes=options.minutes, seed=options.seed, objective=options.objective,
+                                       guidance=options.guidance).items() if v is not None}
+    for term in options.no_term or []:
         overrides[f"w_{term}"] = 0.0
     cfg = replace(cfg, **overrides)
-    name = args.name or (args.style if args.style else args.mix)
-    show, close = _progress_printer(args.progress, cfg.steps) if rank == 0 else ((lambda e: None), (lambda: None))
+    name = options.name or (options.style if options.style else options.mix)
+    show, close = _progress_printer(options.progress, cfg.steps) if rank == 0 else ((lambda e: None), (lambda: None))
     try:
         student, record = run_distill(teacher, weights, cfg, out, device=device, on_progress=show, rank=rank, world=world,
                                       planner=harmony.planner)
@@ -186,15 +216,15 @@ def distill(args: argparse.Namespace) -> int:
     if rank == 0:
         student.eval()
         metrics = data_free_metrics(teacher, student, weights, spec, seed=cfg.seed + 1, harmony=harmony)
-        style_info = {"name": name, "mix": args.mix or f"{args.style}=1", "weights": [float(w) for w in weights], "styles": list(teacher.cfg.styles)}
-        save_preset(student, args.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
-                    loss_weights=cfg.weights(), description=args.description or f"{name}, distilled from the bundled teacher",
+        style_info = {"name": name, "mix": options.mix or f"{options.style}=1", "weights": [float(w) for w in weights], "styles": list(teacher.cfg.styles)}
+        save_preset(student, options.teacher, out, style=style_info, distill=record, metrics=metrics, thresholds=metrics["thresholds"],
+                    loss_weights=cfg.weights(), description=options.description or f"{name}, distilled from the bundled teacher",
                     harmony=harmony.record())
         run_state_path(out).unlink(missing_ok=True)
-        _keep_bundled_teacher(Path(args.teacher), out)
+        _keep_bundled_teacher(Path(options.teacher), out)
         if harmony.planner is not None:
             _keep_bundled_teacher(Path(harmony.planner_file), out, kind="planners")
-        if args.progress == "jsonl":
+        if options.progress == "jsonl":
             print(json.dumps({"event": "done", "preset": str(out), "metrics": metrics}), flush=True)
         else:
             from accomp.music.evaluate import format_table
@@ -222,7 +252,22 @@ def _keep_bundled_teacher(teacher: Path, preset: Path, kind: str = "teachers") -
               "this preset needs that file to load", file=sys.stderr)
 
 
-def student_eval(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class StudentEvalOptions(CorpusChoice):
+    preset: str  # a name or a file
+    split: str = "val"
+    max_pieces: int = 64
+    bars: int = 8
+    teacher_steps: int = 12  # the teacher's sampler steps for its causal row
+    json: str | None = None  # also write the table here
+    guard: float | None = None  # None: the preset's
+    ablate: bool = False  # also rows with the guard off and with the planner off
+    whole_song: bool = False  # also a row planned by the bidirectional planner
+    seed: int = 0
+    device: str = "auto"
+
+
+def student_eval(options: StudentEvalOptions) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.commands import eval_segments, teacher_rows
     from accomp.model.pieces import load_pieces
@@ -230,40 +275,40 @@ def student_eval(args: argparse.Namespace) -> int:
     from accomp.model.preset import find_teacher, load_preset, resolve_preset
     from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, with_accomp, write_json
 
-    device = pick_device(args.device)
-    path = resolve_preset(args.preset)
+    device = pick_device(options.device)
+    path = resolve_preset(options.preset)
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
-    pieces, summary = load_pieces(args, spec, args.split)
-    segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
+    pieces, summary = load_pieces(options, spec, options.split)
+    segs = eval_segments(pieces, options.bars * 4 * spec.steps_per_beat, options.max_pieces)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     rows = reference_rows(segs)
     leads = np.stack([p.tracks[LEAD] for p in segs])
     student.init_state(style, batch=len(segs))  # a loaded preset traces its step once: not per bar
-    variants = [("", load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=args.guard), False)]
-    if args.ablate and teacher.cfg.chords:
+    variants = [("", load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard), False)]
+    if options.ablate and teacher.cfg.chords:
         variants += [(", guard off", load_harmony(header, path, teacher.cfg.styles, chords=True, guard=0.0), False),
                      (", planner off", None, False)]  # fmt: skip
-    if args.whole_song and teacher.cfg.chords:
+    if options.whole_song and teacher.cfg.chords:
         variants.append((", whole song", variants[0][1], True))
     student_s = 0.0
     for label, harmony, whole in variants:
         t0 = time.perf_counter()
-        acc = stream_accompaniment(student, leads, style, 16, args.seed, harmony=harmony, whole=whole)
+        acc = stream_accompaniment(student, leads, style, 16, options.seed, harmony=harmony, whole=whole)
         student_s = student_s or time.perf_counter() - t0
         rows[f"student {path.stem} (1 step{label})"] = [with_accomp(p, a) for p, a in zip(segs, acc)]
     t0 = time.perf_counter()
-    settings = SamplerSettings(steps=args.teacher_steps, seed=args.seed)
+    settings = SamplerSettings(steps=options.teacher_steps, seed=options.seed)
     teacher_causal = teacher_rows(teacher, segs, settings, device, modes=("causal",), planner=variants[0][1] and variants[0][1].planner)
     teacher_s = time.perf_counter() - t0
     rows.update(teacher_causal)
     table = evaluate_pieces(rows, segs)
-    bars_total = len(segs) * args.bars
-    print(format_table(table, f"{len(segs)} {args.split} pieces x {args.bars} bars; preset {path.name}"))
-    print(f"wall time per bar: student {student_s / bars_total * 1000:.1f} ms, teacher (causal, {args.teacher_steps} steps) "
+    bars_total = len(segs) * options.bars
+    print(format_table(table, f"{len(segs)} {options.split} pieces x {options.bars} bars; preset {path.name}"))
+    print(f"wall time per bar: student {student_s / bars_total * 1000:.1f} ms, teacher (causal, {options.teacher_steps} steps) "
           f"{teacher_s / bars_total * 1000:.1f} ms: {teacher_s / max(student_s, 1e-9):.0f}x")
-    if args.json:
-        write_json(args.json, {"rows": table, "n_pieces": len(segs), "split": args.split, "corpora": summary["corpora"],
+    if options.json:
+        write_json(options.json, {"rows": table, "n_pieces": len(segs), "split": options.split, "corpora": summary["corpora"],
                                "preset": str(path), "seconds_per_bar": {"student": student_s / bars_total, "teacher": teacher_s / bars_total}})
     return 0
 

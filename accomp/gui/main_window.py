@@ -6,7 +6,6 @@ no engine thread ever touches a widget.
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +14,6 @@ from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from accomp.errors import AccompError, PresetError
-from accomp.music.chords import chord_name
 from accomp.gui import player as play
 from accomp.gui.chords_panel import ChordsPanel
 from accomp.gui.collector import MainThreadCollector
@@ -30,16 +28,9 @@ from accomp.gui.notices import Notices
 from accomp.gui.presets_panel import PresetsPanel
 from accomp.gui.settings import KEYBOARD, METERS, Settings, load_settings, save_settings
 from accomp.gui.transport_bar import TransportBar
-from accomp.gui.views import LatencyView, PianoRoll, Waveforms, recent_key
+from accomp.gui.playing import FRAME_MS, Playing
+from accomp.gui.views import LatencyView, PianoRoll, Waveforms
 
-log = logging.getLogger("accomp.gui")
-# The views' redraw timer (30 Hz): each redraw holds Python's lock, which the audio callback
-# needs every few milliseconds, so the heavier views redraw less often (measured with
-# benchmarks/gui_stall.py: xruns while playing).
-FRAME_MS = 33
-WAVE_EVERY = 2  # frames between waveform updates (15 Hz)
-LATENCY_EVERY = 3  # frames between latency-view updates
-KEY_EVERY = 15  # frames between key estimates
 SAVE_DELAY_MS = 500
 NO_KEYBOARD_HINT = ("No MIDI keyboard found: the computer keyboard plays the melody (A S D F G H J K are C to C, "
                     "W E T Y U the black keys, Z / X an octave down / up). For more, plug a MIDI keyboard in and "
@@ -54,17 +45,13 @@ class MainWindow(QMainWindow):
         if settings is None:
             settings, notice = load_settings()
         self.settings = settings
-        self.session = None  # the LiveSession while playing
+        self.playing = Playing(self)
         self.player: play.ObservedPlayer | None = None  # the loaded preset
-        self._loading: Future | None = None  # the preset being loaded
-        self._stopping = False
-        self.take: play.Take | None = None  # the last recording
-        self.last_summary: dict | None = None  # of the last play
+        self.loading: Future | None = None  # the preset being loaded
         self.devices = play.DeviceList([], [])
         self.keyboard = ComputerKeyboard(octave=settings.keyboard_octave)
-        self.jobs = Jobs(self, self._job_failed)
+        self.jobs = Jobs(self, self.job_failed)
         self.distill_dialog = None
-        self._frame = 0
         self._build()
         self.transport.apply(settings)
         self.mixer.apply(settings)
@@ -74,11 +61,11 @@ class MainWindow(QMainWindow):
         self._save_timer = QTimer(self, singleShot=True, interval=SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save_settings)
         self.timer = QTimer(self, interval=FRAME_MS)
-        self.timer.timeout.connect(self._tick)
+        self.timer.timeout.connect(self.playing.tick)
         self.timer.start()
         self.collector = MainThreadCollector(self)
         self.collector.start()
-        self.keys = KeyFilter(self, self.keyboard, self.transport.play.toggle, self._send_lead)
+        self.keys = KeyFilter(self, self.keyboard, self.transport.play.toggle, self.playing.send_lead)
         QApplication.instance().installEventFilter(self.keys)
         if notice:
             self.notices.show_notice(notice)
@@ -127,11 +114,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([right, listen], [440, 300], Qt.Orientation.Vertical)
         self.show_status(HELP)
         t = self.transport
-        t.play_toggled.connect(self.set_playing)
-        t.panic.connect(self.panic)
-        t.tempo_changed.connect(self._tempo_changed)
+        t.play_toggled.connect(self.playing.set_playing)
+        t.panic.connect(self.playing.panic)
+        t.tempo_changed.connect(self.playing.tempo_changed)
         t.changed.connect(self._update_settings)
-        t.export.connect(self.export_take)
+        t.export.connect(self.playing.export_take)
         t.tapped.connect(lambda: self.session is not None and self.session.tap())
         self.presets.chosen.connect(self.choose_preset)
         self.presets.distill.connect(self.open_distill)
@@ -241,7 +228,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ jobs and errors
 
-    def _job_failed(self, exc: BaseException, what: str) -> None:
+    def job_failed(self, exc: BaseException, what: str) -> None:
         if isinstance(exc, AccompError):
             self.notices.show_notice(f"{what[:1].upper()}{what[1:]} failed: {exc}", "error")
         else:
@@ -300,12 +287,12 @@ class MainWindow(QMainWindow):
                 # The saved choice is broken: say so, and play the default.
                 return play.load_player(fallback, bar_steps), f"The saved preset cannot be used: {exc}"
 
-        self._loading = self.jobs.submit("loading the preset", load, on_done=self._preset_loaded, on_error=self._preset_failed)
+        self.loading = self.jobs.submit("loading the preset", load, on_done=self._preset_loaded, on_error=self._preset_failed)
 
     def _preset_loaded(self, loaded: tuple[play.ObservedPlayer, str | None]) -> None:
         player, notice = loaded
         self.player = player
-        self._loading = None
+        self.loading = None
         if notice:
             self.notices.show_notice(notice, "warning")
         self.presets.mark_active(player.path)
@@ -319,10 +306,10 @@ class MainWindow(QMainWindow):
             if isinstance(old, play.ObservedPlayer):
                 player.lead[:], player.accomp[:] = old.lead, old.accomp
             session.set_player(player)
-            self._show_playing(session)
+            self.playing.show_playing(session)
 
     def _preset_failed(self, exc: BaseException) -> None:
-        self._loading = None
+        self.loading = None
         now = f" Still playing: {self.player.name}." if self.player is not None else ""
         if isinstance(exc, AccompError):
             self.notices.show_notice(f"The preset cannot be used: {exc}.{now}", "error")
@@ -345,147 +332,27 @@ class MainWindow(QMainWindow):
         self.notices.show_notice(f"New preset '{path.stem}' is ready: choose it in the list.", "info")
         self.refresh_presets(select=self.player.path if self.player else None)
 
-    # ------------------------------------------------------------------ playing
+    # ------------------------------------------------------------------ playing (accomp.gui.playing)
 
-    def set_playing(self, on: bool) -> None:
-        if on and self.session is None and not self._stopping:
-            self._start()
-        elif not on and self.session is not None:
-            self._stop()
+    @property
+    def session(self):
+        """The LiveSession while playing, else None."""
+        return self.playing.session
 
-    def _start(self) -> None:
-        loading, current = self._loading, self.player
+    @session.setter
+    def session(self, session) -> None:
+        self.playing.session = session
 
-        def player() -> play.ObservedPlayer:  # on the helper thread, after any load queued before
-            if loading is not None and not loading.exception():
-                return loading.result()[0]
-            if current is None:
-                raise PresetError("no style preset is loaded: choose one in the list, or distil one")
-            return current
+    @property
+    def take(self) -> play.Take | None:
+        return self.playing.take
 
-        settings = self.settings
-        chart = self.chords.chart(report=True) if settings.chord_source == "chart" else None
-        self.take = play.new_take() if settings.record else None
-        self.transport.set_playing(True)
-        self.device_panel.set_playing(True)
-        self.chords.set_playing(True)
-        self.chords.playing_chart = chart
-        self.roll.clear_roll()
-        self.waveforms.clear_scope()
-        self.latency.reset()
-        self.jobs.submit("starting to play", lambda: play.start_live(settings, player(), self.take, chart),
-                         on_done=self._started, on_error=self._start_failed)  # fmt: skip
-
-    def _started(self, session) -> None:
-        self.session = session
-        self.listen.set_playing(session)
-        self.transport.taps_to_engine = self.settings.follow  # follow mode: taps on the audio clock
-        if self.player is None or session.engine.player is not self.player:
-            self.player = session.engine.player
-        if not self.transport.play.isChecked():  # stop was asked while the devices opened
-            self._stop()
-            return
-        self._show_playing(session)
-
-    def _show_playing(self, session) -> None:
-        """The status line while playing: the preset now playing, the output and the input."""
-        where = session.midi_in.port_name if session.midi_in is not None else (
-            "the computer keyboard" if self.settings.midi_in == KEYBOARD else "no MIDI input")  # fmt: skip
-        self.show_status(f"Playing {self.player.name} on {session.audio.device_name}, from {where}. {HELP}")
-
-    def _start_failed(self, exc: BaseException) -> None:
-        self._job_failed(exc, "starting to play")
-        self.transport.set_playing(False)
-        self.device_panel.set_playing(False)
-        self.chords.set_playing(False)
-        self.take = None
-
-    def _stop(self, reason: str | None = None) -> None:
-        session, self.session = self.session, None
-        self._stopping = True
-        self.transport.set_playing(False)
-        self.transport.taps_to_engine = False
-        self.transport.show_tempo(self.settings.tempo)
-        self.listen.set_playing(None)
-        self.chords.set_playing(False)
-        self.keys.release_all()
-
-        def stopped(summary: dict) -> None:
-            self._stopping = False
-            self.last_summary = summary
-            self.device_panel.set_playing(False)
-            log.info("play summary: %s", summary)
-            error = reason or summary.get("error")
-            if error:
-                self.notices.show_notice(f"Playing stopped: {error}", "error")
-                self.rescan()
-            if self.take is not None and self.take.midi.exists():
-                self.transport.export_button.setEnabled(True)
-                self.show_status(f"Recorded {self.take.midi.name} and {self.take.wav.name}", 6000)
-
-        def failed(exc: BaseException) -> None:
-            self._stopping = False
-            self.device_panel.set_playing(False)
-            self._job_failed(exc, "stopping")
-
-        self.jobs.submit("stopping", play.stop_live, session, on_done=stopped, on_error=failed)
-
-    def panic(self) -> None:
-        self.keys.release_all()
-        if self.session is not None:
-            self.session.panic()
-
-    def _tempo_changed(self, bpm: float) -> None:
-        self._update_settings({"tempo": bpm})
-        if self.session is not None:
-            self.session.set_tempo(bpm)
-
-    def _send_lead(self, status: int, pitch: int, velocity: int) -> None:
-        """A note from the computer keyboard: the engine's lead input has no other producer
-        then (no MIDI input is open), so the GUI thread may push it."""
-        session = self.session
-        if session is not None and session.midi_in is None and self.settings.midi_in == KEYBOARD and session.settings.input != "audio":
-            session.engine.receive(session.clock.now(), status, pitch, velocity)
-
-    def export_take(self) -> None:
-        from accomp.gui.export import export_take
-
-        if self.take is not None:
-            export_take(self, self.take, self.notices)
-
-    # ------------------------------------------------------------------ the timer
+    @property
+    def last_summary(self) -> dict | None:
+        return self.playing.last_summary
 
     def _tick(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        if session.ended.is_set():  # a device failed: the engine has stopped itself
-            self._stop(session.error or "the audio device stopped")
-            return
-        engine = session.engine
-        t = engine.transport
-        position = t.position(session.clock.now()) if t.running else None
-        self.transport.show_position(position, t.settings.steps_per_beat, t.steps_per_bar)
-        player = engine.player if isinstance(engine.player, play.ObservedPlayer) else None
-        self._frame += 1
-        self.roll.update_from(player)
-        if self._frame % WAVE_EVERY == 0:
-            self.waveforms.update_from(session)
-            state = session.listen_state()
-            self.listen.show_state(state)
-            self.transport.show_tempo(state.tempo)
-        if self._frame % LATENCY_EVERY == 0:  # the latency view: 10 Hz, its figures 3 Hz
-            self.latency.update_from(session, player, text=self._frame % (3 * LATENCY_EVERY) == 0)
-        if player is not None and self.chords.playing_chart is not None:
-            self.chords.show_bar(player.last_step, t.steps_per_bar)
-        if player is not None:  # every frame: a chord shown a beat late is a wrong chord
-            now, upcoming = player.chords()
-            self.transport.show_chords("–" if now is None else chord_name(now),
-                                       "" if upcoming is None or upcoming == now else f"next {chord_name(upcoming)}")
-        if player is not None and self._frame % KEY_EVERY == 0:
-            key = recent_key(player)
-            if key is not None:
-                self.transport.show_key(key)
+        self.playing.tick()
 
     # ------------------------------------------------------------------ quitting
 
@@ -496,7 +363,7 @@ class MainWindow(QMainWindow):
             self.distill_dialog.stop_for_quit()
         session, self.session = self.session, None
         if session is not None:
-            self.last_summary = self.jobs.run_now(play.stop_live, session)
+            self.playing.last_summary = self.jobs.run_now(play.stop_live, session)
         self.save_settings()
         self.jobs.shutdown()
         self.collector.stop()

@@ -72,6 +72,10 @@ class ObservedPlayer:
             return None, None
         return int(inner.chord), inner.chord_after(self.last_step)
 
+    def play_chart(self, chords_per_beat: np.ndarray | None) -> None:
+        """Follow a chart's chords (None: the planner's), from the next play on."""
+        self.inner.play_chart(chords_per_beat)
+
     def hold_chord(self, chord: int | None) -> None:
         """Arranger mode: the chord the left hand named (the engine's thread)."""
         self.inner.hold_chord(chord)
@@ -248,12 +252,10 @@ def live_settings(settings: Settings, take: Take | None = None):
                         listen=listen_settings(s), follow=follow_settings(s))  # fmt: skip
 
 
-def start_live(settings: Settings, player: ObservedPlayer, take: Take | None, chart=None):
-    """Build the engine around ``player`` and open every device; a LiveSession that plays.
-    ``chart``: the Chart to loop when the chords come from one (``settings.chord_source``)."""
-    from accomp.engine.engine import Engine, EngineSettings
-    from accomp.engine.live import LiveSession
-    from accomp.engine.transport import TransportSettings
+def session_spec(settings: Settings, take: Take | None = None, chart=None):
+    """The :class:`~accomp.engine.session.SessionSpec` a play starts with. ``chart``: the
+    Chart to loop when the chords come from one (``settings.chord_source``)."""
+    from accomp.engine.session import SessionSpec
 
     s = settings
     live = live_settings(s, take)
@@ -262,17 +264,17 @@ def start_live(settings: Settings, player: ObservedPlayer, take: Take | None, ch
             raise SettingsError("the chords come from a chart and the Chords panel has none that reads: open one, or mend the line it names")
         if tuple(chart.meter) != meter(s):
             raise SettingsError(f"the chart is in {chart.meter[0]}/{chart.meter[1]} and the band in {s.meter}: set the meter to match")
-    transport = TransportSettings(tempo=s.tempo, meter=meter(s), count_in_bars=s.count_in, click=s.click)
-    split = s.split_key if s.chord_source == "arranger" else None
-    engine = Engine(EngineSettings(sample_rate=s.sample_rate, block_frames=s.buffer, transport=transport, band=band(s),
-                                   split_key=split))  # fmt: skip
-    player.restart(engine.transport.steps_per_bar)
-    player.inner.play_chart(chart.per_beat() if s.chord_source == "chart" else None)
-    player.inner.hold_chord(None)
-    engine.player = player
-    session = LiveSession(engine, live, parts=parts(settings))
-    session.start()
-    return session
+    return SessionSpec(tempo=s.tempo, meter=meter(s), count_in=s.count_in, click=s.click,
+                       chart=chart if s.chord_source == "chart" else None,
+                       split_key=s.split_key if s.chord_source == "arranger" else None, band=band(s),
+                       parts=parts(s), accomp_program=s.mixer["accomp"].program, live=live)  # fmt: skip
+
+
+def start_live(settings: Settings, player: ObservedPlayer, take: Take | None, chart=None):
+    """Start ``player`` afresh on the settings' session and open every device; a LiveSession that plays."""
+    from accomp.engine.session import open_live
+
+    return open_live(session_spec(settings, take, chart), player)
 
 
 def stop_live(session) -> dict:

@@ -1,5 +1,5 @@
 """Audio leads in simulated time, the pieces of `accomp render LEAD.wav --preset pop -o OUT.mid`
-(:func:`accomp.engine.commands.render_audio` puts them together).
+(:func:`accomp.engine.session.render` puts them together).
 
 The recording goes through the live path exactly: cut into the audio callback's blocks,
 each block analysed by an :class:`~accomp.listen.analyzer.InputAnalyzer` when the block
@@ -11,12 +11,11 @@ the recording itself as the lead, with the accompaniment.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from accomp.errors import AudioFileError, SettingsError
+from accomp.errors import AudioFileError
 from accomp.listen.analyzer import InputAnalyzer, ListenSettings
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -168,10 +167,3 @@ def estimate_tempo(onsets: np.ndarray, sample_rate: int) -> float | None:
         score += np.exp(-0.5 * (d / 0.02) ** 2).sum(axis=1) * (1.0 if multiple >= 1 else 0.5)
     score *= np.exp(-0.5 * (np.log2(bpms / 110.0) / 0.6) ** 2)
     return float(bpms[int(np.argmax(score))])
-
-
-def listen_settings(args: argparse.Namespace) -> ListenSettings:
-    try:
-        return ListenSettings(gain_db=args.input_gain, gate_db=args.gate, mode=args.listen_mode)
-    except ValueError as exc:
-        raise SettingsError(str(exc)) from None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, FrameSpec
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, CorpusChoice, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.model.hardware import init_distributed, pick_device
 from accomp.model.pieces import load_pieces, read_lead
@@ -102,51 +102,69 @@ def quick_metrics(teacher, val: list[Piece], device, *, n: int = 16, steps: int 
 # ----------------------------------------------------------------------------- commands
 
 
-def teacher_train(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class TeacherTrainOptions(CorpusChoice):
+    out: str  # checkpoint file to write (.safetensors)
+    size: str = "auto"  # tiny, small, base; auto: base on CUDA, small on CPU
+    window: int = 64  # frames per training window
+    hop: int = 32  # frames between training window starts
+    steps: int = 4000
+    batch: int = 32
+    lr: float = 1e-3
+    minutes: float | None = None  # stop after this much wall-clock time
+    val_every: int = 250
+    no_metrics: bool = False  # skip the validation metrics at the end
+    init: str | None = None  # start from this teacher's weights
+    no_chords: bool = False  # no chord-plan conditioning
+    seed: int = 0
+    device: str = "auto"
+
+
+def teacher_train(options: TeacherTrainOptions) -> int:
     from accomp.model.teacher import SIZES, TeacherConfig
     from accomp.model.train import TrainConfig, TrainData, train_teacher
     from accomp.music.corpora import make_windows
 
-    device, world, rank = init_distributed(args.device)
-    out = Path(args.out)
+    device, world, rank = init_distributed(options.device)
+    out = Path(options.out)
     if not out.parent.is_dir():
         raise CorpusError(f"{out.parent}: output folder does not exist")
     spec = DEFAULT_SPEC
-    train_pieces, summary = load_pieces(args, spec, "train")
-    val_pieces, val_summary = load_pieces(args, spec, "val", allow_empty=True)
+    train_pieces, summary = load_pieces(options, spec, "train")
+    val_pieces, val_summary = load_pieces(options, spec, "val", allow_empty=True)
     if not val_pieces:  # a small folder may have no piece in the validation split
         print("accomp: notice: no validation pieces (corpus too small); validating on training pieces", file=sys.stderr)
         val_pieces, val_summary = train_pieces, {"corpora": "same as training (no validation pieces)"}
     styles = tuple(sorted({p.style for p in train_pieces}))
-    size = args.size if args.size != "auto" else ("base" if device.type == "cuda" else "small")
-    cfg = TeacherConfig(**SIZES[size], window=args.window, styles=styles, chords=not args.no_chords)
+    size = options.size if options.size != "auto" else ("base" if device.type == "cuda" else "small")
+    cfg = TeacherConfig(**SIZES[size], window=options.window, styles=styles, chords=not options.no_chords)
     init_weights = None
-    if args.init:
+    if options.init:
         from accomp.model.checkpoint import file_hash, load_teacher
 
-        start, _, start_header = load_teacher(args.init)
+        start, _, start_header = load_teacher(options.init)
         ignored = {"noise": None, "chords": None}  # a teacher without chord layers may gain them
         if start.cfg.to_dict() | ignored != cfg.to_dict() | ignored:
-            raise CorpusError(f"{args.init}: its model config differs from this run's (size, window or styles)")
+            raise CorpusError(f"{options.init}: its model config differs from this run's (size, window or styles)")
         init_weights = start.state_dict()
-        summary["initialised_from"] = {"file": Path(args.init).name, "hash": file_hash(args.init),
+        summary["initialised_from"] = {"file": Path(options.init).name, "hash": file_hash(options.init),
                                        "steps": start_header.get("training", {}).get("steps")}
-    rng = np.random.default_rng(args.seed)
-    train = TrainData.from_windows(make_windows(train_pieces, cfg.window, args.hop, rng=rng), styles)
+    rng = np.random.default_rng(options.seed)
+    train = TrainData.from_windows(make_windows(train_pieces, cfg.window, options.hop, rng=rng), styles)
     val = TrainData.from_windows(make_windows(val_pieces, cfg.window, cfg.window, rng=rng), styles)
     summary.update(
-        val=val_summary["corpora"], windows_train=len(train), windows_val=len(val), window=cfg.window, hop=args.hop,
+        val=val_summary["corpora"], windows_train=len(train), windows_val=len(val), window=cfg.window, hop=options.hop,
         styles=list(styles), augmentation=f"random transposition up to +-{6} semitones, kept on the keyboard",
         chord_labels=_label_summary(train_pieces),
     )
     if rank == 0:
         print(f"teacher '{size}' on {device}: {len(train)} training windows, {len(val)} validation windows, styles {', '.join(styles)}", file=sys.stderr)
-    tc = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, minutes=args.minutes,
-                     val_every=args.val_every, save_every=args.val_every)
-    torch.manual_seed(args.seed)
+    tc = TrainConfig(steps=options.steps, batch=options.batch, lr=options.lr, seed=options.seed, minutes=options.minutes,
+                     val_every=options.val_every, save_every=options.val_every)
+    torch.manual_seed(options.seed)
     record = train_teacher(
         cfg, tc, spec, train, val, out, summary, device=device, rank=rank, world=world,
-        final_metrics=(lambda ema: quick_metrics(ema, val_pieces, device)) if not args.no_metrics else None,
+        final_metrics=(lambda ema: quick_metrics(ema, val_pieces, device)) if not options.no_metrics else None,
         init_weights=init_weights,
     )
     if rank == 0:
@@ -170,29 +188,51 @@ def _label_summary(pieces: list[Piece]) -> dict:
             "mapped_to_nearest": sum(p.chords_mapped for p in pieces)}
 
 
-def teacher_sample(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class SamplerOptions:
+    steps: int = 12  # sampler steps
+    guidance: float = 1.5  # classifier-free guidance on style (1 = off)
+    lead_guidance: float = 1.0  # ... on the given lead
+    chunk: int = 16  # causal mode: frames generated per chunk
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeacherSampleOptions(SamplerOptions):
+    teacher: str  # checkpoint
+    output: str  # MIDI file to write
+    style: str | None = None  # one style of the teacher, or
+    mix: str | None = None  # a weighted style mix, e.g. pop=0.7,chorale=0.3
+    lead: str | None = None  # MIDI file with the lead; None: the teacher writes one too
+    causal: bool = False  # chunk by chunk
+    bars: int | None = None  # None: the lead's length, or 8
+    tempo: float = 100.0  # of a prompt-only sample
+
+
+def teacher_sample(options: TeacherSampleOptions) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.generate import SamplerSettings, generate, style_weights
 
-    device = pick_device(args.device)
-    teacher, spec, _ = load_teacher(args.teacher, device)
-    weights = style_weights(teacher.cfg.styles, style=args.style if not args.mix else None, mix=args.mix)
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, lead_guidance=args.lead_guidance, chunk=args.chunk,
-                               seed=args.seed)
-    out = Path(args.output)
+    device = pick_device(options.device)
+    teacher, spec, _ = load_teacher(options.teacher, device)
+    weights = style_weights(teacher.cfg.styles, style=options.style if not options.mix else None, mix=options.mix)
+    settings = SamplerSettings(steps=options.steps, guidance=options.guidance, lead_guidance=options.lead_guidance, chunk=options.chunk,
+                               seed=options.seed)
+    out = Path(options.output)
     if not out.parent.is_dir():
         raise MidiFileError(f"{out.parent}: output folder does not exist")
-    if args.lead:
-        base = read_lead(args.lead, spec)
-        if args.bars:
-            base = base.crop(0, min(base.n_steps, args.bars * 4 * spec.steps_per_beat))
+    if options.lead:
+        base = read_lead(options.lead, spec)
+        if options.bars:
+            base = base.crop(0, min(base.n_steps, options.bars * 4 * spec.steps_per_beat))
         lead_in = base.tracks[LEAD][None]
     else:
-        n = (args.bars or 8) * 4 * spec.steps_per_beat
-        base = Piece("prompt", "mix", spec, {LEAD: np.zeros((n, 2, spec.n_keys), np.uint8)}, tempos=[(0.0, round(60e6 / args.tempo))])
+        n = (options.bars or 8) * 4 * spec.steps_per_beat
+        base = Piece("prompt", "mix", spec, {LEAD: np.zeros((n, 2, spec.n_keys), np.uint8)}, tempos=[(0.0, round(60e6 / options.tempo))])
         lead_in = None
     t0 = time.perf_counter()
-    lead, accomp, nfe = generate(teacher, base.beat_in_bar[None], weights[None], settings, lead=lead_in, causal=args.causal, device=device)
+    lead, accomp, nfe = generate(teacher, base.beat_in_bar[None], weights[None], settings, lead=lead_in, causal=options.causal, device=device)
     seconds = time.perf_counter() - t0
     piece = Piece(base.piece_id, "generated", spec, {LEAD: lead[0], ACCOMP: accomp[0]}, tempos=base.tempos, meters=base.meters)
     save_midi(piece_to_midi(piece), out)
@@ -201,20 +241,30 @@ def teacher_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def teacher_eval(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class TeacherEvalOptions(SamplerOptions, CorpusChoice):
+    teacher: str  # checkpoint
+    planner: str | None = None  # None: the bundled one
+    split: str = "val"
+    max_pieces: int = 64
+    bars: int = 8  # per evaluated segment
+    json: str | None = None  # also write the table here
+
+
+def teacher_eval(options: TeacherEvalOptions) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.harmony import open_harmony
     from accomp.model.generate import SamplerSettings
     from accomp.music.evaluate import evaluate_pieces, format_table, reference_rows, write_json
 
-    device = pick_device(args.device)
-    teacher, spec, header = load_teacher(args.teacher, device)
-    pieces, summary = load_pieces(args, spec, args.split)
-    segs = eval_segments(pieces, args.bars * 4 * spec.steps_per_beat, args.max_pieces)
-    settings = SamplerSettings(steps=args.steps, guidance=args.guidance, lead_guidance=args.lead_guidance, chunk=args.chunk,
-                               seed=args.seed)
+    device = pick_device(options.device)
+    teacher, spec, header = load_teacher(options.teacher, device)
+    pieces, summary = load_pieces(options, spec, options.split)
+    segs = eval_segments(pieces, options.bars * 4 * spec.steps_per_beat, options.max_pieces)
+    settings = SamplerSettings(steps=options.steps, guidance=options.guidance, lead_guidance=options.lead_guidance, chunk=options.chunk,
+                               seed=options.seed)
     t0 = time.perf_counter()
-    harmony = open_harmony(args.planner, teacher.cfg.styles, 0.0, chords=teacher.cfg.chords)
+    harmony = open_harmony(options.planner, teacher.cfg.styles, 0.0, chords=teacher.cfg.chords)
     rows = {**reference_rows(segs), **teacher_rows(teacher, segs, settings, device, planner=harmony.planner)}
     if teacher.cfg.chords:  # how faithfully the texture voices a given plan: the human chords
         rows.update(teacher_rows(teacher, segs, settings, device, modes=("full view",), labelled=True))
@@ -224,11 +274,11 @@ def teacher_eval(args: argparse.Namespace) -> int:
         prompt = prompt_only_rows(teacher, [style], len(segs), segs[0].n_steps, settings, device, spec)
         table.update(evaluate_pieces(prompt, None, reference_set=[p for p in segs if p.style == style]))
     seconds = time.perf_counter() - t0
-    title = f"{len(segs)} {args.split} pieces x {args.bars} bars; {settings.sampler} {settings.steps} steps, guidance {settings.guidance}"
+    title = f"{len(segs)} {options.split} pieces x {options.bars} bars; {settings.sampler} {settings.steps} steps, guidance {settings.guidance}"
     title += f", lead guidance {settings.lead_guidance}" if settings.lead_guidance != 1 else ""
     print(format_table(table, title))
     print(f"({seconds:.0f} s)")
-    if args.json:
-        write_json(args.json, {"rows": table, "n_pieces": len(segs), "split": args.split, "corpora": summary["corpora"],
-                               "teacher": str(args.teacher), "settings": settings.__dict__, "bars": args.bars})
+    if options.json:
+        write_json(options.json, {"rows": table, "n_pieces": len(segs), "split": options.split, "corpora": summary["corpora"],
+                               "teacher": str(options.teacher), "settings": settings.__dict__, "bars": options.bars})
     return 0

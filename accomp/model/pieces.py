@@ -5,20 +5,19 @@ Shared by the teacher, planner and student commands and by `accomp render`.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from accomp.config import LEAD, FrameSpec
+from accomp.config import LEAD, CorpusChoice, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.music.frames import Piece
 
 NEEDS_PATH = ("pop909", "midi-folder", "pack")
 
 
-def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+def corpus_requests(options: CorpusChoice) -> list[tuple[str, str | None]]:
     """Pair each --corpus with its --path (pop909, midi-folder and pack take one, in order)."""
-    kinds = args.corpus if isinstance(args.corpus, list) else [args.corpus]
-    paths = list(args.path or []) if isinstance(args.path, list) else ([args.path] if args.path else [])
+    kinds = options.corpus if isinstance(options.corpus, list) else [options.corpus]
+    paths = list(options.path or []) if isinstance(options.path, list) else ([options.path] if options.path else [])
     out = []
     for kind in kinds:
         if kind in NEEDS_PATH:
@@ -32,14 +31,14 @@ def corpus_requests(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return out
 
 
-def load_pieces(args: argparse.Namespace, spec: FrameSpec, split: str, *, allow_empty: bool = False) -> tuple[list[Piece], dict]:
+def load_pieces(options: CorpusChoice, spec: FrameSpec, split: str, *, allow_empty: bool = False) -> tuple[list[Piece], dict]:
     """The pieces of every requested corpus for one split, plus a data summary."""
     from accomp.music.corpora import load_corpus, split_pieces
 
     pieces: list[Piece] = []
     summary: dict = {"corpora": [], "split": split}
-    for kind, path in corpus_requests(args):
-        result = load_corpus(kind, path, spec, style=getattr(args, "style", None), use_cache=not args.no_cache, progress=True)
+    for kind, path in corpus_requests(options):
+        result = load_corpus(kind, path, spec, style=options.style, use_cache=not options.no_cache, progress=True)
         chosen = split_pieces(result.pieces, split)
         pieces.extend(chosen)
         summary["corpora"].append(

@@ -10,7 +10,6 @@ summary, the training record and the validation accuracies.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from accomp.config import CorpusChoice
 from accomp.errors import CheckpointError, SettingsError
 from accomp.model.checkpoint import atomic_save_tensors, file_hash, read_tensors
 from accomp.model.planner import Planner, PlannerConfig, beat_lead, decide, features
@@ -186,24 +186,37 @@ def bundled_planner() -> Path:
 # ----------------------------------------------------------------------------- commands
 
 
-def planner_train(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class PlannerTrainOptions(CorpusChoice):
+    out: str  # planner file to write (.safetensors)
+    styles: str = "chorale,pop"  # the style vocabulary, comma separated
+    hidden: int = 192  # GRU width
+    dropout: float = 0.0
+    minutes: float = 10.0  # wall-clock budget for both planners
+    whole_share: float = 0.35  # share of the budget for the bidirectional planner
+    steps: int = 100000  # at most this many updates per planner
+    no_teacher: bool = False  # the causal planner on the labels alone
+    seed: int = 0
+
+
+def planner_train(options: PlannerTrainOptions) -> int:
     from accomp.config import DEFAULT_SPEC
     from accomp.model.pieces import load_pieces
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    if not 0.0 <= args.dropout < 1.0:
-        raise SettingsError(f"--dropout must be in [0, 1), not {args.dropout}")
-    cfg = PlannerConfig(styles=tuple(args.styles.split(",")), hidden=args.hidden, dropout=args.dropout)
-    train, summary = load_pieces(args, DEFAULT_SPEC, "train")
-    val, val_summary = load_pieces(args, DEFAULT_SPEC, "val")
+    if not 0.0 <= options.dropout < 1.0:
+        raise SettingsError(f"--dropout must be in [0, 1), not {options.dropout}")
+    cfg = PlannerConfig(styles=tuple(options.styles.split(",")), hidden=options.hidden, dropout=options.dropout)
+    train, summary = load_pieces(options, DEFAULT_SPEC, "train")
+    val, val_summary = load_pieces(options, DEFAULT_SPEC, "val")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     tr = [piece_beats(p, cfg.styles) for p in train]
     va = [piece_beats(p, cfg.styles) for p in val]
     log(f"planner: {len(tr)} training pieces ({sum(len(d.chords) for d in tr)} beats), {len(va)} validation")
     planner = Planner.create(cfg)
-    whole = _fit(planner.whole, tr, kind="whole", minutes=args.minutes * args.whole_share, steps=args.steps, seed=args.seed, log=log)
-    causal = _fit(planner.causal, tr, kind="causal", minutes=args.minutes * (1 - args.whole_share), steps=args.steps,
-                  seed=args.seed + 1, log=log, teacher=None if args.no_teacher else planner.whole)  # fmt: skip
+    whole = _fit(planner.whole, tr, kind="whole", minutes=options.minutes * options.whole_share, steps=options.steps, seed=options.seed, log=log)
+    causal = _fit(planner.causal, tr, kind="causal", minutes=options.minutes * (1 - options.whole_share), steps=options.steps,
+                  seed=options.seed + 1, log=log, teacher=None if options.no_teacher else planner.whole)  # fmt: skip
     metrics = {"val": accuracies(planner, va)}
     by_corpus = {}
     for c in summary["corpora"]:
@@ -213,18 +226,25 @@ def planner_train(args: argparse.Namespace) -> int:
     metrics["val_by_style"] = by_corpus
     log(f"validation chord accuracy: {json.dumps(metrics)}")
     save_planner(
-        planner, args.out,
+        planner, options.out,
         data=summary | {"val": val_summary},
-        training={"whole": whole, "causal": causal, "seed": args.seed, "teacher_kl": not args.no_teacher,
+        training={"whole": whole, "causal": causal, "seed": options.seed, "teacher_kl": not options.no_teacher,
                   "command": "accomp " + " ".join(sys.argv[1:])},
         metrics=metrics,
     )  # fmt: skip
-    print(f"wrote {args.out} ({file_hash(args.out)[:12]}): causal {metrics['val']['causal']:.3f}, "
+    print(f"wrote {options.out} ({file_hash(options.out)[:12]}): causal {metrics['val']['causal']:.3f}, "
           f"bidirectional {metrics['val']['bidirectional']:.3f} exact chord accuracy on {metrics['val']['beats']} validation beats")  # fmt: skip
     return 0
 
 
-def planner_eval(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class PlannerEvalOptions(CorpusChoice):
+    planner: str | None = None  # None: the bundled one
+    split: str = "val"
+    json: str | None = None  # also write the table here
+
+
+def planner_eval(options: PlannerEvalOptions) -> int:
     """`accomp planner eval`: exact chord accuracy per beat, per corpus, of both planners and
     the two baselines (repeat the last true chord; the rule-based harmonizer)."""
     from accomp.config import DEFAULT_SPEC
@@ -232,9 +252,9 @@ def planner_eval(args: argparse.Namespace) -> int:
     from accomp.music.chord_baselines import planner_baselines
     from accomp.music.evaluate import write_json
 
-    path = Path(args.planner) if args.planner else bundled_planner()
+    path = Path(options.planner) if options.planner else bundled_planner()
     planner, header = load_planner(path)
-    pieces, _ = load_pieces(args, DEFAULT_SPEC, args.split)
+    pieces, _ = load_pieces(options, DEFAULT_SPEC, options.split)
     table: dict[str, dict[str, float]] = {}
     for style in sorted({p.style for p in pieces}):
         chosen = [p for p in pieces if p.style == style]
@@ -243,10 +263,10 @@ def planner_eval(args: argparse.Namespace) -> int:
             "causal planner": mine["causal"], "bidirectional planner": mine["bidirectional"], **planner_baselines(chosen)}
     columns = ["causal planner", "bidirectional planner", "repeat last chord", "rule-based harmonizer"]
     width = max(len(k) for k in table) + 2
-    print(f"exact chord accuracy per beat ({args.split} split; planner {path.name})")
+    print(f"exact chord accuracy per beat ({options.split} split; planner {path.name})")
     print(" " * width + "".join(f"{c:>24}" for c in columns))
     for name, row in table.items():
         print(f"{name:<{width}}" + "".join(f"{row[c]:>24.3f}" for c in columns))
-    if args.json:
-        write_json(args.json, {"planner": path.name, "split": args.split, "rows": table})
+    if options.json:
+        write_json(options.json, {"planner": path.name, "split": options.split, "rows": table})
     return 0

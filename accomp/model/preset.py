@@ -10,6 +10,7 @@ in the bundled ``resources/teachers``, or in the user's teacher folder.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +195,19 @@ def accomp_program(header: dict | None) -> int | None:
     return program
 
 
-def set_sound(args) -> int:
+@dataclass(frozen=True)
+class SoundOptions:
+    """What `accomp preset sound` changes in a preset (None: keep it)."""
+
+    preset: str  # a name or a file
+    name: str | None = None  # the name the window and the recordings show
+    accomp_program: int | None = None  # General MIDI program of the accompaniment
+    bass: bool | None = None
+    drums: str | None = None  # a pattern name, or off
+    bass_program: int | None = None
+
+
+def set_sound(options: SoundOptions) -> int:
     """`accomp preset sound PRESET ...`: the sound a preset carries (its display name, the
     accompaniment's instrument, its band), written into its header; what is not given stays."""
     from dataclasses import asdict, replace
@@ -202,25 +215,25 @@ def set_sound(args) -> int:
     from accomp.errors import SettingsError
     from accomp.music.band import band_from_header, drums_choice
 
-    path = resolve_preset(args.preset)
+    path = resolve_preset(options.preset)
     header, _ = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
     changes: dict[str, Any] = {}
-    if args.name is not None:
-        if not args.name.strip() or len(args.name) > 60:
+    if options.name is not None:
+        if not options.name.strip() or len(options.name) > 60:
             raise SettingsError("--name: give 1 to 60 characters")
-        changes["style"] = {**header.get("style", {}), "name": args.name.strip()}
-    if args.accomp_program is not None:
-        if not 0 <= args.accomp_program < 128:
-            raise SettingsError(f"--accomp-program {args.accomp_program}: give a General MIDI program 0..127")
-        changes["instruments"] = {**(header.get("instruments") or {}), "accomp": args.accomp_program}
+        changes["style"] = {**header.get("style", {}), "name": options.name.strip()}
+    if options.accomp_program is not None:
+        if not 0 <= options.accomp_program < 128:
+            raise SettingsError(f"--accomp-program {options.accomp_program}: give a General MIDI program 0..127")
+        changes["instruments"] = {**(header.get("instruments") or {}), "accomp": options.accomp_program}
     band = band_from_header(header)
-    if args.bass is not None:
-        band = replace(band, bass=args.bass)
-    if args.drums is not None:
-        band = replace(band, drums=drums_choice(args.drums))
-    if args.bass_program is not None:
-        band = replace(band, bass_program=args.bass_program)  # Band checks its range
-    if any(v is not None for v in (args.bass, args.drums, args.bass_program)):
+    if options.bass is not None:
+        band = replace(band, bass=options.bass)
+    if options.drums is not None:
+        band = replace(band, drums=drums_choice(options.drums))
+    if options.bass_program is not None:
+        band = replace(band, bass_program=options.bass_program)  # Band checks its range
+    if any(v is not None for v in (options.bass, options.drums, options.bass_program)):
         changes["band"] = {k: v for k, v in asdict(band).items() if v is not None}
     if changes:
         update_preset_header(path, **changes)

@@ -16,7 +16,6 @@ are left out. The chart takes the file's first time signature and tempo.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import dataclass
@@ -126,30 +125,42 @@ def midi_chart(path: str | Path) -> MidiChart:
 # ----------------------------------------------------------------------------- commands
 
 
-def chart_from_midi(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ChartFromMidiOptions:
+    file: str  # MIDI file
+    out: str | None = None  # chart file to write; None: print it
+
+
+def chart_from_midi(options: ChartFromMidiOptions) -> int:
     """`accomp chart from-midi FILE [-o OUT]`."""
     from accomp.files import write_text
 
-    if args.out and Path(args.out).suffix.lower() != CHART_SUFFIX:
-        raise SettingsError(f"-o {args.out}: a chart is a text file; name it *{CHART_SUFFIX}")
-    chart = midi_chart(args.file)
-    if args.out:
-        write_text(args.out, chart.text)
-        print(f"wrote {args.out}: {chart.beats} beats, {chart.changes} chords, from {chart.source}")
+    if options.out and Path(options.out).suffix.lower() != CHART_SUFFIX:
+        raise SettingsError(f"-o {options.out}: a chart is a text file; name it *{CHART_SUFFIX}")
+    chart = midi_chart(options.file)
+    if options.out:
+        write_text(options.out, chart.text)
+        print(f"wrote {options.out}: {chart.beats} beats, {chart.changes} chords, from {chart.source}")
     else:
         sys.stdout.write(chart.text)
         print(f"({chart.beats} beats, {chart.changes} chords, from {chart.source})", file=sys.stderr)
     return 0
 
 
-def chart_show(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ChartShowOptions:
+    file: str  # chart file
+    transpose: int = 0  # semitones, -11..11
+
+
+def chart_show(options: ChartShowOptions) -> int:
     """`accomp chart show FILE [--transpose N]`: the chart as the band will play it."""
-    if not -11 <= args.transpose <= 11:
-        raise SettingsError(f"--transpose {args.transpose}: give -11..11 semitones")
-    chart = read_chart(args.file)
-    if args.transpose:
-        chart = chart.transposed(args.transpose)
+    if not -11 <= options.transpose <= 11:
+        raise SettingsError(f"--transpose {options.transpose}: give -11..11 semitones")
+    chart = read_chart(options.file)
+    if options.transpose:
+        chart = chart.transposed(options.transpose)
     tempo = f"{chart.tempo:g} bpm" if chart.tempo else "the session's tempo"
-    print(f"{chart.title or Path(args.file).stem}: {len(chart.bars)} bars of {chart.meter[0]}/{chart.meter[1]}, {tempo}")
+    print(f"{chart.title or Path(options.file).stem}: {len(chart.bars)} bars of {chart.meter[0]}/{chart.meter[1]}, {tempo}")
     print(chart.lead_sheet())
     return 0

@@ -17,19 +17,18 @@ are pooled over pieces as :mod:`accomp.music.metrics` documents.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MIDI_SUFFIXES
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MIDI_SUFFIXES, CorpusChoice
 from accomp.errors import AccompError, CorpusError, MidiFileError, SettingsError
 from accomp.files import write_text
 from accomp.music.baselines import BASELINES
@@ -202,23 +201,31 @@ def _read_file(path: Path) -> Piece:
     return with_accomp(piece, accomp_roll(piece))
 
 
-def _load_references(args: argparse.Namespace) -> list[Piece]:
+@dataclass(frozen=True, kw_only=True)
+class EvalOptions(CorpusChoice):
+    files: Sequence[str] = ()  # MIDI files with tracks 'lead' and 'accomp'
+    split: str = "val"  # train, val or all
+    max_pieces: int | None = None
+    json: str | None = None  # also write the table here
+
+
+def _load_references(options: EvalOptions) -> list[Piece]:
     from accomp.music.corpora import load_corpus, split_pieces
 
     result = load_corpus(
-        args.corpus,
-        args.path,
+        options.corpus,
+        options.path,
         DEFAULT_SPEC,
-        style=args.style,
-        use_cache=not args.no_cache,
+        style=options.style,
+        use_cache=not options.no_cache,
         progress=sys.stderr.isatty(),
     )
     if result.skipped:
         print(f"accomp: {len(result.skipped)} file(s) of the corpus skipped", file=sys.stderr)
-    pieces = split_pieces(result.pieces, args.split)
+    pieces = split_pieces(result.pieces, options.split)
     if not pieces:
-        raise CorpusError(f"{args.corpus}: no pieces in the '{args.split}' split")
-    return pieces[: args.max_pieces] if args.max_pieces else pieces
+        raise CorpusError(f"{options.corpus}: no pieces in the '{options.split}' split")
+    return pieces[: options.max_pieces] if options.max_pieces else pieces
 
 
 def _files_rows(groups: dict[str, list[Piece]], refs: list[Piece]) -> tuple[dict[str, list[Piece]], int]:
@@ -239,29 +246,29 @@ def _files_rows(groups: dict[str, list[Piece]], refs: list[Piece]) -> tuple[dict
     return rows, len(leads)
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(options: EvalOptions) -> int:
     """Print the metrics table (and write it as JSON with ``--json``). Returns the exit code."""
-    if args.max_pieces is not None and args.max_pieces < 1:
-        raise SettingsError(f"--max-pieces must be at least 1, got {args.max_pieces}")
-    if not args.files and not args.corpus:
+    if options.max_pieces is not None and options.max_pieces < 1:
+        raise SettingsError(f"--max-pieces must be at least 1, got {options.max_pieces}")
+    if not options.files and not options.corpus:
         raise CorpusError("nothing to evaluate: give MIDI files or --corpus NAME")
-    refs = _load_references(args) if args.corpus else []
-    if args.files:
+    refs = _load_references(options) if options.corpus else []
+    if options.files:
         groups = {
-            name: [_read_file(f) for f in files[: args.max_pieces]] for name, files in file_groups(args.files).items()
+            name: [_read_file(f) for f in files[: options.max_pieces]] for name, files in file_groups(options.files).items()
         }
         candidates, n_pieces = _files_rows(groups, refs)
     else:
         candidates, n_pieces = reference_rows(refs), len(refs)
     rows = evaluate_pieces(candidates, refs, reference_set=refs)
-    where = f"{args.corpus} {args.split}" if args.corpus else "files"
+    where = f"{options.corpus} {options.split}" if options.corpus else "files"
     print(format_table(rows, title=f"{where}: {n_pieces} piece(s)"))
-    if args.json:
+    if options.json:
         payload = {
             "rows": rows,
             "n_pieces": n_pieces,
-            "split": args.split if args.corpus else None,
-            "corpus": args.corpus,
+            "split": options.split if options.corpus else None,
+            "corpus": options.corpus,
         }
-        write_json(args.json, payload)
+        write_json(options.json, payload)
     return 0

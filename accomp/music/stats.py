@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from accomp.config import ONSET, SUSTAIN
+from accomp.config import ONSET, SUSTAIN, CorpusChoice
 from accomp.errors import AccompError
 from accomp.music.chords import N_CHORDS, NO_CHORD, chord_name
 from accomp.music.evaluate import write_json
@@ -158,30 +158,40 @@ def format_chords(chords: dict) -> list[str]:
     ]
 
 
-def data_stats(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class StatsOptions(CorpusChoice):
+    json: str | None = None  # also write the statistics here
+
+
+def data_stats(options: StatsOptions) -> int:
     """The ``accomp data stats`` command: print the table, maybe write JSON; exit code 0."""
     started = time.perf_counter()
     result = load_corpus(
-        args.corpus,
-        args.path,
-        style=args.style,
-        use_cache=not args.no_cache,
+        options.corpus,
+        options.path,
+        style=options.style,
+        use_cache=not options.no_cache,
         progress=True,
     )
     elapsed = time.perf_counter() - started
     stats = corpus_stats(result)
     stats["load_seconds"] = round(elapsed, 3)
     print(format_stats(stats))
-    if args.json:
-        write_json(args.json, stats)
-        print(f"\nwrote {args.json}")
+    if options.json:
+        write_json(options.json, stats)
+        print(f"\nwrote {options.json}")
     return 0
 
 
-def data_pack(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, kw_only=True)
+class PackOptions(CorpusChoice):
+    out: str  # the pack file to write (.npz)
+
+
+def data_pack(options: PackOptions) -> int:
     """The ``accomp data pack`` command: the corpus as one pack file; exit code 0."""
-    result = load_corpus(args.corpus, args.path, style=args.style, use_cache=not args.no_cache, progress=True)
-    out = Path(args.out)
+    result = load_corpus(options.corpus, options.path, style=options.style, use_cache=not options.no_cache, progress=True)
+    out = Path(options.out)
     if not out.parent.is_dir():
         raise AccompError(f"{out.parent}: output folder does not exist")
     origin = pack_corpus(result, out)

@@ -1,12 +1,13 @@
-"""The one argparse tree of accomp. Subcommands import their heavy modules lazily."""
+"""The one argparse tree of accomp. Subcommands import their heavy modules lazily (:mod:`accomp.cli.commands`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from accomp import __version__
+from accomp.cli.commands import command
 from accomp.config import DEFAULT_TEACHER_FILE
 from accomp.errors import AccompError
 from accomp.music.drums import PATTERNS as DRUM_PATTERNS
@@ -17,15 +18,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        return importlib.import_module(module).__dict__[func](args)
-
-    return run
 
 
 def _add_corpus_args(p: argparse.ArgumentParser, *, required: bool, multiple: bool = False, packs: bool = True) -> None:
@@ -51,27 +43,27 @@ def _add_corpus_args(p: argparse.ArgumentParser, *, required: bool, multiple: bo
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="accomp", description="accomp: an AI band mate that plays along with you.")
     parser.add_argument("--version", action="version", version=f"accomp {__version__}")
-    parser.set_defaults(func=_lazy("accomp.app", "launch"))
+    parser.set_defaults(func=command("accomp.app", "launch", "LaunchOptions"))
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("launch", help="open the app (the default when no command is given)")
     p.add_argument("--play", action="store_true", help="start playing as soon as the preset is loaded")
     p.add_argument("--quit-after", type=float, metavar="S",
                    help="close the window S seconds after it opened (after playing started, with --play); print a JSON summary")
-    p.set_defaults(func=_lazy("accomp.app", "launch"))
+    p.set_defaults(func=command("accomp.app", "launch", "LaunchOptions"))
 
     data = sub.add_parser("data", help="corpus tools")
     data_sub = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = data_sub.add_parser("stats", help="pieces, frames, hours, ranges and skipped files of a corpus")
     _add_corpus_args(p, required=True)
     p.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
-    p.set_defaults(func=_lazy("accomp.music.stats", "data_stats"))
+    p.set_defaults(func=command("accomp.music.stats", "data_stats", "StatsOptions"))
     p = data_sub.add_parser(
         "pack", help="write a corpus as one file that trains anywhere (e.g. on a GPU machine without the source files)"
     )
     _add_corpus_args(p, required=True, packs=False)
     p.add_argument("--out", required=True, help="pack file to write (.npz)")
-    p.set_defaults(func=_lazy("accomp.music.stats", "data_pack"))
+    p.set_defaults(func=command("accomp.music.stats", "data_pack", "PackOptions"))
 
     p = sub.add_parser("eval", help="quality metrics: human reference vs baselines (vs model outputs)")
     p.add_argument("files", nargs="*", help="MIDI files with tracks 'lead' and 'accomp' (e.g. model outputs)")
@@ -79,18 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
     p.add_argument("--max-pieces", type=int, default=None, help="evaluate at most this many pieces")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    p.set_defaults(func=_lazy("accomp.music.evaluate", "evaluate"))
+    p.set_defaults(func=command("accomp.music.evaluate", "evaluate", "EvalOptions"))
 
     chart = sub.add_parser("chart", help="chord chart tools (the charts --chart plays: docs/charts.md)")
     chart_sub = chart.add_subparsers(title="chart commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = chart_sub.add_parser("from-midi", help="a chart from a MIDI file's chords (its chord symbols, else its accompaniment)")
     p.add_argument("file", help="MIDI file")
     p.add_argument("-o", "--out", help="chart file to write (.txt; default: print it)")
-    p.set_defaults(func=_lazy("accomp.music.chart_midi", "chart_from_midi"))
+    p.set_defaults(func=command("accomp.music.chart_midi", "chart_from_midi", "ChartFromMidiOptions"))
     p = chart_sub.add_parser("show", help="check a chart and print it bar by bar, as the band will play it")
     p.add_argument("file", help="chart file (.txt)")
     p.add_argument("--transpose", type=int, default=0, metavar="N", help="move the chart N semitones (-11..11)")
-    p.set_defaults(func=_lazy("accomp.music.chart_midi", "chart_show"))
+    p.set_defaults(func=command("accomp.music.chart_midi", "chart_show", "ChartShowOptions"))
 
     _add_teacher(sub)
     _add_planner(sub)
@@ -98,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("devices", help="list audio host APIs and devices, and MIDI ports (every API)")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
-    p.set_defaults(func=_lazy("accomp.devices.listing", "list_devices"))
+    p.set_defaults(func=command("accomp.devices.listing", "list_devices", "DevicesOptions"))
     _add_engine(sub)
     return parser
 
@@ -109,7 +101,7 @@ DEFAULT_TEACHER = f"resources/teachers/{DEFAULT_TEACHER_FILE}"
 def _bundled_teacher() -> str:
     from pathlib import Path
 
-    return str(Path(__file__).resolve().parents[1] / DEFAULT_TEACHER)
+    return str(Path(__file__).resolve().parents[2] / DEFAULT_TEACHER)
 
 
 GUARD_DEFAULT = 1.0  # accomp.model.harmony.DEFAULT_GUARD (the CLI imports no torch)
@@ -138,7 +130,7 @@ def _add_distill(sub) -> None:
                    help=f"decision-time guard: threshold raise for notes off the planned chord (0 = off; default {GUARD_DEFAULT})")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=_lazy("accomp.distill.commands", "distill"))
+    p.set_defaults(func=command("accomp.distill.commands", "distill", "DistillOptions"))
 
     preset = sub.add_parser("preset", help="style preset tools")
     psub = preset.add_subparsers(title="preset commands", metavar="COMMAND", parser_class=_Parser, required=True)
@@ -149,7 +141,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--bass", action=argparse.BooleanOptionalAction, default=None, help="a bass part on the chord roots")
     p.add_argument("--drums", default=None, metavar="PATTERN", help="drums in this pattern (pop-ballad, rock, swing, bossa, waltz) or off")
     p.add_argument("--bass-program", type=int, default=None, metavar="N", help="General MIDI program of the bass (0-127)")
-    p.set_defaults(func=_lazy("accomp.model.preset", "set_sound"))
+    p.set_defaults(func=command("accomp.model.preset", "set_sound", "SoundOptions"))
     p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free), "
                         "or with --corpus to the human density of a corpus's training split")
     p.add_argument("preset", help="preset name or file")
@@ -158,7 +150,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--guard", type=float, default=None, help="set the preset's guard strength first (0 = off; default: keep it)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=_lazy("accomp.distill.commands", "calibrate"))
+    p.set_defaults(func=command("accomp.distill.commands", "calibrate", "CalibrateOptions"))
 
     student = sub.add_parser("student", help="evaluate a distilled student preset")
     ssub = student.add_subparsers(title="student commands", metavar="COMMAND", parser_class=_Parser, required=True)
@@ -175,7 +167,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--whole-song", action="store_true", help="also a row planned by the bidirectional planner from the whole lead")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=_lazy("accomp.distill.commands", "student_eval"))
+    p.set_defaults(func=command("accomp.distill.commands", "student_eval", "StudentEvalOptions"))
 
 
 def _add_sound_args(p: argparse.ArgumentParser) -> None:
@@ -258,7 +250,7 @@ def _add_engine(sub) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl+C)")
     p.add_argument("--record", metavar="OUT", help="record the session to OUT.mid and OUT.wav")
     p.add_argument("--metrics-json", metavar="FILE", help="also write the end-of-play summary as JSON")
-    p.set_defaults(func=_lazy("accomp.engine.commands", "play"))
+    p.set_defaults(func=command("accomp.cli.engine", "play"))
 
     p = sub.add_parser("render", help="accompany a MIDI file or a recording offline, through the live engine in simulated time")
     p.add_argument("lead", metavar="LEAD", nargs="?", help="MIDI file with the lead (its only track, or the lead rule), "
@@ -276,7 +268,7 @@ def _add_engine(sub) -> None:
                    help="recording: its tempo to start from (default: estimated); a chart alone: its tempo (default: the chart's)")
     p.add_argument("--meter", default="4/4", help="recording: its meter")
     p.add_argument("--no-follow", action="store_true", help="recording: keep the starting tempo instead of following it")
-    p.set_defaults(func=_lazy("accomp.engine.commands", "render"))
+    p.set_defaults(func=command("accomp.cli.engine", "render"))
 
 
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:
@@ -309,7 +301,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--no-chords", action="store_true", help="no chord-plan conditioning (the teacher learns harmony from the rolls alone)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_train"))
+    p.set_defaults(func=command("accomp.model.commands", "teacher_train", "TeacherTrainOptions"))
 
     p = tsub.add_parser("sample", help="accompany a lead, or write lead and accompaniment from a style")
     p.add_argument("--teacher", required=True, help="teacher checkpoint")
@@ -322,7 +314,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--tempo", type=float, default=100.0, help="tempo of a prompt-only sample")
     p.add_argument("-o", "--output", required=True, help="MIDI file to write")
     _add_sampler_args(p)
-    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_sample"))
+    p.set_defaults(func=command("accomp.model.commands", "teacher_sample", "TeacherSampleOptions"))
 
     p = tsub.add_parser("eval", help="metrics table: teacher (full view, causal, prompt-only) vs human and baselines")
     p.add_argument("--teacher", required=True, help="teacher checkpoint")
@@ -333,7 +325,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--bars", type=int, default=8, help="bars per evaluated segment")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     _add_sampler_args(p)
-    p.set_defaults(func=_lazy("accomp.model.commands", "teacher_eval"))
+    p.set_defaults(func=command("accomp.model.commands", "teacher_eval", "TeacherEvalOptions"))
 
 
 def _add_planner(sub) -> None:
@@ -350,13 +342,13 @@ def _add_planner(sub) -> None:
     p.add_argument("--steps", type=int, default=100000, help="at most this many updates per planner")
     p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_lazy("accomp.model.planner_train", "planner_train"))
+    p.set_defaults(func=command("accomp.model.planner_train", "planner_train", "PlannerTrainOptions"))
     p = psub.add_parser("eval", help="chord accuracy per beat against the labels: causal, bidirectional, and two baselines")
     p.add_argument("--planner", default=None, help="planner file (default: the bundled one)")
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
-    p.set_defaults(func=_lazy("accomp.model.planner_train", "planner_eval"))
+    p.set_defaults(func=command("accomp.model.planner_train", "planner_eval", "PlannerEvalOptions"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
