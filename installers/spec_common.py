@@ -22,8 +22,13 @@ RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py")]
 # Modules nothing in accomp uses (some are optional imports of its libraries).
 EXCLUDES = [
     "tkinter", "_tkinter", "IPython", "jupyter_client", "notebook", "pytest", "_pytest", "pytestqt",
-    "matplotlib",  # optional plotting in librosa.display, music21.graph, pyqtgraph exporters
-    "sklearn",  # librosa's decompose/segment modules only; accomp uses librosa.filters
+    "matplotlib",  # optional plotting in music21.graph and pyqtgraph's exporters
+    # librosa is a test dependency only (accomp.listen.filterbanks has the two filter banks the
+    # app used it for); numba (and its LLVM) is an optional speed-up in pyqtgraph.
+    "librosa", "numba", "llvmlite", "sklearn",
+    # torch's compiler stack (torch.compile, torch.export, symbolic shapes) imports these; the
+    # app runs its models eagerly and never reaches it. Pillow: optional image I/O in pyqtgraph.
+    "sympy", "mpmath", "networkx", "PIL",
     "tensorboard", "torch.utils.tensorboard", "torch.testing._internal.distributed",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuick3D",
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebChannel",
@@ -44,6 +49,14 @@ DROP_PREFIXES = (
     "PySide6/scripts/", "PySide6/glue/", "PySide6/doc/", "PySide6/Qt/libexec/",
 )  # fmt: skip
 KEEP = {"torch/bin/torch_shm_manager"}  # 'import torch' checks that it is there (Linux, macOS)
+# PyInstaller's torch hook keeps every torch module twice, compiled in the archive and as its
+# .py source beside it (35 MB), for TorchScript, which reads Python source. The app only
+# traces its student (torch.jit.trace, accomp.model.student): the source of the modules that
+# tracing and the traced layers come from stays; the rest is kept compiled only.
+MODULE_COLLECTION_MODE = {
+    "torch": "pyz",
+    **dict.fromkeys(("torch.jit", "torch.nn", "torch.ao", "torch._jit_internal", "torch.functional"), "pyz+py"),
+}
 
 
 def datas(soundfont: str | None) -> list[tuple[str, str]]:
