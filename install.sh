@@ -33,11 +33,12 @@ done
 
 # ---------------------------------------------------------------- system packages (apt-get)
 
-# The app: PortAudio for sounddevice, ALSA for MIDI, the default SoundFont (FluidR3 GM, MIT),
-# Qt 6's runtime libraries (what its xcb platform plugin links: libqxcb.so, libQt6XcbQpa.so)
-# and a font for the window's text.
+# The app: PortAudio for sounddevice, ALSA for MIDI, the default SoundFont (FluidR3 GM, MIT;
+# FluidR3 Mono, MIT, its compressed mono version: 24 MB instead of 148, what the Linux bundle
+# carries, and the app's fallback), Qt 6's runtime libraries (what its xcb platform plugin
+# links: libqxcb.so, libQt6XcbQpa.so) and a font for the window's text.
 app_packages=(
-    libportaudio2 libasound2 fluid-soundfont-gm
+    libportaudio2 libasound2 fluid-soundfont-gm fluidr3mono-gm-soundfont
     libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
     libxcb-shape0 libxcb-render-util0 libxcb-image0 libxcb-randr0 libxcb-xkb1 libxcb-xfixes0
     libxcb-shm0 libxcb-sync1 libxcb-util1

@@ -1,4 +1,4 @@
-"""PyInstaller runtime hook: the bundled FluidR3 GM SoundFont is the default sound.
+"""PyInstaller runtime hook: the bundled SoundFont (FluidR3 Mono GM on Linux) is the default sound.
 
 Where the build found the SoundFont it copied it to ``soundfonts/`` in the bundle; this
 points ``ACCOMP_SOUNDFONT`` (accomp.synth.soundfont's own setting) at it unless the user

@@ -10,6 +10,7 @@ runtime hook ``rthook_soundfont.py`` points ``ACCOMP_SOUNDFONT`` at it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -22,8 +23,11 @@ RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py")]
 # Modules nothing in accomp uses (some are optional imports of its libraries).
 EXCLUDES = [
     "tkinter", "_tkinter", "IPython", "jupyter_client", "notebook", "pytest", "_pytest", "pytestqt",
-    "matplotlib",  # optional plotting in librosa.display, music21.graph, pyqtgraph exporters
-    "sklearn",  # librosa's decompose/segment modules only; accomp uses librosa.filters
+    "matplotlib",  # optional plotting in music21.graph and pyqtgraph's exporters
+    # librosa is a test dependency only (accomp.listen.filterbanks has the two filter banks the
+    # app used it for); numba (and its LLVM) is an optional speed-up in pyqtgraph.
+    "librosa", "numba", "llvmlite", "sklearn",
+    "PIL",  # Pillow: optional image I/O in pyqtgraph and music21
     "tensorboard", "torch.utils.tensorboard", "torch.testing._internal.distributed",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuick3D",
     "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.QtWebChannel",
@@ -44,6 +48,29 @@ DROP_PREFIXES = (
     "PySide6/scripts/", "PySide6/glue/", "PySide6/doc/", "PySide6/Qt/libexec/",
 )  # fmt: skip
 KEEP = {"torch/bin/torch_shm_manager"}  # 'import torch' checks that it is there (Linux, macOS)
+
+
+def _torch_modules_reading_their_source() -> list[str]:
+    """torch's config modules (torch._dynamo.config, ...): torch.utils._config_module reads
+    their source when they are imported (torch.optim's optimizers import torch._dynamo)."""
+    root = Path(importlib.util.find_spec("torch").origin).parent
+    return [
+        ".".join(("torch", *path.relative_to(root).with_suffix("").parts))
+        for path in root.rglob("*.py")
+        if "testing" not in path.parts and "install_config_module(" in path.read_text(errors="replace")
+    ]
+
+
+# PyInstaller's torch hook keeps every torch module twice, compiled in the archive and as its
+# .py source beside it (35 MB), for TorchScript, which reads Python source. The app only
+# traces its student (torch.jit.trace, accomp.model.student): the source of the modules that
+# tracing and the traced layers come from stays, and that of the config modules; the rest
+# is kept compiled only.
+MODULE_COLLECTION_MODE = {
+    "torch": "pyz",
+    **dict.fromkeys(("torch.jit", "torch.nn", "torch.ao", "torch._jit_internal", "torch.functional"), "pyz+py"),
+    **dict.fromkeys(_torch_modules_reading_their_source(), "pyz+py"),
+}
 
 
 def datas(soundfont: str | None) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,16 @@ from accomp.errors import DeviceError
 
 tinysoundfont = pytest.importorskip("tinysoundfont")
 
-from accomp.synth.soundfont import DEFAULT_PARTS, PartSound, Synth, default_soundfont, load_soundfont  # noqa: E402
+from accomp.synth.soundfont import (  # noqa: E402
+    CLICK_HIGH,
+    CLICK_LOW,
+    DEFAULT_PARTS,
+    DEFAULT_SOUNDFONTS,
+    PartSound,
+    Synth,
+    default_soundfont,
+    load_soundfont,
+)
 
 SR = 48000
 BLOCK = 128
@@ -43,7 +53,26 @@ def first_sound(audio: np.ndarray, threshold: float = 1e-6) -> int:
 def test_the_default_soundfont_is_licence_clean_fluid_r3(soundfont):
     if os.environ.get("ACCOMP_SOUNDFONT"):
         pytest.skip("ACCOMP_SOUNDFONT chooses another font")
-    assert soundfont.name.startswith("FluidR3_GM")  # MIT; never TimGM6mb (GPL-2)
+    assert soundfont.name.startswith(("FluidR3_GM", "FluidR3Mono_GM"))  # MIT; never TimGM6mb (GPL-2)
+    assert all(Path(p).name.startswith(("FluidR3_GM", "FluidR3Mono_GM")) for p in DEFAULT_SOUNDFONTS)
+
+
+@pytest.mark.parametrize("path", [p for p in DEFAULT_SOUNDFONTS if Path(p).is_file()] or [None])
+def test_every_default_soundfont_has_the_general_midi_sounds_the_app_plays(path):
+    """All 128 programs, the standard drum kit with the metronome's wood blocks and the
+    drums' kick, snare and hi-hat: a font missing one would play silence for that part."""
+    if path is None:
+        pytest.skip("no default SoundFont installed")
+    font = load_soundfont(path)
+    assert [p for p in range(128) if font.get_preset_index(0, p) < 0] == []
+    assert font.get_preset_index(128, 0) >= 0
+    ring = EventRing()
+    synth = Synth(SR, BLOCK, [ring], parts=[PartSound("drums", 9, drums=True, volume=1.0)], soundfont=path)
+    for k, key in enumerate((CLICK_HIGH, CLICK_LOW, 36, 38, 42)):  # wood blocks, kick, snare, closed hi-hat
+        ring.push(k * 100 * BLOCK, 0, NOTE_ON, key, 100)
+    audio = render(synth, 500)
+    for k in range(5):
+        assert np.abs(audio[k * 100 * BLOCK : (k + 1) * 100 * BLOCK]).max() > 0.01
 
 
 @pytest.mark.parametrize("content", [None, b"", b"RIFF\x10\x00\x00\x00WAVEfmt ", b"RIFF\x10\x00\x00\x00sfbk" + b"\x00" * 64])

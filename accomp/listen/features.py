@@ -13,13 +13,15 @@ so the analysis thread pays Python's overhead once per batch, not once per frame
   soon as one holds only the new note, to start the note before the long frames can.
 - **Onset strength**: log-mel spectral flux with a maximum filter across bands (SuperFlux,
   Böck & Widmer 2013), which ignores vibrato and counts only energy that appears.
-- **Chroma**: librosa's chroma filter bank over the power that appeared since the frame
+- **Chroma**: a chroma filter bank (librosa's, in accomp.listen.filterbanks) over the power that appeared since the frame
   before an onset, so a strummed chord's notes are heard, not the ones still ringing.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from accomp.listen.filterbanks import chroma_filters, mel_filters
 
 A4 = 440.0
 
@@ -147,13 +149,10 @@ class OnsetStrength:
     """
 
     def __init__(self, sample_rate: int, n_fft: int, *, n_mels: int = 64, lag: int = 2, floor_db: float = -60.0) -> None:
-        import librosa
-
         self.n_fft = n_fft
         self.lag = lag
         self.window = np.hanning(n_fft).astype(np.float32)
-        self.mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=30.0,
-                                       fmax=min(8000.0, sample_rate / 2)).astype(np.float32)  # fmt: skip
+        self.mel = mel_filters(sample_rate, n_fft, n_mels, 30.0, min(8000.0, sample_rate / 2))
         # Mel power of a full-band signal at floor_db, per band: below it, log power is flat.
         norm = float(np.sum(self.window**2))
         self.floor = float(10 ** (floor_db / 10) * norm / n_mels * 2)
@@ -187,9 +186,7 @@ class Chroma:
     """Pitch-class profile of the power that appeared between two spectra."""
 
     def __init__(self, sample_rate: int, n_fft: int) -> None:
-        import librosa
-
-        self.filters = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0, norm=None).astype(np.float32)
+        self.filters = chroma_filters(sample_rate, n_fft)
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
         self.filters[:, (freqs < 180.0) | (freqs > 2500.0)] = 0.0  # partials a frame resolves to a semitone
 

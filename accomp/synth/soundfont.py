@@ -42,14 +42,17 @@ from accomp.realtime.rings import EventRing, earliest
 from accomp.errors import DeviceError
 
 ENV_SOUNDFONT = "ACCOMP_SOUNDFONT"
-# Licence-clean General MIDI SoundFonts, where distributions install them. FluidR3_GM is MIT
-# (Debian/Ubuntu: fluid-soundfont-gm, which install.sh installs).
+# Licence-clean General MIDI SoundFonts, where distributions install them, the first found
+# wins. FluidR3_GM is MIT (Debian/Ubuntu: fluid-soundfont-gm); FluidR3Mono_GM, its mono
+# version compressed to .sf3 (MIT; fluidr3mono-gm-soundfont), is what the Linux bundle
+# carries. install.sh installs both.
 DEFAULT_SOUNDFONTS = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf3",
     "/usr/local/share/soundfonts/FluidR3_GM.sf2",
     "/opt/homebrew/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf3/FluidR3Mono_GM.sf3",
 )
 MAX_VIEWS_PER_SIDE = 256
 CLICK_HIGH = 76  # GM hi wood block: the first beat of a bar

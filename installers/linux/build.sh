@@ -16,7 +16,8 @@
 # Environment:
 #   ACCOMP_TORCH_INDEX=URL       as for install.sh; when unset and pip's configuration gives a
 #                                CUDA build, the CPU build is put in from PyTorch's CPU index
-#   ACCOMP_BUNDLE_SOUNDFONT=FILE the SoundFont to bundle (default: Debian's FluidR3_GM.sf2)
+#   ACCOMP_BUNDLE_SOUNDFONT=FILE the SoundFont to bundle (default: Debian's FluidR3Mono_GM.sf3,
+#                                which install.sh installs)
 set -euo pipefail
 
 PYINSTALLER_VERSION=6.22.3
@@ -69,10 +70,10 @@ say "freezing the app (PyInstaller; a few minutes)"
     --distpath build/pyinstaller/dist --workpath build/pyinstaller/work installers/linux/accomp.spec
 
 mv build/pyinstaller/dist/accomp "$stage"
-# torch's, LLVM's and Python's libraries ship with their symbol tables (about 110 MB); only
+# torch's and Python's libraries ship with their symbol tables (about 100 MB); only
 # these are stripped: strip breaks libraries that auditwheel patched (numpy's OpenBLAS).
 strip --strip-unneeded "$stage"/_internal/torch/lib/lib{torch_cpu,torch_python,c10}.so \
-    "$stage"/_internal/llvmlite/binding/libllvmlite.so "$stage"/_internal/libpython3.*.so.* \
+    "$stage"/_internal/libpython3.*.so.* \
     "$stage"/_internal/python3.*/lib-dynload/*.so
 mkdir -p "$stage/licenses"
 "$py" installers/bundled_licences.py build/pyinstaller/work/accomp --texts "$stage/licenses" >"$stage/licenses/BUNDLED.txt"
@@ -80,7 +81,7 @@ install -m 755 installers/linux/launcher.sh "$stage/accomp"
 install -m 755 installers/linux/add-to-menu.sh "$stage/add-to-menu.sh"
 install -m 644 installers/linux/accomp.desktop installers/linux/README.txt build/accomp.png THIRD_PARTY_LICENSES "$stage/"
 [[ -d $stage/_internal/resources/presets && -d $stage/_internal/resources/teachers ]] || die "the models are missing from the bundle"
-[[ -d $stage/_internal/soundfonts ]] || say "warning: no SoundFont bundled (none at ${ACCOMP_BUNDLE_SOUNDFONT:-/usr/share/sounds/sf2/FluidR3_GM.sf2}); the bundle will need one installed"
+[[ -d $stage/_internal/soundfonts ]] || say "warning: no SoundFont bundled (none at ${ACCOMP_BUNDLE_SOUNDFONT:-/usr/share/sounds/sf3/FluidR3Mono_GM.sf3}); the bundle will need one installed"
 
 say "packing dist/$NAME.tar.gz"
 tar -C build -cf - "$NAME" | gzip -6 > "dist/$NAME.tar.gz.tmp"
