@@ -187,3 +187,29 @@ def test_render_checks_where_it_writes_before_it_renders(tmp_path, preset, capsy
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err, (name, err)
     assert rendered == [] and not (tmp_path / "out.txt").exists() and not (tmp_path / "x.mid").exists()
+
+
+def test_device_auto_keeps_the_device_whose_step_is_faster(preset):
+    import time
+
+    from accomp.engine.accompanist import fastest
+
+    def slowed() -> Accompanist:  # a stand-in for a device whose every step costs 2 ms more
+        acc = Accompanist.from_preset(preset, device="cpu")
+        step = acc.student.step
+
+        def slow_step(*args, **kwargs):
+            time.sleep(0.002)
+            return step(*args, **kwargs)
+
+        acc.student.step = slow_step
+        return acc
+
+    chosen, timings = fastest({"slow": slowed, "fast": lambda: Accompanist.from_preset(preset, device="cpu")})
+    assert set(timings) == {"slow", "fast"} and timings["slow"] > timings["fast"] + 0.0015
+    assert chosen.device_timings == timings
+    assert chosen.student.step.__name__ != "slow_step"
+    frame = chosen.step(0, np.zeros((2, chosen.student.cfg.n_keys), np.uint8), 0)  # the stream starts afresh
+    assert frame.shape == (2, chosen.student.cfg.n_keys)
+    auto = Accompanist.from_preset(preset, device="auto")  # this machine: the CPU, or the faster of CPU and GPU
+    assert auto.device.type == "cpu" or set(auto.device_timings) == {"cpu", "cuda"}

@@ -194,7 +194,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grace-ms", type=float, default=30.0, help="a late lead note still changes its step this long")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu",
-                   help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto, cuda or cuda:N")
+                   help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto (whichever of the CPU and a GPU runs the step faster here, timed at start-up), cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
     p.add_argument("--guard", type=float, default=None,
                    help="decision-time guard: how firmly notes off the planned chord are held back (0 = off; default: the preset's)")

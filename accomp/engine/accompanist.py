@@ -37,6 +37,7 @@ from accomp.config import ONSET, SUSTAIN
 from accomp.music.chords import CHORD_FEATURES, CHROMA, INTERVALS, N_CHORDS, NO_CHORD, quality_of, root_of
 
 WARMUP_STEPS = 8
+PROBE_STEPS = 48  # steps timed per device when --device auto chooses
 GUIDE_RANGE = (52, 72)  # MIDI keys (E3..B4) where the third of a named chord is added when missing
 ROOT_RANGE = (36, 60)  # MIDI keys (C2..B3) where its root is added, below the part, when missing
 
@@ -62,6 +63,7 @@ class Accompanist:
         self.bar_steps = bar_steps
         self.seed = seed
         self.device = next(student.parameters()).device
+        self.device_timings: dict[str, float] = {}  # --device auto: median step seconds per device tried
         k = student.cfg.n_keys
         self._lead = torch.zeros(2, k, device=self.device)
         self._noise = torch.zeros(2, k, device=self.device)
@@ -95,14 +97,38 @@ class Accompanist:
         """The preset's student on ``device``: the CPU unless asked, since one streaming step
         (batch 1, a few dozen small kernels) measured slower on a GPU (H200: p50 1.6-2.3 ms)
         than on one CPU thread (0.6-1.2 ms), before the copy back that each step needs.
+        ``auto``: whichever of the CPU and a CUDA GPU (when there is one) runs this preset's
+        step faster on this machine, measured here (:func:`fastest`).
         ``guard`` overrides the preset's guard strength (0: off)."""
         from accomp.model.preset import load_preset, resolve_preset
 
         resolved = resolve_preset(str(path)) if not Path(path).is_file() else Path(path)
-        student, header = load_preset(resolved, pick_device(device))
-        weights = np.asarray(header["style"]["weights"], dtype=np.float32)
-        harmony = load_harmony(header, resolved, student.cfg.styles, chords=student.cfg.chords, guard=guard)
-        return cls(student, weights, bar_steps=bar_steps, seed=seed, header=header, harmony=harmony)
+
+        def build(name: str) -> "Accompanist":
+            student, header = load_preset(resolved, pick_device(name))
+            weights = np.asarray(header["style"]["weights"], dtype=np.float32)
+            harmony = load_harmony(header, resolved, student.cfg.styles, chords=student.cfg.chords, guard=guard)
+            return cls(student, weights, bar_steps=bar_steps, seed=seed, header=header, harmony=harmony)
+
+        if device != "auto":
+            return build(device)
+        candidates = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        return fastest({name: (lambda name=name: build(name)) for name in candidates})[0]
+
+    def time_steps(self, steps: int = PROBE_STEPS) -> float:
+        """Median seconds of one step as the engine calls it (the model, the plan and the copy
+        back), on silence after a warm-up; the stream starts afresh afterwards."""
+        import time
+
+        self.warm_up()
+        lead = np.zeros_like(self._frame)
+        times = []
+        for step in range(steps):
+            started = time.perf_counter()
+            self.step(step, lead, step % self.bar_steps)
+            times.append(time.perf_counter() - started)
+        self.reset()
+        return float(np.median(times))
 
     @property
     def delay(self) -> int:
@@ -261,3 +287,22 @@ class Accompanist:
                 self._guides[slot] = min(under or candidates, key=lambda k: abs(k - target))
                 frame[ONSET, self._guides[slot]] = 1
             frame[SUSTAIN, self._guides[slot]] = 1
+
+
+def fastest(builders: dict) -> tuple["Accompanist", dict[str, float]]:
+    """``--device auto``: build the accompanist on each candidate device (name -> builder),
+    time its step (:meth:`Accompanist.time_steps`) and keep the fastest; the timings (median
+    seconds per device) are kept on it as ``device_timings``. One candidate is not timed."""
+    if len(builders) == 1:
+        (name, build), = builders.items()
+        chosen = build()
+        chosen.device_timings = {}
+        return chosen, {}
+    timings, best = {}, None
+    for name, build in builders.items():
+        candidate = build()
+        timings[name] = candidate.time_steps()
+        if best is None or timings[name] < timings[best[0]]:
+            best = (name, candidate)
+    best[1].device_timings = timings
+    return best[1], timings
