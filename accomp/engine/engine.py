@@ -46,7 +46,6 @@ from accomp.music.chords import NO_CHORD
 from accomp.realtime.rings import EventRing
 
 
-
 def _part(part: str, name: str, *, settable: bool = False) -> property:
     """Attribute ``name`` of the engine's ``part``, read (and set) on the engine, where its
     callers find it."""
