@@ -241,5 +241,5 @@ def test_panic_then_stop_in_the_same_block_keeps_the_panics_note_offs_in_the_rec
     track = mido.MidiFile(tmp_path / "r.mid").tracks[2]
     ticks = np.cumsum([m.time for m in track])
     ends = [tick for tick, m in zip(ticks, track) if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0)]
-    beats_at_cut = e.transport.beats_since_origin(e._earliest(panic))
+    beats_at_cut = e.transport.beats_since_origin(e.scheduler.earliest(panic))
     assert ends == [round(beats_at_cut * OUT_TICKS_PER_BEAT)]

@@ -18,10 +18,9 @@ which stay in time order, and to the engine's record ring as parts :data:`BASS` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
+from accomp.engine.parts import BASS, DRUMS, Record
 from accomp.engine.transport import Transport
 from accomp.music.band import Band
 from accomp.music.bass import BASS_CHANNEL, bass_pattern, bass_pitch
@@ -30,10 +29,8 @@ from accomp.music.drums import DRUM_CHANNEL, drum_pattern, hits, ring_16ths
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON
 from accomp.realtime.rings import EventRing
 
-BASS, DRUMS = 3, 4  # part indices, after the engine's LEAD, ACCOMP, CLICK
 NO_DUE = 1 << 62
 ROWS = (BASS, DRUMS)  # row 0: bass keys, row 1: drum keys
-Record = Callable[[int, int, int, int, int], None]  # (time, part, status, data1, data2)
 
 
 class RhythmSection:

@@ -1,0 +1,265 @@
+"""The engine's scheduler: grid steps decided ahead of their time, and re-decided.
+
+Per grid step ``k`` (starting at sample ``S_k``):
+
+1. At ``S_k - lookahead`` the scheduler takes the lead frame of step ``k`` from the lead input
+   (:meth:`~accomp.engine.lead.LeadInput.open`) and asks the player for the accompaniment
+   frame of step ``k``; its notes are scheduled at ``S_k`` (:class:`~accomp.engine.voice.AccompVoice`).
+2. While the step is open (``open_for`` after it began: the grace window, and for a note
+   heard in the audio input, which reaches the engine some time after it began, the heard
+   grace too), a late lead onset re-decides it (:meth:`StepPlayer.redo`, from the state
+   before step ``k``); what changed is scheduled at once: ``slack`` into the first block not
+   rendered yet.
+
+The only time the scheduler reads is the sample clock it is given (live: the one the audio
+callback drives, to know how long a model step took; offline: none, a step takes no simulated
+time). While the engine *rests* (a follower waits for the player), decisions are silent.
+
+The rhythm section (:mod:`accomp.engine.rhythm`) is scheduled with each decided step, at the
+same sample as its accompaniment, over the chord the player planned for the beat; a
+re-decision that changes the chord changes the bass. The recording also gets the chords: a
+``CHORD`` event at each beat whose chord differs from the one before (the take's markers).
+The metronome (click to the synth, MIDI clock to MIDI out) is scheduled a little ahead.
+
+Dynamics: the accompaniment plays ``ACCOMP_UNDER_LEAD`` (87 %) of the lead's running level
+(:attr:`~accomp.engine.lead.LeadInput.level`), accented by where the step falls:
+``DOWNBEAT_ACCENT`` louder on a bar's first step, ``OFFBEAT_SOFTER`` softer between beats,
+clamped to 1..127.
+
+Each decision and re-decision logs its model time (``LOG_SIZE`` kept) and one latency row per
+lead onset it answered (:class:`~accomp.engine.latency.LatencyLog`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import numpy as np
+
+from accomp.engine.latency import LatencyLog
+from accomp.engine.lead import LeadInput
+from accomp.engine.parts import ACCOMP, CLICK, Record
+from accomp.engine.rhythm import RhythmSection
+from accomp.engine.settings import EngineSettings
+from accomp.engine.transport import Metronome, Transport
+from accomp.engine.voice import AccompVoice
+from accomp.music.band import Band
+from accomp.music.chords import NO_CHORD
+from accomp.realtime.notes import CHORD
+from accomp.realtime.rings import EventRing
+
+LOG_SIZE = 4096  # recent step timings and lead-note latencies kept for the metrics
+ACCOMP_UNDER_LEAD = 0.87  # the accompaniment's velocity against the lead's running level
+DOWNBEAT_ACCENT = 6  # velocity added on the first step of a bar
+OFFBEAT_SOFTER = 6  # velocity taken off steps between beats
+
+
+class StepPlayer(Protocol):
+    """Decides the accompaniment one grid step at a time (the accompanist implements it)."""
+
+    def step(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        """Accompaniment frame ``(2, K)`` uint8 of ``step`` given its lead frame ``(2, K)``."""
+
+    def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
+        """Decide the last step again, from the state before it, with an updated lead frame."""
+
+    # Optional: ``chord`` (the chord index of the beat decided last, for the rhythm section
+    # and the recording's chord markers) and ``chord_after(step)`` (the next beat's, where
+    # known in advance; None otherwise).
+
+
+class Scheduler:
+    def __init__(self, settings: EngineSettings, transport: Transport, lead: LeadInput, record: Record, *,
+                 lookahead: int, open_for: int, slack: int) -> None:  # fmt: skip
+        """``lookahead``: samples a step is decided before it starts; ``open_for``: samples it
+        stays open after; ``slack``: how far into the first block not rendered yet a
+        re-decision's notes go."""
+        self.settings = settings
+        self.transport = transport
+        self.lead = lead
+        self._record = record
+        self.lookahead, self.open_for, self.slack = lookahead, open_for, slack
+        self.block = settings.block_frames
+        self.player: StepPlayer | None = None
+        self.clock = None  # live: the sample clock (a decision is scheduled from the time after the model step ran)
+        self.resting = False  # True: decisions are silent (a follower waits for the player)
+        cap = settings.ring_capacity
+        self.accomp_synth = EventRing(cap)  # -> synth
+        self.accomp_midi = EventRing(cap)  # -> MIDI out
+        self.click_synth = EventRing(cap)  # -> synth
+        self.clock_midi = EventRing(cap)  # -> MIDI out (MIDI clock, start, stop)
+        self.band_synth = EventRing(cap)  # -> synth (bass and drums)
+        self.band_midi = EventRing(cap)  # -> MIDI out (bass and drums)
+        self.voice = AccompVoice(settings, transport, self.accomp_synth,
+                                 self.accomp_midi if settings.midi_out_accomp else None, record)  # fmt: skip
+        self.metronome = Metronome(transport)
+        self.rhythm = self._rhythm_section(settings.band)
+        self._marked = NO_CHORD  # the chord the recording was last told
+        self._silence = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # what a resting engine plays
+        self.step_s = np.zeros(LOG_SIZE, dtype=np.float64)  # model time of recent decisions
+        self.n_steps = 0  # decisions and re-decisions
+        self.redos = 0
+        self.plan_revisions = 0  # re-decisions after which the player said it changed its chord plan
+        self.latency = LatencyLog(LOG_SIZE)  # per lead onset taken into account: when it was heard
+
+    # ------------------------------------------------------------------ control
+
+    def start_at(self, sample: int) -> None:
+        """Start the transport with the count-in's first step (or step 0) at ``sample``."""
+        self.transport.start(sample)
+        self.lead.next_step = -self.transport.count_in_steps
+        self._marked = NO_CHORD
+
+    def _rhythm_section(self, band: Band) -> RhythmSection:
+        midi = self.band_midi if self.settings.midi_out_accomp else None
+        return RhythmSection(band, self.transport, self.band_synth, midi, self._record)
+
+    def set_band(self, band: Band, now: int) -> None:
+        """Change the rhythm section: while playing, its notes so far all end first."""
+        if self.transport.running:
+            self.rhythm.end(self.unrendered(now))
+            self.band_synth.request_flush()
+            self.band_midi.request_flush()
+        last_at, self.rhythm = self.rhythm._last_at, self._rhythm_section(band)
+        self.rhythm._last_at = last_at  # its rings stay in time order
+
+    def end(self, now: int) -> None:
+        """End every accompaniment and rhythm-section note from the first block not rendered
+        yet (the sinks flush what is still queued)."""
+        cut = self.unrendered(now)
+        self.voice.end(cut)
+        self.rhythm.end(cut)
+        for ring in (self.accomp_synth, self.accomp_midi, self.band_synth, self.band_midi):
+            ring.request_flush()
+
+    def stop(self, now: int) -> None:
+        """Stop the metronome and the transport, and end every note."""
+        self.metronome.stop(now, self._push_clock)
+        self.transport.stop()
+        self.end(now)
+        self.click_synth.request_flush()
+
+    # ------------------------------------------------------------------ per poll
+
+    def poll(self, now: int) -> int:
+        """Decide, re-decide and push what is due at ``now`` (the lead input drained);
+        returns the sample of the next thing due."""
+        t, lead = self.transport, self.lead
+        if not t.running:
+            return now + t.sample_rate
+        while now >= t.step_sample(lead.next_step) - self.lookahead:
+            self._decide(lead.next_step, now)
+            lead.next_step += 1
+        if lead.open_step is not None and now > t.step_sample(lead.open_step) + self.open_for:
+            lead.close()
+        if lead.redo_wanted:
+            self._redo(now)
+        self.voice.push_due(now + self.lookahead)
+        self.rhythm.push_due(now + self.lookahead)
+        horizon = now + self.lookahead + t.sample_rate // 100
+        self.metronome.schedule(horizon, self._push_click, self._push_clock)
+        due = min(self.voice.next_due(), self.rhythm.next_due())
+        wake = min(t.step_sample(lead.next_step), horizon, due) - self.lookahead
+        if lead.open_step is not None:
+            wake = min(wake, t.step_sample(lead.open_step) + self.open_for + 1)
+        return max(wake, now + 1)
+
+    def _decide(self, step: int, now: int) -> None:
+        frame = self.lead.open(step)
+        self.voice.next_step()
+        if self.player is None or step < 0:
+            self.lead.pending.clear()
+            return
+        started = time.perf_counter()
+        frame = self.player.step(step, frame, self.transport.beat_in_bar(step))
+        frame = self._silence if self.resting else frame
+        at = max(self.transport.step_sample(step), self.earliest(self._after(now)))
+        self._schedule(step, frame, at, now, started, redo=False)
+        self._with_band(step, frame, at, redo=False)
+
+    def _redo(self, now: int) -> None:
+        lead = self.lead
+        lead.redo_wanted = False
+        step = lead.open_step
+        if self.player is None or step is None or step < 0:
+            lead.pending.clear()
+            return
+        lead.open_redos += 1
+        self.redos += 1
+        started = time.perf_counter()
+        frame = self.player.redo(step, lead.frame, self.transport.beat_in_bar(step))
+        revised = bool(getattr(self.player, "revised", False))
+        self.plan_revisions += revised
+        frame = self._silence if self.resting else frame
+        at = max(self.transport.step_sample(step), self.earliest(self._after(now)) + self.slack)
+        self._schedule(step, frame, at, now, started, redo=True, revised=revised)
+        self._with_band(step, frame, at, redo=True)
+
+    def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool,
+                  revised: bool = False) -> None:  # fmt: skip
+        """The frame's notes at sample ``at``, and the decision's model time and latency rows."""
+        compute = time.perf_counter() - started
+        self.step_s[self.n_steps % LOG_SIZE] = compute
+        self.n_steps += 1
+        audible = self.voice.play(step, frame, at, self._velocity(step))
+        pending = self.lead.pending
+        for note_time, pitch in pending:
+            self.latency.add(note_time, now, compute, at, audible, pitch, redo, revised)
+        pending.clear()
+
+    def _with_band(self, step: int, frame: np.ndarray, at: int, *, redo: bool) -> None:
+        """The step's chord to the recording (a marker where it changes) and the rhythm
+        section's notes at ``at``, over the player's chord (see :mod:`accomp.engine.rhythm`)."""
+        if self.resting:
+            return
+        chord = getattr(self.player, "chord", None)
+        t = self.transport
+        if chord is not None and t.beat_in_bar(step) % t.settings.steps_per_beat == 0 and chord != self._marked:
+            self._record(t.step_sample(step), ACCOMP, CHORD, int(chord), 0)
+            self._marked = chord
+        if not self.rhythm.playing:
+            return
+        ahead = getattr(self.player, "chord_after", None)
+        next_chord = ahead(step) if ahead is not None else None
+        lowest = self.voice.lowest(frame)
+        if redo:
+            self.rhythm.redo(step, at, chord, next_chord, lowest, self._velocity(step))
+        else:
+            self.rhythm.decide(step, at, chord, next_chord, lowest, self._velocity(step), self.lead.level * ACCOMP_UNDER_LEAD)
+
+    def _velocity(self, step: int) -> int:
+        """The accompaniment's velocity at ``step``: under the lead's running level, accented
+        on the bar's first step and softer between beats (see the module docstring)."""
+        t = self.transport
+        level = self.lead.level * ACCOMP_UNDER_LEAD
+        in_bar = t.beat_in_bar(step)
+        if in_bar == 0:
+            level += DOWNBEAT_ACCENT
+        elif in_bar % t.settings.steps_per_beat:
+            level -= OFFBEAT_SOFTER
+        return min(127, max(1, round(level)))
+
+    # ------------------------------------------------------------------ time
+
+    def _after(self, now: int) -> int:
+        return now if self.clock is None else max(now, self.clock.now())
+
+    def unrendered(self, now: int) -> int:
+        """The first sample not rendered yet: live, the block after the one holding the clock's
+        now; offline, ``now`` rounded up to a block (the driver renders block ``b`` after the
+        polls up to ``b``)."""
+        if self.clock is None:
+            return -(-now // self.block) * self.block
+        return self.earliest(self._after(now))
+
+    def earliest(self, now: int) -> int:
+        """The first sample not rendered yet at ``now``: blocks start at multiples of the block
+        size, and the block holding ``now`` was rendered when it began."""
+        return (now // self.block + 1) * self.block
+
+    def _push_click(self, at: int, status: int, data1: int, data2: int) -> None:
+        self.click_synth.push(at, CLICK, status, data1, data2)
+
+    def _push_clock(self, at: int, status: int, data1: int, data2: int) -> None:
+        self.clock_midi.push(at, CLICK, status, data1, data2)
