@@ -158,12 +158,12 @@ def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], 
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if run.returncode != 0:
         raise SystemExit(f"tunes.py: render of {name} failed: {(run.stderr or run.stdout).strip()[-500:]}")
-    chords = match_chords(band_beats(out, n_beats, tempo))
+    band = band_beats(out, n_beats, tempo)
+    chords = match_chords(band)
     on_beat = {int(round(start)): p % 12 for p, start, _ in notes if p is not None and abs(start - round(start)) < 1e-9}
     hits = sum(bool(CHROMA[chords[b], pc]) for b, pc in on_beat.items())
     scale = np.zeros(12, dtype=bool)
     scale[[(tonic + i) % 12 for i in (MAJOR if mode == "major" else MINOR)]] = True
-    band = band_beats(out, n_beats, tempo)
     named = chords[chords != NO_CHORD]
     roots = np.array([root_of(int(c)) for c in named])
     changes = int(np.count_nonzero(roots[1:] != roots[:-1]))

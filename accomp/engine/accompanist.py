@@ -22,6 +22,7 @@ time is reproducible.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +119,6 @@ class Accompanist:
     def time_steps(self, steps: int = PROBE_STEPS) -> float:
         """Median seconds of one step as the engine calls it (the model, the plan and the copy
         back), on silence after a warm-up; the stream starts afresh afterwards."""
-        import time
-
         self.warm_up()
         lead = np.zeros_like(self._frame)
         times = []
@@ -294,10 +293,7 @@ def fastest(builders: dict) -> tuple["Accompanist", dict[str, float]]:
     time its step (:meth:`Accompanist.time_steps`) and keep the fastest; the timings (median
     seconds per device) are kept on it as ``device_timings``. One candidate is not timed."""
     if len(builders) == 1:
-        (name, build), = builders.items()
-        chosen = build()
-        chosen.device_timings = {}
-        return chosen, {}
+        return next(iter(builders.values()))(), {}
     timings, best = {}, None
     for name, build in builders.items():
         candidate = build()
