@@ -31,8 +31,9 @@ SUSTAIN = 1
 LEAD = "lead"
 ACCOMP = "accomp"
 
-# Bumped whenever encoding MIDI to frames changes: on-disk corpus caches key on it.
-ENCODER_VERSION = 1
+# Bumped whenever encoding MIDI to frames changes: on-disk corpus caches and packs key on it.
+# 2: POP909 songs take their bars and beats from beat_midi.txt (their MIDI files say 1/4).
+ENCODER_VERSION = 2
 MIDI_SUFFIXES = (".mid", ".midi")  # what counts as a MIDI file, read or written
 
 # The default teacher's file name in resources/teachers (others may be bundled beside it).

@@ -97,6 +97,24 @@ def test_pop909_roles_ids_and_style(pop909):
     assert piece.tracks[ACCOMP][0, ONSET].sum() == 3
 
 
+def test_pop909_bars_come_from_its_beat_file(pop909):
+    """POP909's MIDI files say 1/4 and start their grid where the recording did: the bars and
+    beats are where beat_midi.txt puts the downbeats (here a 16th late, then a 2/4 bar)."""
+    pop909_song(pop909, 1, meter=(1, 4))
+    step = 0.5 / 4  # seconds per 16th at 120 bpm
+    rows = [(step * (1 + 2 * i), 1.0, float(i in (0, 8, 16, 20))) for i in range(30)]  # 8th-note rows
+    (pop909 / "001" / "beat_midi.txt").write_text("".join(f"{t:.6f} {b} {d}\n" for t, b, d in rows))
+    (pop909 / "002" / "beat_midi.txt").write_text("0.0 1.0\n")  # two columns
+    result = load_corpus("pop909", str(pop909))
+    piece, other = result.pieces  # 001 and 003
+    downbeats = np.flatnonzero(piece.beat_in_bar == 0)
+    assert list(downbeats[:4]) == [1, 17, 33, 41]  # 4/4, 4/4, 2/4, then bars as long as the last
+    assert list(piece.beat_in_bar[:2]) == [15, 0]  # the step before the first downbeat ends a bar
+    assert piece.meters[:2] == [(0.0, 4, 4), (8.25, 2, 4)]
+    assert np.array_equal(other.beat_in_bar, np.arange(64) % 16)  # no beat file: the MIDI file's meter
+    assert [name for name, _ in result.skipped] == ["pop909/002"] and "columns" in result.skipped[0][1]
+
+
 def test_bad_files_are_skipped_with_reasons(pop909):
     (pop909 / "004").mkdir()
     (pop909 / "004" / "004.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")

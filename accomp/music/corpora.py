@@ -28,12 +28,16 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from accomp.config import ACCOMP, DEFAULT_SPEC, ENCODER_VERSION, LEAD, MIDI_SUFFIXES, ONSET, FrameSpec
 from accomp.errors import CorpusError, MidiFileError
 from accomp.music import cache, chorales
+from accomp.music.chords import seconds_to_steps
 from accomp.music.frames import (
     Piece,
     SourceTrack,
+    bars_from_downbeats,
     load_midi,
     midi_to_piece,
     read_score,
@@ -263,17 +267,40 @@ def _pop909_items(folder: Path, style: str, spec: FrameSpec) -> tuple[list[_Item
         name = f"pop909/{song.name}"
         midi = song / f"{song.name}.mid"
         if midi.is_file():
-            chords = song / "chord_midi.txt"
-            items.append(_Item(name, midi, partial(_pop909_piece, midi, chords, spec, style, name), (chords,)))
+            chords, beats = song / "chord_midi.txt", song / "beat_midi.txt"
+            items.append(_Item(name, midi, partial(_pop909_piece, midi, chords, beats, spec, style, name), (chords, beats)))
         else:
             skipped.append((name, f"no {song.name}.mid in its folder"))
     return items, skipped
 
 
-def _pop909_piece(midi: Path, chord_file: Path, spec: FrameSpec, style: str, name: str) -> Piece:
-    """A POP909 song with its chord annotations (a template match where the file is missing)."""
+def _pop909_piece(midi: Path, chord_file: Path, beat_file: Path, spec: FrameSpec, style: str, name: str) -> Piece:
+    """A POP909 song on its annotated bars, with its chord annotations (a template match
+    where the chord file is missing; the MIDI file's own meter where the beat file is)."""
     piece = midi_to_piece(midi, POP909_ROLES, spec, style, name)
+    if beat_file.is_file():
+        _bars_from_beat_file(piece, beat_file)
     return label_by_annotation(piece, chord_file) if chord_file.is_file() else piece
+
+
+def _bars_from_beat_file(piece: Piece, path: Path) -> None:
+    """Put a POP909 song's bars and beats where its ``beat_midi.txt`` says they are.
+
+    POP909's MIDI files declare 1/4 time and start their grid wherever the recording started,
+    so their own meter makes every beat a bar and can put beat boundaries up to three 16ths
+    away from the music's beats. The beat file (rows ``time_s is_beat is_downbeat``) gives the
+    downbeats in seconds on the MIDI file's clock; each is placed on the nearest step, as the
+    notes are. Malformed rows raise ValueError naming the file.
+    """
+    try:
+        rows = np.loadtxt(path, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not 'time is_beat is_downbeat' rows ({str(exc).splitlines()[0][:80]})") from None
+    if rows.size and rows.shape[1] < 3:
+        raise ValueError(f"{path}: {rows.shape[1]} columns, not 'time is_beat is_downbeat'")
+    seconds = rows[rows[:, 2] > 0, 0] if rows.size else np.zeros(0)
+    steps = np.unique(np.round(seconds_to_steps(seconds, piece.step_times())).astype(np.int64))
+    piece.beat_in_bar, piece.meters = bars_from_downbeats(steps, piece.n_steps, piece.spec)
 
 
 def _numbered_folders(folder: Path) -> list[Path]:

@@ -157,6 +157,34 @@ def beat_in_bar(n_steps: int, meters: list[tuple[float, int, int]], spec: FrameS
     return out
 
 
+def bars_from_downbeats(downbeats: np.ndarray, n_steps: int, spec: FrameSpec) -> tuple[np.ndarray, list[tuple[float, int, int]]]:
+    """Beat-in-bar and meters from the steps where bars start (sorted, unique, >= 0).
+
+    A bar runs from one downbeat to the next; steps before the first downbeat are the end of
+    a bar as long as the first (a pickup), steps after the last continue bars as long as the
+    last. Meters are in quarter notes, one entry where the bar length changes. Needs two or
+    more downbeats inside the piece; raises ValueError otherwise.
+    """
+    starts = np.asarray(downbeats, dtype=np.int64)
+    starts = starts[(starts >= 0) & (starts < n_steps)]
+    if len(starts) < 2:
+        raise ValueError(f"{len(starts)} downbeat(s) inside the piece; two are needed for a bar")
+    lengths = np.diff(starts)
+    steps = np.arange(n_steps)
+    bar = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(lengths) - 1)
+    out = steps - starts[bar]
+    out[steps < starts[0]] %= lengths[0]
+    tail = steps >= starts[-1]
+    out[tail] = (steps[tail] - starts[-1]) % lengths[-1]
+    meters: list[tuple[float, int, int]] = []
+    spb = spec.steps_per_beat
+    for start, length in zip(np.concatenate([[0], starts[1:]]), lengths):
+        quarters = max(1, round(int(length) / spb))
+        if not meters or meters[-1][1] != quarters:
+            meters.append((float(start) / spb, quarters, 4))
+    return out.astype(np.int16), meters
+
+
 # ----------------------------------------------------------------------------- reading MIDI
 
 
