@@ -9,7 +9,7 @@ import torch
 
 from accomp.config import DEFAULT_SPEC
 from accomp.errors import CheckpointError, SettingsError
-from accomp.model.checkpoint import save_teacher
+from accomp.model.checkpoint import file_hash, save_teacher
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony, open_harmony
 from accomp.model.planner import WAIT_FOR_LEAD, Guard, KeyTracker, Planner, PlannerConfig, PlannerStream
@@ -374,6 +374,13 @@ def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(
     assert 0.0 <= figures["table"]["student"]["key_adherence"] <= 1.0
     out = capsys.readouterr().out
     assert "thresholds:" in out and "student" in out
+    retrained = tmp_path / "retrained.safetensors"  # a planner trained again: the preset takes it, the guard stays
+    save_planner(random_planner(seed=1), retrained)
+    assert main(["preset", "calibrate", str(preset), "--corpus", "midi-folder", "--path", str(songs), "--style", "pop",
+                 "--pieces", "8", "--planner", str(retrained), "--device", "cpu"]) == 0
+    _, header = load_preset(preset)
+    assert header["harmony"]["planner"] == {"file": "retrained.safetensors", "hash": file_hash(retrained)}
+    assert header["harmony"]["guard"] == 0.5
 
 
 def test_a_chart_replaces_the_planner_and_plays_round_and_round():

@@ -148,6 +148,7 @@ def _add_distill(sub) -> None:
     _add_corpus_args(p, required=False, multiple=True)
     p.add_argument("--pieces", type=int, default=64, help="with --corpus: training pieces to take a 4-bar segment of (default 64)")
     p.add_argument("--guard", type=float, default=None, help="set the preset's guard strength first (0 = off; default: keep it)")
+    p.add_argument("--planner", default=None, help="give the preset this chord planner file first (e.g. a retrained one; default: keep its own)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=command("accomp.distill.commands", "calibrate", "CalibrateOptions"))

@@ -65,6 +65,7 @@ class CalibrateOptions(CorpusChoice):
     preset: str  # a name or a file
     pieces: int = 64  # with a corpus: training pieces to take a 4-bar segment of
     guard: float | None = None  # set the preset's guard strength first (None: keep it)
+    planner: str | None = None  # give the preset this planner file first (None: keep its own)
     seed: int = 1
     device: str = "auto"
 
@@ -72,9 +73,10 @@ class CalibrateOptions(CorpusChoice):
 def calibrate(options: CalibrateOptions) -> int:
     """`accomp preset calibrate`: fit an existing preset's decision thresholds again, to its
     teacher on teacher-written leads (data-free) or, with ``--corpus``, to the human
-    accompaniment of training-split leads; ``--guard`` sets the guard strength first."""
+    accompaniment of training-split leads; ``--guard`` sets the guard strength and ``--planner``
+    the chord planner first."""
     from accomp.model.checkpoint import load_teacher
-    from accomp.model.harmony import load_harmony
+    from accomp.model.harmony import load_harmony, open_harmony
     from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
     from accomp.music.evaluate import format_table
 
@@ -83,7 +85,11 @@ def calibrate(options: CalibrateOptions) -> int:
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
-    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard)
+    if options.planner and teacher.cfg.chords:
+        guard = options.guard if options.guard is not None else float((header.get("harmony") or {}).get("guard", 0.0))
+        harmony = open_harmony(options.planner, teacher.cfg.styles, guard, chords=True)
+    else:
+        harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard)
     changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
     if options.corpus:
         thresholds, calibrated_on = human_calibration(student, style, spec, harmony, options)
