@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from accomp.distill.calibrate import _rates, calibrate_thresholds
+from accomp.distill.calibrate import _rates, calibrate_thresholds, lead_entered
 from accomp.distill.stream import stream_accompaniment
 from accomp.model.student import Student
 from accomp.model.teacher import Teacher, TeacherConfig
@@ -42,3 +42,18 @@ def test_thresholds_match_the_teachers_density():
     assert abs(got[0] - want[0]) / want[0] < 0.15, (before, got, want, found)
     assert abs(got[1] - want[1]) / want[1] < 0.15, (before, got, want, found)
     assert found["student"] == {"onsets_per_step": round(got[0], 4), "polyphony": round(got[1], 4)}
+
+
+def test_densities_count_from_the_leads_first_note():
+    """A pianist's intro before the melody is not what the band is fitted to: it has nothing to follow there."""
+    lead = np.zeros((2, 8, 2, 88), np.uint8)
+    lead[0, 4:, 1, 60] = 1  # enters at step 4
+    lead[1, 0, 1, 60] = 1  # from the start (a rest later does not matter)
+    counted = lead_entered(lead)
+    assert counted.tolist() == [[False] * 4 + [True] * 4, [True] * 8]
+    human = np.zeros_like(lead)
+    human[0, :4, :, 30:34] = 1  # a dense intro: 4 onsets a step
+    human[0, 4:, 1, 40] = 1  # then one held note
+    human[0, 4, 0, 40] = 1
+    assert _rates(human) == (16 / 16 + 1 / 16, (16 + 4) / 8)
+    assert _rates(human, counted) == (1 / 12, 4 / 4)

@@ -95,6 +95,11 @@ def test_onset_density_polyphony_activity():
     assert M.onset_density(lead, accomp, bib, SPB) == pytest.approx(3 / 4)
     assert M.polyphony(lead, accomp, bib, SPB) == pytest.approx((4 * 2 + 2 * 1) / 6)
     assert M.activity(lead, accomp, bib, SPB) == pytest.approx(6 / 8)
+    # an intro before the lead's first note (here its second beat) is not the band's density
+    late = roll(16, [(5, 8, 72)])
+    intro = roll(16, [(0, 1, 40), (0, 1, 43), (1, 2, 40), (4, 8, 48), (12, 14, 50), (12, 14, 53)])
+    assert M.onset_density(late, intro, bib, SPB) == pytest.approx(3 / 3)
+    assert M.polyphony(late, intro, bib, SPB) == pytest.approx((3 * 1 + 2 * 2) / 5)
 
 
 def test_pitch_class_histogram_overlap():

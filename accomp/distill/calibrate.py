@@ -5,7 +5,7 @@ might play), which a fixed threshold of 0 turns into silence. Calibration stream
 student over leads and moves the onset and sustain thresholds (binary search, each a
 monotone control of its count, in alternating rounds) until its onsets per step and its
 polyphony (notes sounding per step where it sounds) match the reference accompaniment of
-the same leads. Data-free, the leads and the reference are the teacher's own (what
+the same leads, counted from the lead's first note on. Data-free, the leads and the reference are the teacher's own (what
 ``accomp distill`` does); ``accomp preset calibrate --corpus`` takes human leads and their
 human accompaniment from a corpus's training split instead (the density the student
 reaches on teacher-written leads does not carry over to human melodies: docs/harmony.md).
@@ -19,11 +19,21 @@ from accomp.distill.stream import stream_accompaniment
 from accomp.model.student import Student
 
 
-def _rates(acc: np.ndarray) -> tuple[float, float]:
-    """(onsets per step, polyphony: sounding notes per step where any sounds) of (B, T, 2, K) rolls."""
-    steps = acc.shape[0] * acc.shape[1]
-    sounding = acc[:, :, 1].sum(axis=-1)
-    return float(acc[:, :, 0].sum()) / steps, float(sounding.sum()) / max(1, int((sounding > 0).sum()))
+def _rates(acc: np.ndarray, counted: np.ndarray | None = None) -> tuple[float, float]:
+    """(onsets per step, polyphony: sounding notes per step where any sounds) of (B, T, 2, K)
+    rolls, over the steps ``counted`` (B, T) bool (default: all)."""
+    if counted is None:
+        counted = np.ones(acc.shape[:2], dtype=bool)
+    onsets, sounding = acc[:, :, 0].sum(axis=-1), acc[:, :, 1].sum(axis=-1)
+    return float(onsets[counted].sum()) / max(1, int(counted.sum())), float(sounding[counted].sum()) / max(1, int((sounding[counted] > 0).sum()))
+
+
+def lead_entered(lead: np.ndarray) -> np.ndarray:
+    """(B, T) bool: the steps from the lead's first sounding note on. Before it the band has
+    nothing to follow (no plan, no part) while a human pianist may play an intro; matching
+    densities over whole segments would make the band play that intro's notes over the melody."""
+    sounding = lead[:, :, 1].any(axis=-1)
+    return np.maximum.accumulate(sounding, axis=1)
 
 
 def calibrate_thresholds(
@@ -36,10 +46,11 @@ def calibrate_thresholds(
     threshold moves the onset rate too. Hence a few rounds, onset then sustain, each a
     binary search in a window around the last value that narrows round by round.
     """
-    want = _rates(reference)
+    counted = lead_entered(lead)
+    want = _rates(reference, counted)
 
     def run() -> tuple[float, float]:
-        return _rates(stream_accompaniment(student, lead, style, 16, seed, harmony=harmony))
+        return _rates(stream_accompaniment(student, lead, style, 16, seed, harmony=harmony), counted)
 
     width = 1.0
     for _ in range(rounds):

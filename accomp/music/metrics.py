@@ -29,8 +29,12 @@ sounding beats; and the pitch-class overlap, which compares pooled histograms.
   vocabulary by :func:`accomp.music.chords.match_chords`). No reference needed. ReaLchords
   (Wu et al., 2024) reports 0.37 for an online MLE model, 0.48 after RL fine-tuning and
   0.73 for human accompaniment.
-- ``onset_density``: accomp onsets per beat.
-- ``polyphony``: mean number of sounding accomp notes over steps where the accomp sounds.
+- ``onset_density``: accomp onsets per beat, from the beat the lead's first note sounds in
+  (before it a live band has nothing to follow, while a human arrangement may have an intro:
+  counting those beats would let a band that plays twice a pianist's notes under the melody
+  pass as one that plays as many).
+- ``polyphony``: mean number of sounding accomp notes over steps where the accomp sounds,
+  from the lead's first note on.
 - ``activity``: share of lead-sounding steps in which the accompaniment sounds.
 - ``pc_overlap``: histogram intersection (``sum(min(p, q))``, 1.0 = identical) of the
   sustain-weighted 12-bin pitch-class histogram of the part, pooled over pieces after
@@ -244,6 +248,8 @@ def piece_tally(
     in_chord = (lead_chroma * (chords.CHROMA[acc_chords] > 0)).sum()
     lead_named = lead_chroma[acc_chords != chords.NO_CHORD].sum()
 
+    entered = np.maximum.accumulate(n_lead > 0) if len(n_lead) else np.zeros(0, dtype=bool)  # from the lead's first note
+    first_beat = int(beats[entered][0]) if entered.any() else len(chroma)  # the beat it sounds in
     sets = (chroma > 0) @ (1 << np.arange(12))
     sets = sets[sets > 0]
     return {
@@ -251,8 +257,8 @@ def piece_tally(
         "key_adherence": np.array([in_key, acc_hist.sum()]),
         "chord_agreement": np.array([agree, both]),
         "note_in_chord": np.array([in_chord, lead_named]),
-        "onset_density": np.array([float(accomp[:, ONSET, :].sum()), float(len(chroma))]),
-        "polyphony": np.array([n_acc.sum(), float((n_acc > 0).sum())]),
+        "onset_density": np.array([float(accomp[beats >= first_beat, ONSET, :].sum()), float(len(chroma) - first_beat)]),
+        "polyphony": np.array([n_acc[entered].sum(), float((n_acc[entered] > 0).sum())]),
         "activity": np.array([float(((n_acc > 0) & (n_lead > 0)).sum()), float((n_lead > 0).sum())]),
         "diversity": np.array([_entropy_bits(sets) * len(sets), float(len(sets))]),
         "pc_hist": np.roll(acc_hist, -tonic),
