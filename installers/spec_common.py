@@ -18,7 +18,7 @@ from PyInstaller.utils.hooks import collect_data_files, collect_submodules
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = str(ROOT / "installers" / "accomp_entry.py")
-RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py")]
+RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py"), str(ROOT / "installers" / "rthook_qtopengl.py")]
 
 # Modules nothing in accomp uses (some are optional imports of its libraries).
 EXCLUDES = [
@@ -35,6 +35,9 @@ EXCLUDES = [
     "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore", "PySide6.QtCharts",
     "PySide6.QtDataVisualization", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtXml",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtSpatialAudio",
+    # PySide6's OpenGL bindings (9 MB): pyqtgraph imports them when it is imported, for the
+    # OpenGL drawing the app never turns on; the runtime hook rthook_qtopengl.py stands in.
+    "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
     # Python's bindings to GNU readline (GPL-3.0) and Berkeley DB (Sleepycat): the interactive
     # prompt and dbm, which the app never uses; left out so that no GPL-only library is bundled.
     "readline", "_dbm", "dbm.ndbm", "_gdbm", "dbm.gnu",
