@@ -18,7 +18,7 @@ from PyInstaller.utils.hooks import collect_data_files, collect_submodules
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = str(ROOT / "installers" / "accomp_entry.py")
-RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py")]
+RUNTIME_HOOKS = [str(ROOT / "installers" / "rthook_soundfont.py"), str(ROOT / "installers" / "rthook_qtopengl.py")]
 
 # Modules nothing in accomp uses (some are optional imports of its libraries).
 EXCLUDES = [
@@ -27,6 +27,9 @@ EXCLUDES = [
     # librosa is a test dependency only (accomp.listen.filterbanks has the two filter banks the
     # app used it for); numba (and its LLVM) is an optional speed-up in pyqtgraph.
     "librosa", "numba", "llvmlite", "sklearn",
+    # SciPy (80 MB bundled) is a test dependency only too (accomp.listen.biquads has the filters
+    # the app used it for); pyqtgraph, music21 and torch import it only in functions the app never calls.
+    "scipy",
     "PIL",  # Pillow: optional image I/O in pyqtgraph and music21
     "tensorboard", "torch.utils.tensorboard", "torch.testing._internal.distributed",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuick3D",
@@ -35,6 +38,20 @@ EXCLUDES = [
     "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore", "PySide6.QtCharts",
     "PySide6.QtDataVisualization", "PySide6.QtHelp", "PySide6.QtUiTools", "PySide6.QtXml",
     "PySide6.QtConcurrent", "PySide6.QtPrintSupport", "PySide6.QtSpatialAudio",
+    # PySide6's OpenGL bindings (9 MB): pyqtgraph imports them when it is imported, for the
+    # OpenGL drawing the app never turns on; the runtime hook rthook_qtopengl.py stands in.
+    "PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets",
+    # ssl and _hashlib (OpenSSL's libcrypto and libssl, 5 MB): the app opens no network
+    # connection (the standard library, requests and urllib3 import ssl only where it is
+    # there) and hashlib falls back on Python's own hashes. sqlite3 (SQLite): only torch's
+    # profiler reads a database, nvprof's traces.
+    "ssl", "_ssl", "_hashlib", "sqlite3", "_sqlite3",
+    # What torch imports only to compile or package models, which the app never does (4 MB in
+    # the archive): networkx (torch.compile's partitioner), jinja2 (its code templates),
+    # fsspec (distributed checkpoints), setuptools (building C++ extensions); and matplotlib's
+    # mpl_toolkits and pydoc's help topics.
+    "networkx", "jinja2", "markupsafe", "fsspec", "setuptools", "distutils", "pkg_resources",
+    "mpl_toolkits", "pydoc_data",
     # Python's bindings to GNU readline (GPL-3.0) and Berkeley DB (Sleepycat): the interactive
     # prompt and dbm, which the app never uses; left out so that no GPL-only library is bundled.
     "readline", "_dbm", "dbm.ndbm", "_gdbm", "dbm.gnu",
@@ -47,6 +64,9 @@ DROP_PREFIXES = (
     "PySide6/Qt/qml/", "PySide6/qml/", "PySide6/Qt/metatypes/", "PySide6/include/", "PySide6/typesystems/",
     "PySide6/scripts/", "PySide6/glue/", "PySide6/doc/", "PySide6/Qt/libexec/",
 )  # fmt: skip
+# The dist-info folders' RECORD files (every installed file with its hash; music21's alone is
+# 0.8 MB): only uninstalling and importlib.metadata.files() read them, never the app.
+DROP_METADATA = ("RECORD",)
 KEEP = {"torch/bin/torch_shm_manager"}  # 'import torch' checks that it is there (Linux, macOS)
 
 
@@ -92,8 +112,12 @@ def dest(entry) -> str:
 
 
 def keep(entry) -> bool:
-    """False for the files no platform's bundle needs (DROP_PREFIXES, torch's other programs)."""
+    """False for the files no platform's bundle needs (DROP_PREFIXES, torch's other programs,
+    the dist-info files in DROP_METADATA)."""
     path = dest(entry)
     if path in KEEP:
         return True
+    folder, _, name = path.rpartition("/")
+    if folder.endswith(".dist-info") and name in DROP_METADATA:
+        return False
     return not (path.startswith(DROP_PREFIXES) or path.startswith("torch/bin/"))

@@ -38,3 +38,12 @@ def test_bundle_runs_with_a_clean_environment(tmp_path: Path) -> None:
     out = subprocess.run([str(BUNDLE / "accomp-bin"), "-m", "accomp", "--version"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0, out.stderr
+
+
+def test_bundle_leaves_out_what_the_app_does_not_use() -> None:
+    internal = BUNDLE / "_internal"
+    assert not (internal / "scipy").exists() and not (internal / "scipy.libs").exists()  # accomp.listen.biquads
+    assert not list((internal / "PySide6").glob("QtOpenGL*"))  # installers/rthook_qtopengl.py stands in
+    assert not list(internal.glob("libcrypto.so*")) and not list(internal.glob("libQt6Network.so*"))
+    icu_data = next((internal / "PySide6/Qt/lib").glob("libicudata.so.*"))
+    assert icu_data.stat().st_size < 12_000_000  # trimmed by installers/linux/icu_data.py (32 MB whole)

@@ -2,6 +2,7 @@
 and a band that follows the player's tempo (MIDI or audio).
 
 - :mod:`accomp.listen.conditioning`: input gain, DC / rumble / hum filters, level meters.
+- :mod:`accomp.listen.biquads`: those filters' design, and a cascade of them run block by block.
 - :mod:`accomp.listen.features`: pitch (YIN, and a first guess from short frames), onset strength
   (spectral flux), chroma.
 - :mod:`accomp.listen.analyzer`: the streaming analyser that turns audio into lead note events.

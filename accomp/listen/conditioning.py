@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
+
+from accomp.listen.biquads import SosStream, butter_highpass2, notch
 
 HIGHPASS_HZ = 40.0
 HUM_HZ = (50.0, 60.0, 100.0, 120.0, 150.0, 180.0)
@@ -46,19 +47,17 @@ class InputConditioner:
         self.sample_rate = sample_rate
         self.gain = 10.0 ** (gain_db / 20.0)
         nyquist = sample_rate / 2
-        self._highpass = signal.butter(2, HIGHPASS_HZ, "highpass", fs=sample_rate, output="sos")
-        notches = [signal.tf2sos(*signal.iirnotch(f, HUM_Q, fs=sample_rate)) for f in HUM_HZ if f < nyquist * 0.9]
-        self._notch = np.vstack(notches)
-        self._zi_hp = np.zeros((self._highpass.shape[0], 2))
-        self._zi_notch = np.zeros((self._notch.shape[0], 2))
+        notches = [notch(f, HUM_Q, sample_rate) for f in HUM_HZ if f < nyquist * 0.9]
+        # One cascade, high-pass first: its output after the high-pass and after every notch.
+        self._filters = SosStream(np.vstack([butter_highpass2(HIGHPASS_HZ, sample_rate), *notches]),
+                                  taps=(1, 1 + len(notches)))
         self._started = False
 
     def set_gain_db(self, gain_db: float) -> None:
         self.gain = 10.0 ** (gain_db / 20.0)
 
     def reset(self) -> None:
-        self._zi_hp[:] = 0.0
-        self._zi_notch[:] = 0.0
+        self._filters.reset()
         self._started = False
 
     def process(self, block: np.ndarray) -> tuple[np.ndarray, BlockLevels]:
@@ -72,10 +71,9 @@ class InputConditioner:
         peak = float(np.abs(x).max())
         raw_power = float(np.dot(x, x) / n)
         if not self._started:  # as if the first sample's level had always been there: a DC input makes no step
-            self._zi_hp = signal.sosfilt_zi(self._highpass) * x[0]
+            self._filters.steady(x[0])
             self._started = True
-        hp, self._zi_hp = signal.sosfilt(self._highpass, x, zi=self._zi_hp)
-        out, self._zi_notch = signal.sosfilt(self._notch, hp, zi=self._zi_notch)
+        hp, out = self._filters.process(x)
         hp_power = float(np.dot(hp, hp) / n)
         out_power = float(np.dot(out, out) / n)
         levels = BlockLevels(

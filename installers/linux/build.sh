@@ -6,7 +6,8 @@
 #
 # Steps: ./install.sh (the system packages and .venv, with the CPU build of torch), then
 # PyInstaller from PyPI into .venv, a one-folder build from installers/linux/accomp.spec
-# (outputs under build/), and the tarball under dist/. The tarball's folder holds:
+# (outputs under build/), Qt's ICU data trimmed to what Qt uses (installers/linux/icu_data.py),
+# and the tarball under dist/. The tarball's folder holds:
 #   accomp              the launcher (the same CLI as .venv/bin/accomp; no argument: the window)
 #   accomp-bin, _internal/   the program, its Python, libraries, models and SoundFont
 #   accomp.desktop, accomp.png, add-to-menu.sh   the menu entry and what installs it
@@ -70,6 +71,9 @@ say "freezing the app (PyInstaller; a few minutes)"
     --distpath build/pyinstaller/dist --workpath build/pyinstaller/work installers/linux/accomp.spec
 
 mv build/pyinstaller/dist/accomp "$stage"
+# Qt's ICU data library (32 MB) holds far more than the few ICU services Qt calls.
+command -v cc >/dev/null || die "no C compiler ('cc'), which trimming Qt's ICU data needs: sudo apt-get install build-essential"
+"$py" installers/linux/icu_data.py "$stage"/_internal/PySide6/Qt/lib/libicudata.so.*
 # torch's and Python's libraries ship with their symbol tables (about 100 MB); only
 # these are stripped: strip breaks libraries that auditwheel patched (numpy's OpenBLAS).
 strip --strip-unneeded "$stage"/_internal/torch/lib/lib{torch_cpu,torch_python,c10}.so \

@@ -135,7 +135,7 @@ for preset in pop chorale; do
     check_render "$preset"
 done
 
-# A recording as the lead: the listening path (SciPy's filters, the filter banks, soundfile, soxr).
+# A recording as the lead: the listening path (its input filters, the filter banks, soundfile, soxr).
 run render-recording 300 -- "$a" render out-pop.wav --preset pop -o heard.mid
 [[ $(head -c4 "$work/home/heard.mid") == MThd ]] || die "render of a recording: heard.mid is not a MIDI file"
 say "ok: render of a recording (out-pop.wav) -> heard.mid"
