@@ -124,11 +124,12 @@ def human_calibration(student, style: np.ndarray, spec, harmony, options: Calibr
 
 
 def human_figures(student, style: np.ndarray, spec, harmony, options: CalibrateOptions, calibrated_on: list, *,
-                  bars: int = 4, pieces: int = 48) -> dict:
+                  bars: int = 4, pieces: int | None = None) -> dict:
     """The preset's figures after a calibration on human playing, as its card shows them: the
-    student against the human accompaniment of up to ``pieces`` validation songs (the
-    training segments it was calibrated on, ``calibrated_on``, when the corpus has no
-    validation split)."""
+    student against the human accompaniment of the validation songs (up to ``pieces``; all by
+    default: on POP909's first 48 alone two planners trained alike differ by 0.03 in chord
+    agreement), or of the training segments it was calibrated on, ``calibrated_on``, when the
+    corpus has no validation split."""
     from accomp.errors import CorpusError
     from accomp.model.commands import eval_segments
     from accomp.model.pieces import load_pieces
