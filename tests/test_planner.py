@@ -91,6 +91,30 @@ def test_the_live_chord_holds_by_the_stay_bonus_streamed_and_parallel_alike(monk
         assert changes < int(np.count_nonzero(free[1:] != free[:-1]))
 
 
+def test_a_key_change_lets_go_of_the_held_chord(monkeypatch):
+    """The stay bonus holds a chord within a key; on the beat the key tracker starts again in
+    a new key the old key's chord gets none (streamed and parallel alike)."""
+    import accomp.model.planner as planner_module
+
+    monkeypatch.setattr(planner_module, "STAY_BONUS", 1e9)
+    both = np.zeros((192, 2, K), np.uint8)  # quarter notes up and down a C major scale, then F# major
+    for beat, degree in enumerate([0, 2, 4, 5, 7, 5, 4, 2] * 6):
+        key = 60 + degree + (6 if beat >= 24 else 0) - 21
+        both[beat * 4, 0, key] = 1
+        both[beat * 4 : beat * 4 + 3, 1, key] = 1
+    bl = planner_module.beat_lead(both, np.arange(192) % 16, 4)
+    restarts = planner_module.key_restarts(bl.chroma, bl.first)
+    assert restarts[:24].sum() == 0 and restarts[24:].any()  # the tracker saw the change
+    planner, style = random_planner(seed=1), np.array([0.0, 1.0, 0.0])
+    plan = planner.plan(both, np.arange(192) % 16, 4, style).chords
+    assert np.array_equal(streamed(planner, both, style), plan)
+    per_beat = plan[::4]
+    first = int(np.flatnonzero(restarts)[0])
+    heard = per_beat[: first][per_beat[: first] != NO_CHORD]
+    assert len(set(heard.tolist())) == 1  # held until the key changed
+    assert per_beat[first] != heard[-1] or len(set(per_beat[first:].tolist())) > 1
+
+
 def test_no_chord_only_before_the_first_note():
     planner = random_planner()
     lead = np.zeros((32, 2, K), np.uint8)

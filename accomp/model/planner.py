@@ -49,6 +49,7 @@ MELODY_BONUS = 2.0
 # on the 91 validation openings 0.333 -> 0.341 -> 0.349 and on 996 mid-song segments 0.288 ->
 # 0.289 -> 0.284, changes 0.47 -> 0.43 -> 0.38 of beats (a musician: one or two a bar); 0.5
 # (0.25 before: at 0.5 the first planner's pop part fell under 0.7x the human's diversity).
+# Not on a beat where the key tracker starts again (a key change): the old key's chord gets none.
 STAY_BONUS = 0.5
 # A finished melody's plan (render --whole-song, Planner.song_plan): the weight of the causal
 # planner's log-probabilities against the bidirectional one's. Two planners trained apart err
@@ -158,6 +159,17 @@ def causal_histograms(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
     out = np.zeros_like(chroma, dtype=np.float64)
     for b in range(len(chroma)):
         out[b] = tracker.view(first[b])
+        tracker.advance(chroma[b])
+    return out
+
+
+def key_restarts(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """(N,) bool: the beats on which the causal key tracker starts again (a key change)."""
+    tracker = KeyTracker()
+    out = np.zeros(len(chroma), dtype=bool)
+    for b in range(len(chroma)):
+        tracker.view(first[b])
+        out[b] = tracker.restart
         tracker.advance(chroma[b])
     return out
 
@@ -389,9 +401,10 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     if not causal:
         return np.where(heard, _TRANSPOSED[tonic, np.argmax(logits, axis=1)], NO_CHORD)
     out = np.full(len(logits), NO_CHORD, dtype=np.int64)
+    restarts = key_restarts(bl.chroma, bl.first)
     for b in np.flatnonzero(heard):  # beat by beat: each beat's bonus goes to the chord before
         prev = out[b - 1] if b else NO_CHORD
-        if prev != NO_CHORD:
+        if prev != NO_CHORD and not restarts[b]:  # a key change starts afresh
             logits[b, _TRANSPOSED[-tonic[b] % 12, prev]] += STAY_BONUS
         out[b] = _TRANSPOSED[tonic[b], np.argmax(logits[b])]
     return out
@@ -464,7 +477,7 @@ class PlannerStream:
         heard = self.heard_any or first.any()
         scores = logits.numpy()
         scores += MELODY_BONUS * (CHROMA @ first[self._rot[tonic]] > 0)
-        if self.prev_chord != NO_CHORD:
+        if self.prev_chord != NO_CHORD and not self.keys.restart:  # a key change starts afresh
             scores[_TRANSPOSED[-tonic % 12, self.prev_chord]] += STAY_BONUS
         if heard:
             scores[NO_CHORD] = -np.inf
