@@ -15,8 +15,6 @@ table and ``benchmarks/results/listen_filters.json``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from results_io import write_result  # noqa: E402
+from results_io import machine, write_result  # noqa: E402
 
 from accomp.listen.biquads import SosStream, butter_highpass2, notch  # noqa: E402
 from accomp.listen.conditioning import HIGHPASS_HZ, HUM_HZ, HUM_Q  # noqa: E402
@@ -92,8 +90,7 @@ def main() -> int:
         "what": "the conditioner's filter cascade per block: SosStream vs scipy.signal.sosfilt with zi",
         "command": "benchmarks/listen_filters.py " + " ".join(sys.argv[1:]),
         "rate": rate, "sections": len(sos),
-        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-                    "numpy": np.__version__, "load_average_1min": round(os.getloadavg()[0], 2)},
+        "machine": machine(numpy=np.__version__),
         "rows": rows,
     }  # fmt: skip
     write_result(args.out, result)

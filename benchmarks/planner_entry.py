@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from results_io import write_result  # noqa: E402
+from results_io import print_table, write_result  # noqa: E402
 
 ROWS = ("beat 0", "beat 1", "beats 2-3", "beats 4+", "all")
 
@@ -90,10 +90,8 @@ def main() -> int:
     table = {name: {row: round(h[row] / max(counts[row], 1), 3) for row in ROWS} for name, h in hits.items()}
     print(f"chord agreement with the human accompaniment by beats since the lead came in "
           f"({a.preset}, {a.corpus} {a.split}, {len(segments)} segments)")  # fmt: skip
-    print(f"{'':<24}" + "".join(f"{row:>11}" for row in ROWS))
     print(f"{'beats':<24}" + "".join(f"{counts[row]:>11}" for row in ROWS))
-    for name, row in table.items():
-        print(f"{name:<24}" + "".join(f"{row[r]:>11.3f}" for r in ROWS))
+    print_table(table, ROWS, width=11)
     out = a.out or ROOT / "benchmarks" / "results" / f"planner_entry_{a.preset}_{a.corpus}_{a.split}.json"
     write_result(out, {"what": "chord agreement with the human accompaniment, by beats since the lead came in",
                        "command": "benchmarks/planner_entry.py " + " ".join(sys.argv[1:]),

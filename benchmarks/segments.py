@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from results_io import write_result  # noqa: E402
+from results_io import print_table, write_result  # noqa: E402
 
 COLUMNS = ("chord_agreement", "note_in_chord", "key_adherence", "consonance", "onset_density", "polyphony", "diversity")
 BARS = 4
@@ -87,9 +87,7 @@ def main() -> int:
     rows[f"preset {preset.stem}"] = [with_accomp(p, acc) for p, acc in zip(segs, played)]
     table = evaluate_pieces(rows, segs)
     print(f"{len(segs)} segments of {BARS} bars ({a.corpus} {a.split}, every {a.every}th bar line of {len(pieces)} pieces)")
-    print(f"{'':<24}" + "".join(f"{c[:12]:>13}" for c in COLUMNS))
-    for name, row in table.items():
-        print(f"{name:<24}" + "".join(f"{row[c]:>13.3f}" for c in COLUMNS))
+    print_table(table, COLUMNS)
     out = a.out or ROOT / "benchmarks" / "results" / f"segments_{a.preset}_{a.corpus}.json"
     write_result(out, {"what": "the student eval's measures on four-bar segments at every N-th bar line of each song",
                        "command": "benchmarks/segments.py " + " ".join(sys.argv[1:]),

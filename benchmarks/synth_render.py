@@ -12,8 +12,6 @@ Writes a table and ``benchmarks/results/synth_render.json``.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -24,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from results_io import write_result  # noqa: E402
+from results_io import machine, write_result  # noqa: E402
 
 from accomp.realtime.notes import NOTE_OFF, NOTE_ON  # noqa: E402
 from accomp.realtime.rings import EventRing  # noqa: E402
@@ -82,8 +80,7 @@ def main() -> int:
         "command": "benchmarks/synth_render.py " + " ".join(sys.argv[1:]),
         "soundfont": str(default_soundfont()),
         "buffer": args.buffer, "rate": args.rate,
-        "machine": {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-                    "load_average_1min": round(os.getloadavg()[0], 2)},
+        "machine": machine(),
         "rows": rows,
     }  # fmt: skip
     write_result(args.out, result)
