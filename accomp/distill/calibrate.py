@@ -5,10 +5,11 @@ might play), which a fixed threshold of 0 turns into silence. Calibration stream
 student over leads and moves the onset and sustain thresholds (binary search, each a
 monotone control of its count, in alternating rounds) until its onsets per step and its
 polyphony (notes sounding per step where it sounds) match the reference accompaniment of
-the same leads, counted from the lead's first note on. Data-free, the leads and the reference are the teacher's own (what
-``accomp distill`` does); ``accomp preset calibrate --corpus`` takes human leads and their
-human accompaniment from a corpus's training split instead (the density the student
-reaches on teacher-written leads does not carry over to human melodies: docs/harmony.md).
+the same leads, counted from the lead's first note on. Data-free, the leads and the
+reference are the teacher's own (what ``accomp distill`` does); ``accomp preset calibrate
+--corpus`` takes human leads and their human accompaniment from a corpus's training split
+instead (the density the student reaches on teacher-written leads does not carry over to
+human melodies: docs/harmony.md).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def calibrate_thresholds(
     binary search in a window around the last value that narrows round by round.
     """
     counted = lead_entered(lead)
+    if not counted.any():  # leads without a note: all the steps, rather than nothing to fit to
+        counted = None
     want = _rates(reference, counted)
 
     def run() -> tuple[float, float]:
