@@ -152,26 +152,28 @@ class KeyTracker:
         self.restart = False
 
 
+def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The causal key tracker run over a lead's beats: what it has heard at each beat's
+    decision (N, 12) and whether it started again there (N,) bool."""
+    tracker = KeyTracker()
+    hists = np.zeros_like(chroma, dtype=np.float64)
+    restarts = np.zeros(len(chroma), dtype=bool)
+    for b in range(len(chroma)):
+        hists[b] = tracker.view(first[b])
+        restarts[b] = tracker.restart
+        tracker.advance(chroma[b])
+    return hists, restarts
+
+
 def causal_histograms(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
     """What the causal key tracker has heard at each beat's decision: beats < b decayed (or
     only beat b-1 after a key change), plus beat b's first step. (N, 12)."""
-    tracker = KeyTracker()
-    out = np.zeros_like(chroma, dtype=np.float64)
-    for b in range(len(chroma)):
-        out[b] = tracker.view(first[b])
-        tracker.advance(chroma[b])
-    return out
+    return _tracked(chroma, first)[0]
 
 
 def key_restarts(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
     """(N,) bool: the beats on which the causal key tracker starts again (a key change)."""
-    tracker = KeyTracker()
-    out = np.zeros(len(chroma), dtype=bool)
-    for b in range(len(chroma)):
-        tracker.view(first[b])
-        out[b] = tracker.restart
-        tracker.advance(chroma[b])
-    return out
+    return _tracked(chroma, first)[1]
 
 
 @dataclass
