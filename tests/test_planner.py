@@ -103,7 +103,7 @@ def test_a_key_change_lets_go_of_the_held_chord(monkeypatch):
         both[beat * 4, 0, key] = 1
         both[beat * 4 : beat * 4 + 3, 1, key] = 1
     bl = planner_module.beat_lead(both, np.arange(192) % 16, 4)
-    restarts = planner_module.key_restarts(bl.chroma, bl.first)
+    restarts = bl.key_track[1]
     assert restarts[:24].sum() == 0 and restarts[24:].any()  # the tracker saw the change
     planner, style = random_planner(seed=1), np.array([0.0, 1.0, 0.0])
     plan = planner.plan(both, np.arange(192) % 16, 4, style).chords

@@ -18,6 +18,7 @@ Shapes: B batch, N beats, F features.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -154,7 +155,8 @@ class KeyTracker:
 
 def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The causal key tracker run over a lead's beats: what it has heard at each beat's
-    decision (N, 12) and whether it started again there (N,) bool."""
+    decision (beats < b decayed, or only beat b-1 after a key change, plus beat b's first step;
+    (N, 12)) and whether it started again there ((N,) bool, a key change)."""
     tracker = KeyTracker()
     hists = np.zeros_like(chroma, dtype=np.float64)
     restarts = np.zeros(len(chroma), dtype=bool)
@@ -163,17 +165,6 @@ def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndar
         restarts[b] = tracker.restart
         tracker.advance(chroma[b])
     return hists, restarts
-
-
-def causal_histograms(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """What the causal key tracker has heard at each beat's decision: beats < b decayed (or
-    only beat b-1 after a key change), plus beat b's first step. (N, 12)."""
-    return _tracked(chroma, first)[0]
-
-
-def key_restarts(chroma: np.ndarray, first: np.ndarray) -> np.ndarray:
-    """(N,) bool: the beats on which the causal key tracker starts again (a key change)."""
-    return _tracked(chroma, first)[1]
 
 
 @dataclass
@@ -185,6 +176,11 @@ class BeatLead:
     onset: np.ndarray  # (N,) a lead note starts at the beat's first step
     position: np.ndarray  # (N,) beat number inside its bar
     beats: np.ndarray  # (T,) beat number of every step
+
+    @cached_property
+    def key_track(self) -> tuple[np.ndarray, np.ndarray]:
+        """The causal key tracker over these beats, run once: (histograms (N, 12), restarts (N,))."""
+        return _tracked(self.chroma, self.first)
 
 
 def beat_lead(lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, lowest_pitch: int = 21) -> BeatLead:
@@ -218,7 +214,7 @@ def features(bl: BeatLead, style: np.ndarray, *, causal: bool) -> tuple[np.ndarr
     n = len(bl.chroma)
     prev = np.vstack([np.zeros((1, 12)), bl.chroma[:-1]]) if n else bl.chroma
     if causal:
-        tonic, minor = keys_of(causal_histograms(bl.chroma, bl.first))
+        tonic, minor = keys_of(bl.key_track[0])
         heard = prev
     else:
         t, m = keys_of(bl.chroma.sum(axis=0, keepdims=True))
@@ -403,7 +399,7 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     if not causal:
         return np.where(heard, _TRANSPOSED[tonic, np.argmax(logits, axis=1)], NO_CHORD)
     out = np.full(len(logits), NO_CHORD, dtype=np.int64)
-    restarts = key_restarts(bl.chroma, bl.first)
+    restarts = bl.key_track[1]
     for b in np.flatnonzero(heard):  # beat by beat: each beat's bonus goes to the chord before
         prev = out[b - 1] if b else NO_CHORD
         if prev != NO_CHORD and not restarts[b]:  # a key change starts afresh
