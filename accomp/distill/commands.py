@@ -76,7 +76,7 @@ def calibrate(options: CalibrateOptions) -> int:
     accompaniment of training-split leads; ``--guard`` sets the guard strength and ``--planner``
     the chord planner first."""
     from accomp.model.checkpoint import load_teacher
-    from accomp.model.harmony import load_harmony, open_harmony
+    from accomp.model.harmony import load_harmony
     from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
     from accomp.music.evaluate import format_table
 
@@ -85,11 +85,7 @@ def calibrate(options: CalibrateOptions) -> int:
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
-    if options.planner and teacher.cfg.chords:
-        guard = options.guard if options.guard is not None else float((header.get("harmony") or {}).get("guard", 0.0))
-        harmony = open_harmony(options.planner, teacher.cfg.styles, guard, chords=True)
-    else:
-        harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard)
+    harmony = load_harmony(header, path, teacher.cfg.styles, chords=teacher.cfg.chords, guard=options.guard, planner_file=options.planner)
     changes = {"harmony": harmony.record()} if harmony.planner is not None else {}
     if options.corpus:
         thresholds, calibrated_on = human_calibration(student, style, spec, harmony, options)

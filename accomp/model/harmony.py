@@ -56,15 +56,19 @@ def open_harmony(planner_file: str | Path | None, styles: tuple[str, ...], guard
     return Harmony(planner, Guard(guard) if guard > 0 else None, str(path))
 
 
-def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, chords: bool, guard: float | None = None) -> Harmony:
+def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, chords: bool, guard: float | None = None,
+                 planner_file: str | Path | None = None) -> Harmony:
     """The harmony a preset header names (its planner found by content hash); ``guard``
-    overrides its strength (0 = off)."""
+    overrides its strength (0 = off), ``planner_file`` its planner."""
     from accomp.model.checkpoint import file_hash
     from accomp.model.planner_train import load_planner
 
     info = header.get("harmony") or {}
     if not chords:
         return Harmony(None, None)
+    strength = float(info.get("guard", 0.0)) if guard is None else guard
+    if planner_file:
+        return open_harmony(planner_file, styles, strength, chords=True)
     wanted = info.get("planner") or {}
     name, digest = wanted.get("file"), wanted.get("hash")
     if not name or not digest:
@@ -75,7 +79,6 @@ def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, ch
     for candidate in candidates:
         if candidate.is_file() and file_hash(candidate) == digest:
             planner, _ = load_planner(candidate, styles)
-            strength = float(info.get("guard", 0.0)) if guard is None else guard
             return Harmony(planner, Guard(strength) if strength > 0 else None, str(candidate))
     raise CheckpointError(f"{preset_path}: its chord planner '{name}' (hash {digest}) is not in "
                           f"{', '.join(str(f) for f in folders)}")
