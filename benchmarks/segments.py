@@ -31,22 +31,6 @@ BARS = 4
 BATCH = 128  # segments streamed side by side
 
 
-def segments(pieces, steps: int, every: int) -> list:
-    """Four-bar crops at every ``every``-th bar line where the lead plays enough, each named
-    ``<piece id>@<step>`` so that the evaluation pairs it with its own human part."""
-    out = []
-    for piece in pieces:
-        playing = piece.tracks["lead"][:, 1].any(axis=1)
-        for start in np.flatnonzero(piece.beat_in_bar == 0)[::every]:
-            start = int(start)
-            if start + steps <= piece.n_steps and playing[start : start + steps].mean() > 0.3:
-                seg = piece.crop(start, start + steps)
-                seg.piece_id = f"{piece.piece_id}@{start}"
-                seg.tracks = {"lead": seg.tracks["lead"], "accomp": seg.tracks["accomp"]}
-                out.append(seg)
-    return out
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="pop")
@@ -63,6 +47,7 @@ def main() -> int:
 
     from accomp.distill.stream import stream_accompaniment
     from accomp.model.checkpoint import load_teacher
+    from accomp.model.commands import eval_segments
     from accomp.model.harmony import load_harmony
     from accomp.model.pieces import load_pieces
     from accomp.model.preset import find_teacher, load_preset, resolve_preset
@@ -75,10 +60,7 @@ def main() -> int:
     harmony = load_harmony(header, preset, teacher.cfg.styles, chords=teacher.cfg.chords)
     corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.path else [], style=None, no_cache=False)
     pieces, _ = load_pieces(corpus, spec, a.split)
-    segs = segments(pieces, BARS * 4 * spec.steps_per_beat, a.every)
-    if not segs:
-        print("no segment with the lead playing in more than 30% of its steps", file=sys.stderr)
-        return 1
+    segs = eval_segments(pieces, BARS * 4 * spec.steps_per_beat, None, every=a.every)  # raises CorpusError when none
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     leads = np.stack([p.tracks["lead"] for p in segs])
     played = np.concatenate([stream_accompaniment(student, leads[i : i + BATCH], style, 16, 0, harmony=harmony)

@@ -19,17 +19,24 @@ from accomp.music.frames import Piece, piece_to_midi, save_midi
 # ----------------------------------------------------------------------------- evaluation
 
 
-def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None) -> list[Piece]:
-    """One segment of ``steps`` frames per piece, from the first bar where the lead plays."""
+def eval_segments(pieces: list[Piece], steps: int, max_pieces: int | None, *, every: int | None = None) -> list[Piece]:
+    """One segment of ``steps`` frames per piece, from the first bar where the lead plays (in
+    more than 30% of the segment's steps); with ``every``, one at every ``every``-th bar line
+    where it does, each named ``<piece id>@<first step>``."""
     out = []
     for p in pieces[: max_pieces or None]:
         if p.n_steps < steps:
             continue
         playing = p.tracks[LEAD][:, 1].any(axis=1)
-        starts = [s for s in np.flatnonzero(p.beat_in_bar == 0) if s + steps <= p.n_steps and playing[s : s + steps].mean() > 0.3]
-        if starts:
-            seg = p.crop(int(starts[0]), int(starts[0]) + steps)
+        bars = np.flatnonzero(p.beat_in_bar == 0)
+        if every:
+            bars = bars[::every]
+        starts = [int(s) for s in bars if s + steps <= p.n_steps and playing[s : s + steps].mean() > 0.3]
+        for start in starts if every else starts[:1]:
+            seg = p.crop(start, start + steps)
             seg.tracks = {LEAD: seg.tracks[LEAD], ACCOMP: seg.tracks[ACCOMP]}
+            if every:
+                seg.piece_id = f"{p.piece_id}@{start}"
             out.append(seg)
     if not out:
         raise CorpusError(f"no validation piece has {steps} steps with the lead playing")
