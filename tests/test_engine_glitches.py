@@ -243,3 +243,94 @@ def test_panic_then_stop_in_the_same_block_keeps_the_panics_note_offs_in_the_rec
     ends = [tick for tick, m in zip(ticks, track) if m.type == "note_off" or (m.type == "note_on" and m.velocity == 0)]
     beats_at_cut = e.transport.beats_since_origin(e.scheduler.earliest(panic))
     assert ends == [round(beats_at_cut * OUT_TICKS_PER_BEAT)]
+
+
+class Guessing:
+    """A chord planner's player in miniature: at a beat's first step it may still change its
+    chord (``may_revise``); decided without the beat's lead note it strikes key ``GUESS``
+    (the chord it guessed), re-decided with the note key ``KEY`` (the chord the note asks
+    for). Off the beat it holds what sounds."""
+
+    GUESS = KEY + 2
+
+    def __init__(self):
+        self.chosen = None
+
+    def may_revise(self, step, beat_in_bar):
+        return beat_in_bar % 4 == 0
+
+    def step(self, step, lead, beat_in_bar, *, key=None):
+        out = np.zeros_like(lead)
+        if step >= 4:
+            if beat_in_bar % 4 == 0:
+                self.chosen = key if key is not None else (KEY if lead[ONSET].any() else self.GUESS)
+            out[SUSTAIN, self.chosen] = 1
+            out[ONSET, self.chosen] = beat_in_bar % 4 == 0
+        return out
+
+    def redo(self, step, lead, beat_in_bar):
+        return self.step(step, lead, beat_in_bar, key=KEY)
+
+
+def notes_by_pitch(run):
+    """{pitch: [(start, end)]} of the accompaniment as MIDI out sends it."""
+    events = accomp_events(run)
+    assert [t for t, *_ in events] == sorted(t for t, *_ in events)
+    out = {}
+    started = {}
+    for t, kind, pitch, velocity in events:
+        if kind == NOTE_ON and velocity > 0:
+            started[pitch] = t
+        elif pitch in started:
+            out.setdefault(pitch, []).append((started.pop(pitch), t))
+    for pitch, t in started.items():  # still sounding at the stop (its cut is a flush, not a note-off)
+        out.setdefault(pitch, []).append((t, None))
+    return out
+
+
+def test_a_beat_whose_chord_may_change_waits_for_its_late_note_instead_of_sounding_the_guess():
+    e = engine(Guessing(), chord_wait_ms=20.0)
+    o = e.lookahead
+    late = o + 4 * STEP + round(0.008 * SR)  # 8 ms late: inside the wait
+    run = run_offline(e, [(late, NOTE_ON, 72, 100), (late + 2 * STEP, NOTE_OFF, 72, 0)], seconds=(o + 7 * STEP) / SR)
+    notes = notes_by_pitch(run)
+    assert PITCH + 2 not in notes  # the guessed chord never sounded
+    (start, end), = notes[PITCH]
+    assert late <= start < late + 2 * e.block and e.redos == 1 and e.scheduler.waited_out == 0
+
+
+def test_a_beat_without_a_lead_note_strikes_its_notes_when_the_wait_ends():
+    e = engine(Guessing(), chord_wait_ms=20.0)
+    o = e.lookahead
+    run = run_offline(e, [], seconds=(o + 6 * STEP) / SR)
+    (start, end), = notes_by_pitch(run)[PITCH + 2]
+    wait = round(0.020 * SR)
+    assert o + 4 * STEP + wait <= start < o + 4 * STEP + wait + 2 * e.block
+    assert e.scheduler.waited_out == 1 and e.redos == 0
+
+
+def test_what_sounds_goes_on_through_a_wait_and_off_beat_steps_never_wait():
+    e = engine(Guessing(), chord_wait_ms=20.0)
+    o = e.lookahead
+    run = run_offline(e, [], seconds=(o + 14 * STEP) / SR)
+    notes = notes_by_pitch(run)[PITCH + 2]
+    # struck at steps 4, 8 and 12 (each after the wait), held in between: the note struck at 4
+    # rings through step 8's wait until step 8's strike ends it
+    wait = round(0.020 * SR)
+    assert len(notes) == 3 and all(wait <= s - o - k * STEP < wait + 2 * e.block for (s, _), k in zip(notes, (4, 8, 12)))
+    assert notes[0][1] == notes[1][0] and notes[1][1] == notes[2][0]
+    assert e.scheduler.waited_out == 3
+
+
+def test_no_wait_when_it_is_off_or_the_lead_note_came_before_the_decision():
+    e = engine(Guessing(), chord_wait_ms=0.0)
+    o = e.lookahead
+    late = o + 4 * STEP + round(0.008 * SR)
+    run = run_offline(e, [(late, NOTE_ON, 72, 100), (late + 2 * STEP, NOTE_OFF, 72, 0)], seconds=(o + 7 * STEP) / SR)
+    notes = notes_by_pitch(run)
+    assert notes[PITCH + 2] == [(o + 4 * STEP, o + 4 * STEP + STEP // 2)]  # the guess, for a 32nd, as before
+    e = engine(Guessing(), chord_wait_ms=20.0)
+    early = o + 4 * STEP - e.lookahead - 50  # heard before step 4 was decided
+    run = run_offline(e, [(early, NOTE_ON, 72, 100), (early + 2 * STEP, NOTE_OFF, 72, 0)], seconds=(o + 7 * STEP) / SR)
+    (start, _), = notes_by_pitch(run)[PITCH]
+    assert start == o + 4 * STEP and e.redos == 0 and e.scheduler.waited_out == 0

@@ -197,6 +197,12 @@ class Accompanist:
         tonic, minor = keys_of(CHROMA[[chord]])
         self.held = (int(chord), int(tonic[0]), bool(minor[0]))
 
+    def may_revise(self, step: int, beat_in_bar: int) -> bool:
+        """Whether a late lead onset may still change ``step``'s chord: at a beat's first step
+        while the planner decides live (not a chart's, a whole song's or a held chord)."""
+        return (self.plan is not None and self.fixed_plan is None and self.held is None
+                and beat_in_bar % self.steps_per_beat == 0)  # fmt: skip
+
     def chord_after(self, step: int) -> int | None:
         """The chord the next beat after ``step`` will have, where it is known in advance (a
         chart); None when the planner decides it on that beat."""

@@ -140,7 +140,9 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> int:
     wrote = f"wrote {out.midi}{' and ' + str(out.wav) if out.wav else ''}"
     speed = f"{done.seconds:.1f} s of {'audio' if done.heard else 'music'} in {done.took:.1f} s ({done.seconds / done.took:.0f}x real time)"
     if done.heard is None:
-        print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided, model step p50 {m.step_ms_p50:.2f} ms")
+        wait_ms = 1000 * done.engine.chord_wait / done.engine.settings.sample_rate
+        waits = f", {m.chord_waits_out} beats without a lead note struck {wait_ms:.0f} ms late" if m.chord_waits_out else ""
+        print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided{waits}, model step p50 {m.step_ms_p50:.2f} ms")
         return 0
     a, follower = done.heard.analyzer, done.engine.follower
     tempo = f"followed from {done.start_tempo:g} to {follower.tempo:.1f} bpm" if follower else f"{done.start_tempo:g} bpm"

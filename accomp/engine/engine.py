@@ -74,6 +74,7 @@ class EngineMetrics:
     ring_overflows: int
     accomp_sounding: int
     plan_revisions: int = 0  # re-decisions after which the player said it changed its chord plan
+    chord_waits_out: int = 0  # beats whose new notes waited for a lead note that did not come (chord_wait_ms late)
 
 
 class Engine:
@@ -87,12 +88,13 @@ class Engine:
         self.grace = round(settings.grace_ms * sr / 1000)
         self.open_for = self.grace + round(settings.heard_grace_ms * sr / 1000)  # a step is open this long after it began
         self.slack = round(settings.slack_ms * sr / 1000)
+        self.chord_wait = min(self.grace, round(settings.chord_wait_ms * sr / 1000))
         self.record = EventRing(settings.ring_capacity)  # engine -> recorder (every part, the chords)
         self.recording = True  # False: nobody drains ``record`` (a live session without a recorder)
         level = settings.accomp_velocity / ACCOMP_UNDER_LEAD  # the lead's running level before its first note
         self.lead = LeadInput(settings, self.transport, self.grace, level, self._record, self._hold_chord)
         self.scheduler = s = Scheduler(settings, self.transport, self.lead, self._record, lookahead=self.lookahead,
-                                       open_for=self.open_for, slack=self.slack)  # fmt: skip
+                                       open_for=self.open_for, slack=self.slack, chord_wait=self.chord_wait)  # fmt: skip
         s.player = player
         # Live, the sample clock: a decision is scheduled from the time after the model step
         # ran, not before it. Offline (None) a step takes no simulated time.
@@ -202,4 +204,5 @@ class Engine:
             ring_overflows=sum(r.overflows for r in rings),
             accomp_sounding=int(s.voice.sounding.sum()),
             plan_revisions=s.plan_revisions,
+            chord_waits_out=s.waited_out,
         )

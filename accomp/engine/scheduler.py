@@ -10,6 +10,13 @@ Per grid step ``k`` (starting at sample ``S_k``):
    grace too), a late lead onset re-decides it (:meth:`StepPlayer.redo`, from the state
    before step ``k``); what changed is scheduled at once: ``slack`` into the first block not
    rendered yet.
+3. At a beat's first step whose chord the player may still change (it says so:
+   ``may_revise``; the live chord planner decides a beat's chord with its first note), when
+   that note has not come yet, the decision's new notes wait (``chord_wait``, at most the
+   grace window): the notes sounding go on, and the first of the note's re-decision or the
+   end of the wait strikes them. Without the wait, a late note's chord would follow a 32nd of
+   the chord guessed before it (a note struck always sounds a 32nd): a smear of two chords
+   on every change.
 
 The only time the scheduler reads is the sample clock it is given (live: the one the audio
 callback drives, to know how long a model step took; offline: none, a step takes no simulated
@@ -37,6 +44,7 @@ from typing import Protocol
 
 import numpy as np
 
+from accomp.config import ONSET, SUSTAIN
 from accomp.engine.latency import LatencyLog
 from accomp.engine.lead import LeadInput
 from accomp.engine.parts import ACCOMP, CLICK, Record
@@ -65,21 +73,23 @@ class StepPlayer(Protocol):
         """Decide the last step again, from the state before it, with an updated lead frame."""
 
     # Optional: ``chord`` (the chord index of the beat decided last, for the rhythm section
-    # and the recording's chord markers) and ``chord_after(step)`` (the next beat's, where
-    # known in advance; None otherwise).
+    # and the recording's chord markers), ``chord_after(step)`` (the next beat's, where
+    # known in advance; None otherwise) and ``may_revise(step, beat_in_bar)`` (True: a late
+    # lead onset may still change the step's chord, so its new notes wait for one).
 
 
 class Scheduler:
     def __init__(self, settings: EngineSettings, transport: Transport, lead: LeadInput, record: Record, *,
-                 lookahead: int, open_for: int, slack: int) -> None:  # fmt: skip
+                 lookahead: int, open_for: int, slack: int, chord_wait: int = 0) -> None:  # fmt: skip
         """``lookahead``: samples a step is decided before it starts; ``open_for``: samples it
         stays open after; ``slack``: how far into the first block not rendered yet a
-        re-decision's notes go."""
+        re-decision's notes go; ``chord_wait``: how long a beat whose chord may still change
+        waits for its first lead note before its new notes sound."""
         self.settings = settings
         self.transport = transport
         self.lead = lead
         self._record = record
-        self.lookahead, self.open_for, self.slack = lookahead, open_for, slack
+        self.lookahead, self.open_for, self.slack, self.chord_wait = lookahead, open_for, slack, chord_wait
         self.block = settings.block_frames
         self.player: StepPlayer | None = None
         self.clock = None  # live: the sample clock (a decision is scheduled from the time after the model step ran)
@@ -97,6 +107,10 @@ class Scheduler:
         self.rhythm = self._rhythm_section(settings.band)
         self._marked = NO_CHORD  # the chord the recording was last told
         self._silence = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # what a resting engine plays
+        self._waiting = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # a waiting step: its decided frame
+        self._holding = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # ... and what sounds meanwhile
+        self.waiting_step: int | None = None  # the step whose new notes wait for its first lead note
+        self.waited_out = 0  # waits that ended without a lead note (their notes sounded chord_wait late)
         self.step_s = np.zeros(LOG_SIZE, dtype=np.float64)  # model time of recent decisions
         self.n_steps = 0  # decisions and re-decisions
         self.redos = 0
@@ -128,6 +142,7 @@ class Scheduler:
         """End every accompaniment and rhythm-section note from the first block not rendered
         yet (the sinks flush what is still queued)."""
         cut = self.unrendered(now)
+        self.waiting_step = None
         self.voice.end(cut)
         self.rhythm.end(cut)
         for ring in (self.accomp_synth, self.accomp_midi, self.band_synth, self.band_midi):
@@ -155,6 +170,8 @@ class Scheduler:
             lead.close()
         if lead.redo_wanted:
             self._redo(now)
+        if self.waiting_step is not None and now >= t.step_sample(self.waiting_step) + self.chord_wait:
+            self._strike_waiting(now)
         self.voice.push_due(now + self.lookahead)
         self.rhythm.push_due(now + self.lookahead)
         horizon = now + self.lookahead + t.sample_rate // 100
@@ -163,20 +180,42 @@ class Scheduler:
         wake = min(t.step_sample(lead.next_step), horizon, due) - self.lookahead
         if lead.open_step is not None:
             wake = min(wake, t.step_sample(lead.open_step) + self.open_for + 1)
+        if self.waiting_step is not None:
+            wake = min(wake, t.step_sample(self.waiting_step) + self.chord_wait)
         return max(wake, now + 1)
 
     def _decide(self, step: int, now: int) -> None:
-        frame = self.lead.open(step)
+        if self.waiting_step is not None:  # a wait longer than a step (a very fast tempo) ends here
+            self._strike_waiting(now)
+        lead = self.lead.open(step)
         self.voice.next_step()
         if self.player is None or step < 0:
             self.lead.pending.clear()
             return
         started = time.perf_counter()
-        frame = self.player.step(step, frame, self.transport.beat_in_bar(step))
+        beat_in_bar = self.transport.beat_in_bar(step)
+        frame = self.player.step(step, lead, beat_in_bar)
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self.earliest(self._after(now)))
-        self._schedule(step, frame, at, now, started, redo=False)
+        played = frame
+        if self.chord_wait > 0 and frame[ONSET].any() and not lead[ONSET].any() and self._may_revise(step, beat_in_bar):
+            self._waiting[:] = frame
+            self._holding[ONSET] = 0
+            self._holding[SUSTAIN] = self.voice.sounding  # what sounds goes on, nothing new starts
+            self.waiting_step, played = step, self._holding
+        self._schedule(step, played, at, now, started, redo=False)
         self._with_band(step, frame, at, redo=False)
+
+    def _may_revise(self, step: int, beat_in_bar: int) -> bool:
+        ask = getattr(self.player, "may_revise", None)
+        return ask is not None and ask(step, beat_in_bar)
+
+    def _strike_waiting(self, now: int) -> None:
+        """The wait ended without a lead note: the step's notes as decided, from now."""
+        step, self.waiting_step = self.waiting_step, None
+        self.waited_out += 1
+        at = max(self.transport.step_sample(step) + self.chord_wait, self.earliest(self._after(now)) + self.slack)
+        self.voice.play(step, self._waiting, at, self._velocity(step))
 
     def _redo(self, now: int) -> None:
         lead = self.lead
@@ -187,6 +226,7 @@ class Scheduler:
             return
         lead.open_redos += 1
         self.redos += 1
+        self.waiting_step = None  # the note came: the re-decision strikes the step's notes
         started = time.perf_counter()
         frame = self.player.redo(step, lead.frame, self.transport.beat_in_bar(step))
         revised = bool(getattr(self.player, "revised", False))

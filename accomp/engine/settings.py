@@ -18,6 +18,11 @@ class EngineSettings:
     lookahead_ms: float = 2.0  # a step is decided this far ahead of the block that plays it
     grace_ms: float = 30.0  # a late lead onset still changes its step this long after it began
     heard_grace_ms: float = 40.0  # ... and, heard in the audio input, may be told this much later still
+    # At a beat whose chord the player may still change with the beat's first lead note, the
+    # accompaniment's new notes wait this long (at most the grace window) for that note;
+    # without one they sound then, this late. 0: they sound on the beat, and a late note's
+    # chord comes a 32nd after them.
+    chord_wait_ms: float = 20.0
     # A re-decided step's notes go this far into the first block not rendered yet. 0: at its
     # start (a decision that loses the race with that block's callback slips one block;
     # the synth counts it as late).
@@ -34,7 +39,7 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.sample_rate < 8000 or self.block_frames < 16:
             raise ValueError("sample rate must be >= 8000 Hz and blocks >= 16 frames")
-        if min(self.lookahead_ms, self.grace_ms, self.heard_grace_ms, self.slack_ms) < 0:
-            raise ValueError("lookahead, grace and slack must be >= 0 ms")
+        if min(self.lookahead_ms, self.grace_ms, self.heard_grace_ms, self.slack_ms, self.chord_wait_ms) < 0:
+            raise ValueError("lookahead, grace, chord wait and slack must be >= 0 ms")
         if self.split_key is not None and not 1 <= self.split_key <= 127:
             raise ValueError(f"split point {self.split_key} is not a MIDI key with keys below it (1..127)")
