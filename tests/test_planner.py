@@ -115,6 +115,35 @@ def test_a_key_change_lets_go_of_the_held_chord(monkeypatch):
     assert per_beat[first] != heard[-1] or len(set(per_beat[first:].tolist())) > 1
 
 
+@pytest.mark.parametrize("minor", [False, True])
+def test_the_beat_the_lead_enters_on_leans_to_the_keys_tonic_chord(monkeypatch, minor):
+    """The first chord is decided from a note or two: the key's tonic chord gets a bonus there
+    (only there), streamed and parallel alike."""
+    import accomp.model.planner as planner_module
+
+    lead = np.zeros((64, 2, K), np.uint8)  # rests for a bar, then A C E / A C# E (A minor / major) in quarters
+    for beat, pc in enumerate([9, 0 if minor else 1, 4, 9, 4, 0 if minor else 1, 9, 9, 4, 9, 4, 9]):
+        key = 60 + pc - 21
+        lead[16 + beat * 4, 0, key] = 1
+        lead[16 + beat * 4 : 16 + beat * 4 + 3, 1, key] = 1
+    planner, style = random_planner(seed=2), np.array([0.0, 1.0, 0.0])
+    beats = np.arange(64) % 16
+    monkeypatch.setattr(planner_module, "ENTRY_TONIC_BONUS", 0.0)
+    free = planner.plan(lead, beats, 4, style).chords[::4]
+    monkeypatch.setattr(planner_module, "ENTRY_TONIC_BONUS", 1e9)
+    plan = planner.plan(lead, beats, 4, style)
+    assert np.array_equal(streamed(planner, lead, style), plan.chords)
+    per_beat = plan.chords[::4]
+    tonic = int(plan.tonic[16])
+    assert per_beat[4] == chord_index(tonic, "min" if bool(plan.minor[16]) else "maj")  # the entry beat
+    assert (per_beat[:4] == NO_CHORD).all() and (free[:4] == NO_CHORD).all()
+    monkeypatch.setattr(planner_module, "STAY_BONUS", 0.0)  # without the hold, the beats after the entry are as before
+    monkeypatch.setattr(planner_module, "ENTRY_TONIC_BONUS", 0.0)
+    free = planner.plan(lead, beats, 4, style).chords[::4]
+    monkeypatch.setattr(planner_module, "ENTRY_TONIC_BONUS", 1e9)
+    assert np.array_equal(planner.plan(lead, beats, 4, style).chords[::4][5:], free[5:])
+
+
 def test_no_chord_only_before_the_first_note():
     planner = random_planner()
     lead = np.zeros((32, 2, K), np.uint8)

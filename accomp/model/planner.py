@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, transpose
+from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index, transpose
 from accomp.music.metrics import KS_MAJOR, KS_MINOR, beat_chroma, beat_index, key_pitch_classes, pc_counts
 
 BEAT_SLOTS = 8  # beat-in-bar one-hot size (beats past the 8th share the last slot)
@@ -52,6 +52,15 @@ MELODY_BONUS = 2.0
 # (0.25 before: at 0.5 the first planner's pop part fell under 0.7x the human's diversity).
 # Not on a beat where the key tracker starts again (a key change): the old key's chord gets none.
 STAY_BONUS = 0.5
+# The live planner's logit bonus for the key's tonic chord (I, or i in minor) on the beat the
+# lead enters. The first chord was decided from one note, and a one-note key is a near tie of
+# major and minor: Twinkle opened on C minor, Frere Jacques on F minor. A musician starts on
+# the tonic. With it (1.0) the plan's agreement on the 91 POP909 validation openings goes
+# 0.341 -> 0.360, on 996 mid-song segments (each from a cold start) 0.289 -> 0.290, on the
+# chorales 0.380 -> 0.380; over the entry's first 2 or 4 beats, or at 2.0, it gains less and
+# costs the mid-song segments up to 0.004. A bonus for every chord in the key over the first
+# four beats instead gained 0.009 and opened Twinkle on F.
+ENTRY_TONIC_BONUS = 1.0
 # A finished melody's plan (render --whole-song, Planner.song_plan): the weight of the causal
 # planner's log-probabilities against the bidirectional one's. Two planners trained apart err
 # apart: on 4-bar validation segments the plan's agreement with the human accompaniment was
@@ -371,6 +380,7 @@ class Planner:
 
 
 _TRANSPOSED = np.stack([transpose(np.arange(N_CHORDS), t) for t in range(12)])  # [t, key-relative chord] -> chord
+_TONIC = np.array([chord_index(0, "maj"), chord_index(0, "min")])  # [minor]: the key-relative tonic chord
 
 
 def _absolute(scores: np.ndarray, tonic: np.ndarray) -> np.ndarray:
@@ -390,11 +400,15 @@ def heard_by(bl: BeatLead, *, causal: bool) -> np.ndarray:
 def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool) -> np.ndarray:
     """Per-beat chords from key-relative logits: the best chord, rotated back to the key;
     "no chord" only before the lead's first note; live, chords that hold the beat's first
-    note get :data:`MELODY_BONUS` and the chord of the beat before :data:`STAY_BONUS`."""
+    note get :data:`MELODY_BONUS`, the chord of the beat before :data:`STAY_BONUS`, and on the
+    beat the lead enters the key's tonic chord :data:`ENTRY_TONIC_BONUS`."""
     heard = heard_by(bl, causal=causal)
     logits = logits.copy()
     if causal:
         logits += MELODY_BONUS * (_rotate(bl.first, tonic) @ CHROMA.T > 0)
+        if heard.any():
+            entry = int(np.argmax(heard))
+            logits[entry, _TONIC[int(keys_of(bl.key_track[0][entry : entry + 1])[1][0])]] += ENTRY_TONIC_BONUS
     logits[heard, NO_CHORD] = -np.inf
     if not causal:
         return np.where(heard, _TRANSPOSED[tonic, np.argmax(logits, axis=1)], NO_CHORD)
@@ -439,6 +453,7 @@ class PlannerStream:
         self.beat_chroma = np.zeros(12)  # the current beat so far
         self.prev_chroma = np.zeros(12)
         self.heard_any = False
+        self.since_entry = -1  # beats since the one the lead was first heard by (-1: not yet)
         self.chord = NO_CHORD
         self.prev_chord = NO_CHORD  # the chord of the beat before the current one
         self.tonic, self.minor = 0, False
@@ -468,6 +483,8 @@ class PlannerStream:
             self.prev_chroma[:] = self.beat_chroma
             self.h_before, self.h_after = self.h_after, self.h_before
             self.beat_chroma[:] = 0.0
+            if self.since_entry >= 0:
+                self.since_entry += 1
         first = (lead_frame.any(axis=0).astype(np.float64) @ self.fold > 0).astype(np.float64)
         onset = bool(lead_frame[0].any())
         tonic = self._features(first, onset, beat_in_bar // self.steps_per_beat)
@@ -475,6 +492,10 @@ class PlannerStream:
         heard = self.heard_any or first.any()
         scores = logits.numpy()
         scores += MELODY_BONUS * (CHROMA @ first[self._rot[tonic]] > 0)
+        if heard and self.since_entry < 0:
+            self.since_entry = 0
+        if self.since_entry == 0:
+            scores[_TONIC[int(self.keys.minor)]] += ENTRY_TONIC_BONUS
         if self.prev_chord != NO_CHORD and not self.keys.restart:  # a key change starts afresh
             scores[_TRANSPOSED[-tonic % 12, self.prev_chord]] += STAY_BONUS
         if heard:
