@@ -192,3 +192,68 @@ def test_a_quantised_student_streams_close_to_the_float_one():
     assert float((fa == fb).float().mean()) > 0.9
     _, xc, _ = stream(quantised, lead, noise)
     assert torch.equal(xb, xc)  # and as deterministic as the float path
+
+
+def test_a_step_builds_no_rotary_tables(monkeypatch):
+    """The streaming contract: the rotary tables are made once per device (at init_state), a
+    step only copies its two rows into the state's buffers: ``rope_tables`` is never called
+    by a step, and the tables and buffers stay the same objects."""
+    import accomp.model.student as student_module
+
+    student = random_student(kv_window=8)
+    state = student.init_state(np.array([1.0, 0.0, 0.0]))
+    calls = []
+    real = student_module.rope_tables
+    monkeypatch.setattr(student_module, "rope_tables", lambda *a: calls.append(a) or real(*a))
+    lead = random_lead(20)
+    noise = torch.randn(20, 2, K, generator=torch.Generator().manual_seed(9))
+    for t in range(10):
+        state, _ = student.step(state, lead[t], noise[t])
+    assert calls == []
+    tables = student.rope(torch.device("cpu"))
+    buffers = (state.cos.data_ptr(), state.sin.data_ptr(), state.slots.data_ptr())
+    for t in range(10, 20):
+        state, _ = student.step(state, lead[t], noise[t])
+    assert calls == [] and student.rope(torch.device("cpu")) is tables
+    assert (state.cos.data_ptr(), state.sin.data_ptr(), state.slots.data_ptr()) == buffers
+    torch.testing.assert_close(state.cos, tables[0][19:21])  # rows of positions 18 and 19
+
+
+def test_a_traced_step_runs_no_rotary_kernels():
+    """A loaded preset streams through a traced step: no cos/sin (or table-building) kernel
+    runs in it."""
+    frozen = random_student(kv_window=8).freeze_for_streaming(quantize=False)
+    state = frozen.init_state(np.array([1.0, 0.0, 0.0]))
+    lead = random_lead(6)
+    noise = torch.randn(6, 2, K, generator=torch.Generator().manual_seed(9))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for t in range(5):
+            state, _ = frozen.step(state, lead[t], noise[t])
+    ran = {e.key for e in prof.key_averages()}
+    assert "aten::scaled_dot_product_attention" in ran  # the profiler saw the traced step's kernels
+    assert not ran & {"aten::cos", "aten::sin", "aten::arange", "aten::pow"}
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_streaming_past_the_rotary_table_is_unchanged(freeze):
+    """A stream longer than the rotary table turns its cached keys back and starts the table
+    over: the same cells as with a table that never runs out, and as the parallel pass (which
+    rotates by absolute positions), to float tolerance."""
+    T = 40
+    lead = random_lead(T)
+    noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(10))
+    short = random_student(kv_window=8)
+    short.rope_rows = 12  # rows for positions -1..10: rebased at steps 11, 21, 31
+    long = random_student(kv_window=8)
+    if freeze:
+        short.freeze_for_streaming(quantize=False)
+        long.freeze_for_streaming(quantize=False)
+    fa, xa, sa = stream(short, lead, noise)
+    fb, xb, sb = stream(long, lead, noise)
+    assert sa.rope_shift == 30 and sb.rope_shift == 0 and sa.position == sb.position == T
+    torch.testing.assert_close(xa, xb, atol=1e-5, rtol=1e-5)
+    assert torch.equal(fa, fb)
+    with torch.no_grad():
+        par = long.consistency((noise * long.sigma_max)[None], torch.tensor(long.sigma_max), lead[None] * 2 - 1,
+                               fb[None].float() * 2 - 1, (torch.arange(T) % 16)[None], torch.tensor([[0.7, 0.3, 0.0]]))[0]  # fmt: skip
+    torch.testing.assert_close(xa, par, atol=1e-4, rtol=1e-4)

@@ -11,6 +11,15 @@ Attention window (the same in the parallel pass used for training and in streami
 see W frames at most, W = ``kv_window``. Look-ahead: none (:attr:`Student.delay`, read off
 this mask, is 0; the latency view shows it).
 
+Streaming contract: :meth:`Student.init_state` makes every buffer a stream needs, and a step
+writes into them (no tensor is built for its positions, slots or rotary tables). The
+rotary tables (cos/sin) are made once per device, for ``rope_rows`` positions from -1 on; the
+state carries its position and the offset its rotary positions run at
+(:attr:`StreamState.rope_shift`). Attention sees relative positions only, so when a stream
+runs past the table (every ``rope_rows - 2`` steps, about half an hour of 16ths at 120 bpm)
+the cached keys are turned back by the positions the offset moves on, once, and the table
+serves again.
+
 Weights: a copy of the teacher's network plus low-rank adapters (LoRA) on every linear
 layer of the blocks; a preset stores the adapters (and the few tensors it retrains)
 over a shared teacher, or a full set of weights.
@@ -29,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from accomp.model.diffusion import student_scalings
-from accomp.model.teacher import Cond, Teacher, rope_tables
+from accomp.model.teacher import Cond, Teacher, apply_rope, rope_tables
 from accomp.music.chords import CHORD_FEATURES
 
 LEAD_ROLE, ACCOMP_ROLE = 0, 1
@@ -125,8 +134,12 @@ class StreamState:
     mods: list  # per block: six (B, 1, d) modulation tensors, precomputed
     head_mod: tuple  # (shift, scale) of the output layer
     style: torch.Tensor  # (B, S + 1) mix weights
+    cos: torch.Tensor  # (2, hd/2) rotary tables' rows of this step's two positions
+    sin: torch.Tensor  # (2, hd/2)
+    slots: torch.Tensor  # (2,) long: the cache slots of this step's two tokens
     bar_steps: int
-    position: int = 0
+    position: int = 0  # the grid step the next step decides
+    rope_shift: int = 0  # rotary positions run this far behind ``position`` (see the module docstring)
 
     @property
     def batch(self) -> int:
@@ -166,7 +179,8 @@ class Student(nn.Module):
         c_skip, c_out, c_in, c_noise = student_scalings(torch.tensor(self.sigma_max, dtype=torch.float64), self.sigma_data, self.sigma_min)
         # The streaming step runs at sigma_max only: its scalings, once, as numbers.
         self.c_skip_max, self.c_out_max, self.c_in_max, self.c_noise_max = (float(c) for c in (c_skip, c_out, c_in, c_noise))
-        self._scalars: dict = {}  # per device: a step's positions, cache slots and thresholds
+        self._scalars: dict = {}  # per batch size and device: zero chord features
+        self._rope: dict = {}  # per device: the rotary tables (cos, sin), rows for positions -1, 0, 1, ...
         self.quantized = False  # the blocks' linear layers are int8 (freeze_for_streaming)
 
     @classmethod
@@ -238,6 +252,16 @@ class Student(nn.Module):
         return c_skip.view(-1, 1, 1, 1) * x + c_out.view(-1, 1, 1, 1) * f
 
     # -- streaming ---------------------------------------------------------------------
+    rope_rows = 1 << 14  # rotary table rows per device (positions -1 .. rope_rows - 2)
+
+    def rope(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rotary tables ``(rope_rows, hd/2)`` on ``device``, made on first use."""
+        tables = self._rope.get(device)
+        if tables is None:
+            positions = torch.arange(-1, self.rope_rows - 1, dtype=torch.float64, device=device)
+            tables = self._rope[device] = rope_tables(positions, self.cfg.d_model // self.cfg.n_heads)
+        return tables
+
     @torch.inference_mode()
     def init_state(self, style: np.ndarray, bar_steps: int = 16, batch: int = 1) -> StreamState:
         """A fresh stream for a style mix (weights over the styles plus "no style").
@@ -258,6 +282,7 @@ class Student(nn.Module):
         given = torch.ones(B, 2, R, dtype=torch.bool, device=dev)
         given[:, 1, ACCOMP_ROLE] = False
         shift, scale = (m[:, None, :] for m in net.ada_out(F.silu(c)).chunk(2, dim=-1))
+        self.rope(dev)
         state = StreamState(
             k=torch.zeros(L, B, H, W, hd, device=dev),
             v=torch.zeros(L, B, H, W, hd, device=dev),
@@ -276,17 +301,21 @@ class Student(nn.Module):
             mods=[block.modulation(c) for block in net.blocks],
             head_mod=(shift, scale),
             style=style_t,
+            cos=torch.zeros(2, hd // 2, device=dev),
+            sin=torch.zeros(2, hd // 2, device=dev),
+            slots=torch.zeros(2, dtype=torch.long, device=dev),
             bar_steps=max(1, int(bar_steps)),
         )
         self._trace(state)
         return state
 
     # -- one step ----------------------------------------------------------------------
-    def _step_tensors(self, lead, noise, chord_now, positions, slots, thresholds, tokens, context, prev, x0, given, visible,
+    def _step_tensors(self, lead, noise, chord_now, cos, sin, slots, thresholds, tokens, context, prev, x0, given, visible,
                       beat, chord, style, mods, head_mod, k, v, mask):  # fmt: skip
         """The tensor work of a step (tensors in, tensors updated in place, so that it can be
         traced): the two tokens, the net with its keys and values written into cache ``slots``
-        (C[t-1]'s ring slot, then the query slot), the denoised cells and the decided frame."""
+        (C[t-1]'s ring slot, then the query slot) and rotated by the rows ``cos``, ``sin`` of
+        their positions, the denoised cells and the decided frame."""
         net, R, K = self.net, len(self.cfg.roles), self.cfg.n_keys
         B = tokens.shape[0]
         # The two tokens: C[t-1] (the previous frame, given) and Q[t] (lead given, accomp noisy).
@@ -296,7 +325,6 @@ class Student(nn.Module):
         tokens[:, 1, ACCOMP_ROLE].copy_(noise.view(B, 2, K)).mul_(self.sigma_max * self.c_in_max)
         chord[:, 0].copy_(chord[:, 1])  # C[t-1] keeps the chord its frame was decided under
         chord[:, 1].copy_(chord_now.view(B, -1))
-        cos, sin = rope_tables(positions, self.cfg.d_model // self.cfg.n_heads)
         cond = Cond(context, given, visible, beat, style, chord if self.cfg.chords else None)
         h = net.embed(tokens, cond)  # (B, 2, d)
         for layer, block in enumerate(net.blocks):
@@ -321,6 +349,17 @@ class Student(nn.Module):
         prev[:, LEAD_ROLE].copy_(context[:, 1, LEAD_ROLE])
         prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
         return frame
+
+    def _rebase(self, state: StreamState) -> int:
+        """The stream ran past the rotary table (or its position was moved off it): rotary
+        positions restart at 0 for C[t-1], and every cached key turns back by as many positions
+        (attention sees relative positions only). Returns the table row of position t - 1."""
+        t = state.position
+        back = t - 1 - state.rope_shift  # the rotary position C[t-1] had
+        turn = rope_tables(torch.tensor([-back], dtype=torch.float64, device=state.k.device), self.cfg.d_model // self.cfg.n_heads)
+        state.k.copy_(apply_rope(state.k, *turn))
+        state.rope_shift = t - 1
+        return 1
 
     def _no_chord(self, state: StreamState) -> torch.Tensor:
         """Zero chord features for a step without a plan (one tensor per batch size and device)."""
@@ -353,9 +392,12 @@ class Student(nn.Module):
             return
         probe = state.copy()  # tracing and warming up run a step: keep the real state untouched
         dev, B, K = state.k.device, state.batch, self.cfg.n_keys
+        cos, sin = self.rope(dev)
+        probe.cos.copy_(cos[:2])
+        probe.sin.copy_(sin[:2])
+        probe.slots.copy_(torch.tensor([self.kv_window - 2, self.kv_window - 1]))
         args = (torch.zeros(B, 2, K, device=dev), torch.zeros(B, 2, K, device=dev), torch.zeros(B, CHORD_FEATURES, device=dev),
-                torch.tensor([-1.0, 0.0], dtype=torch.float64, device=dev), torch.tensor([self.kv_window - 2, self.kv_window - 1], device=dev),
-                probe.thresholds, *self._state_tensors(probe))
+                probe.cos, probe.sin, probe.slots, probe.thresholds, *self._state_tensors(probe))
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed per batch size
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
@@ -393,11 +435,13 @@ class Student(nn.Module):
         state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
         state.mask[0, 0, 0, W - 1] = t == 0
         state.mask[0, 0, 1, W - 1] = True
-        scalars = self._scalars.get(dev)
-        if scalars is None:
-            scalars = self._scalars[dev] = torch.zeros(3, 2, dtype=torch.float64, device=dev)
-        scalars[0, 0], scalars[0, 1] = t - 1, t  # positions (float64: exact deep into a stream)
-        scalars[1, 0], scalars[1, 1] = slot, W - 1
+        state.slots[0], state.slots[1] = slot, W - 1
+        row = t - state.rope_shift  # the table row of position t - 1 (row 0: position -1)
+        if not 0 <= row <= self.rope_rows - 2:
+            row = self._rebase(state)
+        cos, sin = self.rope(dev)
+        state.cos.copy_(cos[row : row + 2])
+        state.sin.copy_(sin[row : row + 2])
         state.thresholds[:, 0].fill_(self.onset_threshold)
         state.thresholds[:, 1].fill_(self.sustain_threshold)
         if guard is not None:
@@ -405,7 +449,7 @@ class Student(nn.Module):
         chord_now = self._no_chord(state) if chord is None else chord
         frozen = getattr(self, "_frozen", None)
         run = frozen.get((state.batch, dev.type), self._step_tensors) if frozen is not None else self._step_tensors
-        frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, scalars[0], scalars[1].long(), state.thresholds,
+        frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, state.cos, state.sin, state.slots, state.thresholds,
                     *self._state_tensors(state))  # fmt: skip
         state.position = t + 1
         return state, frame.view(lead_frame.shape)
