@@ -190,7 +190,8 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
     keys.open_virtual_port("keys")
     beat_s = 60.0 / args.tempo
     seconds = (COUNT_IN_BARS * 4 + args.phrases * PHRASE_BEATS + 4) * beat_s + 120  # a safety net: SIGINT ends it
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    # The fault handler: an app that does not stop on Ctrl+C is made to say where it is stuck.
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONFAULTHANDLER": "1"}
     with (tmp / "app.out").open("wb") as out, (tmp / "app.err").open("wb") as err:
         app = subprocess.Popen(app_command(args, seconds), stdout=out, stderr=err, env=env)
     try:
@@ -202,7 +203,13 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
         sent = play(keys, grid, phrase_events(args.phrases))
         threading.Event().wait(beat_s)  # the band's last beat
         app.send_signal(signal.SIGINT)
-        code = app.wait(timeout=120)
+        try:
+            code = app.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            app.send_signal(signal.SIGABRT)  # every thread's stack to its stderr
+            app.wait(timeout=20)
+            tail = (tmp / "app.err").read_text(errors="replace")[-12000:]
+            raise SystemExit(f"key_change.py: the app did not stop within 120 s of Ctrl+C; its threads:\n{tail}")
     finally:
         if app.poll() is None:
             app.kill()
