@@ -64,6 +64,11 @@ class ObservedPlayer:
     def chord_after(self, step: int) -> int | None:
         return self.inner.chord_after(step)
 
+    def may_revise(self, step: int, beat_in_bar: int) -> bool:
+        """Whether a late lead note may still change the step's chord (its notes wait for it)."""
+        ask = getattr(self.inner, "may_revise", None)
+        return ask is not None and ask(step, beat_in_bar)
+
     def chords(self) -> tuple[int | None, int | None]:
         """(the chord the band plays now, the next one where it is known) for the display;
         None where the preset follows no plan."""
