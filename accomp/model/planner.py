@@ -406,9 +406,6 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     logits = logits.copy()
     if causal:
         logits += MELODY_BONUS * (_rotate(bl.first, tonic) @ CHROMA.T > 0)
-        if heard.any():
-            entry = int(np.argmax(heard))
-            logits[entry, _TONIC[int(keys_of(bl.key_track[0][entry : entry + 1])[1][0])]] += ENTRY_TONIC_BONUS
     logits[heard, NO_CHORD] = -np.inf
     if not causal:
         return np.where(heard, _TRANSPOSED[tonic, np.argmax(logits, axis=1)], NO_CHORD)
@@ -416,7 +413,9 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     restarts = bl.key_track[1]
     for b in np.flatnonzero(heard):  # beat by beat: each beat's bonus goes to the chord before
         prev = out[b - 1] if b else NO_CHORD
-        if prev != NO_CHORD and not restarts[b]:  # a key change starts afresh
+        if prev == NO_CHORD:  # the beat the lead enters
+            logits[b, _TONIC[int(keys_of(bl.key_track[0][b : b + 1])[1][0])]] += ENTRY_TONIC_BONUS
+        elif not restarts[b]:  # a key change starts afresh
             logits[b, _TRANSPOSED[-tonic[b] % 12, prev]] += STAY_BONUS
         out[b] = _TRANSPOSED[tonic[b], np.argmax(logits[b])]
     return out
@@ -453,7 +452,6 @@ class PlannerStream:
         self.beat_chroma = np.zeros(12)  # the current beat so far
         self.prev_chroma = np.zeros(12)
         self.heard_any = False
-        self.since_entry = -1  # beats since the one the lead was first heard by (-1: not yet)
         self.chord = NO_CHORD
         self.prev_chord = NO_CHORD  # the chord of the beat before the current one
         self.tonic, self.minor = 0, False
@@ -483,8 +481,6 @@ class PlannerStream:
             self.prev_chroma[:] = self.beat_chroma
             self.h_before, self.h_after = self.h_after, self.h_before
             self.beat_chroma[:] = 0.0
-            if self.since_entry >= 0:
-                self.since_entry += 1
         first = (lead_frame.any(axis=0).astype(np.float64) @ self.fold > 0).astype(np.float64)
         onset = bool(lead_frame[0].any())
         tonic = self._features(first, onset, beat_in_bar // self.steps_per_beat)
@@ -492,11 +488,9 @@ class PlannerStream:
         heard = self.heard_any or first.any()
         scores = logits.numpy()
         scores += MELODY_BONUS * (CHROMA @ first[self._rot[tonic]] > 0)
-        if heard and self.since_entry < 0:
-            self.since_entry = 0
-        if self.since_entry == 0:
+        if self.prev_chord == NO_CHORD:  # the beat the lead enters (before it, no chord is played)
             scores[_TONIC[int(self.keys.minor)]] += ENTRY_TONIC_BONUS
-        if self.prev_chord != NO_CHORD and not self.keys.restart:  # a key change starts afresh
+        elif not self.keys.restart:  # a key change starts afresh
             scores[_TRANSPOSED[-tonic % 12, self.prev_chord]] += STAY_BONUS
         if heard:
             scores[NO_CHORD] = -np.inf
