@@ -470,3 +470,22 @@ def test_planner_train_refuses_an_impossible_dropout():
 
     with pytest.raises(SettingsError, match="--dropout"):
         planner_train(PlannerTrainOptions(out="planner.safetensors", dropout=1.5, styles="pop,chorale", hidden=64))
+
+
+def test_on_weak_beats_the_chord_holds_harder_streamed_and_parallel_alike(monkeypatch):
+    """With the weak-beat stay made overwhelming, the live chord changes only on the bar's
+    even beats (1 and 3 of 4/4), and the streamed decision still equals the parallel one."""
+    import accomp.model.planner as planner_module
+
+    planner = random_planner(seed=3)
+    lead, style, beats = melody(192, seed=7), np.array([0.0, 1.0, 0.0]), np.arange(192) % 16
+    monkeypatch.setattr(planner_module, "STAY_BONUS", 0.0)
+    free = planner.plan(lead, beats, 4, style).chords[::4]
+    moves = lambda per_beat: [b for b in range(1, len(per_beat)) if per_beat[b] != per_beat[b - 1] and per_beat[b - 1] != NO_CHORD]  # noqa: E731
+    assert any(b % 2 == 1 for b in moves(free))  # free, it moves on weak beats too
+    monkeypatch.setattr(planner_module, "STAY_BONUS", 1e-3)
+    monkeypatch.setattr(planner_module, "WEAK_BEAT_STAY", 1e12)
+    plan = planner.plan(lead, beats, 4, style).chords
+    assert np.array_equal(streamed(planner, lead, style), plan)
+    held = moves(plan[::4])
+    assert held and all(b % 2 == 0 for b in held)
