@@ -154,9 +154,11 @@ def test_no_chord_only_before_the_first_note():
     assert (whole.chords[8:] != NO_CHORD).all()
 
 
-def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords():
+def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords(monkeypatch):
+    import accomp.model.planner as planner_module
     from accomp.model.planner import MELODY_BONUS, SONG_CAUSAL_WEIGHT, beat_lead, features
 
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
     planner = random_planner(seed=4)
     style, beat = np.array([0.0, 1.0, 0.0]), np.arange(96) % 16
     lead = melody(96)
@@ -489,3 +491,40 @@ def test_on_weak_beats_the_chord_holds_harder_streamed_and_parallel_alike(monkey
     assert np.array_equal(streamed(planner, lead, style), plan)
     held = moves(plan[::4])
     assert held and all(b % 2 == 0 for b in held)
+
+
+def test_the_best_path_is_the_best_of_all_chord_sequences():
+    import itertools
+
+    from accomp.model.planner import best_path
+
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        scores, cost = rng.normal(size=(5, 4)), rng.uniform(0, 2, size=5)
+        def total(seq):  # noqa: E306
+            return sum(scores[b, c] for b, c in enumerate(seq)) - sum(cost[b] for b in range(1, 5) if seq[b] != seq[b - 1])
+        want = max(itertools.product(range(4), repeat=5), key=total)
+        assert np.isclose(total(best_path(scores, cost)), total(want))
+    assert np.array_equal(best_path(scores, np.zeros(5)), np.argmax(scores, axis=1))
+    assert len(set(best_path(scores, np.full(5, 1e9)).tolist())) == 1
+    assert len(best_path(np.zeros((0, 4)), np.zeros(0))) == 0
+
+
+def test_a_finished_pop_melodys_plan_changes_chord_less_than_its_beats_best(monkeypatch):
+    """The change cost is the style's: a pop plan holds its chords longer than beat-by-beat
+    argmax; a style with no cost (or a weight of 0 on pop) plans as before."""
+    import accomp.model.planner as planner_module
+
+    planner = random_planner(seed=4)
+    lead, beat = melody(192, seed=3), np.arange(192) % 16
+    def changes(style):  # noqa: E306
+        per_beat = planner.song_plan(lead, beat, 4, style).chords[::4]
+        per_beat = per_beat[per_beat != NO_CHORD]
+        return int(np.count_nonzero(per_beat[1:] != per_beat[:-1]))
+    pop, chorale = (np.eye(len(STYLES) + 1)[STYLES.index(name)] for name in ("pop", "chorale"))
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})
+    free_pop, free_chorale = changes(pop), changes(chorale)
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {"pop": (2.0, 4.0)})
+    assert changes(pop) < free_pop and changes(chorale) == free_chorale
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {"pop": (1e9, 1e9)})
+    assert changes(pop) == 0 < free_pop
