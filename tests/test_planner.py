@@ -422,6 +422,8 @@ def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(
     assert "human leads x 4 bars from the songs training split" in found["leads"]
     assert found["reference"] == {"onsets_per_step": 0.75, "polyphony": 3.0}  # 3 onsets a beat, 3 notes sounding
     assert abs(found["student"]["onsets_per_step"] - 0.75) < 0.2
+    assert found["density"]["target"] == 0.75 and found["density"]["leads"].endswith("x 8 bars")  # no song holds 16 bars
+    assert load_preset(preset)[0].density_target == 0.75  # the student plays with it
     assert header["harmony"]["guard"] == 0.5 and header["harmony"]["planner"]["file"] == "planner.safetensors"
     figures = header["metrics"]  # what the preset's card shows: the student against human playing
     assert figures["reference"] == "human accompaniment" and "songs x 4 bars" in figures["leads"]

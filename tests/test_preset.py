@@ -98,3 +98,20 @@ def test_a_users_preset_keeps_loading_after_its_teacher_is_replaced(teacher_file
     path.unlink()  # the "bundled" teacher beside the preset is gone
     loaded, _ = load_preset(preset, quantize=False)
     torch.testing.assert_close(run(loaded), run(student), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("density", [{"target": "lots"}, {"target": -0.5}, {"target": float("nan")}, {"target": 0.5, "memory": 0},
+                                     {"target": 0.5, "gain": 3.0}, ["x"]])
+def test_a_preset_whose_density_follower_makes_no_sense_is_refused_in_one_line(teacher_file, tmp_path, density):
+    from accomp.model.preset import update_preset_header
+
+    path, teacher = teacher_file
+    preset = tmp_path / "mine.safetensors"
+    save_preset(adapted_student(teacher), path, preset, style={"name": "pop", "weights": [1.0, 0.0, 0.0]})
+    update_preset_header(preset, thresholds={"onset": 0.1, "sustain": 0.0, "density": {"target": 0.75, "gain": 0.05, "memory": 8}})
+    loaded, _ = load_preset(preset)
+    assert (loaded.onset_threshold, loaded.density_target, loaded.density_gain, loaded.density_memory) == (0.1, 0.75, 0.05, 8)
+    update_preset_header(preset, thresholds={"onset": 0.1, "sustain": 0.0, "density": density})
+    with pytest.raises(PresetError, match="invalid decision thresholds") as err:
+        load_preset(preset)
+    assert "\n" not in str(err.value)

@@ -70,3 +70,10 @@ def calibrate_thresholds(
     return {"onset": round(student.onset_threshold, 5), "sustain": round(student.sustain_threshold, 5),
             "reference": {"onsets_per_step": round(want[0], 4), "polyphony": round(want[1], 4)},
             "student": {"onsets_per_step": round(got_on, 4), "polyphony": round(got_sus, 4)}}
+
+
+def density_target(lead: np.ndarray, reference: np.ndarray) -> float:
+    """The reference's onsets per step from each lead's first note on: what the student's
+    density follower holds the band to (``Student.density_target``)."""
+    entered = lead_entered(lead)
+    return _rates(reference, entered if entered.any() else None)[0]

@@ -101,21 +101,41 @@ def calibrate(options: CalibrateOptions) -> int:
     return 0
 
 
+FOLLOW_BARS = (16, 8)  # the density follower's target: the longest of these that half the drawn pieces hold
+
+
 def human_calibration(student, style: np.ndarray, spec, harmony, options: CalibrateOptions, *, bars: int = 4) -> tuple[dict, list]:
     """Thresholds fitted so that the student's density on human leads (one segment of
     ``bars`` bars from each of ``options.pieces`` training pieces, drawn with ``options.seed``)
-    matches the human accompaniment of the same segments; and those segments."""
-    from accomp.distill.calibrate import calibrate_thresholds
+    matches the human accompaniment of the same segments, with the density follower off; then
+    the follower's target, the human onsets per step over longer segments of the same pieces
+    (16 bars, or 8 where most are shorter; none where they are shorter still), so that the
+    band keeps a pianist's density past a song's first bars. Returns those and the segments."""
+    from accomp.distill.calibrate import calibrate_thresholds, density_target
+    from accomp.errors import CorpusError
     from accomp.model.commands import eval_segments
     from accomp.model.pieces import load_pieces
 
     pieces, summary = load_pieces(options, spec, "train")
     order = np.random.default_rng(options.seed).permutation(len(pieces))[: max(1, options.pieces)]
-    segs = eval_segments([pieces[i] for i in order], bars * 4 * spec.steps_per_beat, None)
+    drawn = [pieces[i] for i in order]
+    segs = eval_segments(drawn, bars * 4 * spec.steps_per_beat, None)
     lead = np.stack([p.tracks[LEAD] for p in segs])
     human = np.stack([p.tracks[ACCOMP] for p in segs])
+    student.density_target = 0.0
     found = calibrate_thresholds(student, lead, style, human, seed=options.seed, harmony=harmony)
     corpora = ", ".join(c["source"] for c in summary["corpora"])
+    for long_bars in FOLLOW_BARS:
+        try:
+            long = eval_segments(drawn, long_bars * 4 * spec.steps_per_beat, None)
+        except CorpusError:
+            continue
+        if 2 * len(long) >= len(drawn):
+            target = density_target(np.stack([p.tracks[LEAD] for p in long]), np.stack([p.tracks[ACCOMP] for p in long]))
+            student.density_target = target
+            found["density"] = {"target": round(target, 4), "gain": student.density_gain, "memory": student.density_memory,
+                                "leads": f"{len(long)} human leads x {long_bars} bars"}  # fmt: skip
+            break
     return {**found, "leads": f"{len(segs)} human leads x {bars} bars from the {corpora} training split (seed {options.seed})"}, segs
 
 
@@ -138,6 +158,7 @@ def human_figures(student, style: np.ndarray, spec, harmony, options: CalibrateO
     except CorpusError:
         split, segs = "training", calibrated_on
     lead = np.stack([p.tracks[LEAD] for p in segs])
+    bars = lead.shape[1] // (4 * spec.steps_per_beat)  # the calibration's own segments may be longer
     rows = reference_rows(segs)
     acc = stream_accompaniment(student, lead, style, 16, 0, harmony=harmony)  # seed 0: `accomp student eval`'s figures
     rows["student"] = [with_accomp(p, a) for p, a in zip(segs, acc)]

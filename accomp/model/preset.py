@@ -142,7 +142,14 @@ def load_preset(path: str | os.PathLike, device: str | torch.device = "cpu", *, 
     try:
         student.onset_threshold = float(thresholds.get("onset", 0.0))
         student.sustain_threshold = float(thresholds.get("sustain", 0.0))
-    except (TypeError, ValueError):
+        density = thresholds.get("density") or {}
+        student.density_target = float(density.get("target", 0.0))
+        student.density_gain = float(density.get("gain", Student.density_gain))
+        student.density_memory = int(density.get("memory", Student.density_memory))
+        if not (np.isfinite([student.density_target, student.density_gain]).all() and 0.0 <= student.density_target <= 88.0
+                and 0.0 <= student.density_gain <= 1.0 and student.density_memory >= 1):  # fmt: skip
+            raise ValueError
+    except (TypeError, ValueError, AttributeError):
         raise PresetError(f"{path}: invalid decision thresholds {thresholds}") from None
     if merge:
         merge_lora(student.net)

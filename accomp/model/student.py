@@ -113,6 +113,9 @@ class _StepModule(nn.Module):
         return self.student._step_tensors(*tensors)
 
 
+DENSITY_LIFT_LIMIT = 0.5  # the most the density follower moves an onset threshold (cells lie in [-1, 1])
+
+
 @dataclass
 class StreamState:
     """Everything a stream (or B streams side by side) carries between steps, preallocated."""
@@ -130,6 +133,9 @@ class StreamState:
     beat: torch.Tensor  # (B, 2) long
     chord: torch.Tensor  # (B, 2, 24) chord plan features of frames t-1 and t
     thresholds: torch.Tensor  # (B, 2, K) note-decision thresholds per key (onset, sustain), guard included
+    played: torch.Tensor  # (B,) steps since the band's first planned chord (the lead's entry)
+    rate: torch.Tensor  # (B,) the band's recent onsets per step (density follower)
+    lift: torch.Tensor  # (B,) what the density follower adds to the onset thresholds
     cond: torch.Tensor  # (B, d) noise + style conditioning at sigma_max
     mods: list  # per block: six (B, 1, d) modulation tensors, precomputed
     head_mod: tuple  # (shift, scale) of the output layer
@@ -167,6 +173,21 @@ class Student(nn.Module):
     # so that its note density matches the teacher's (see accomp.distill.calibrate).
     onset_threshold = 0.0
     sustain_threshold = 0.0
+    # The density follower. The student hears its own past frames, so its density feeds on
+    # itself: started cold it plays sparsely, then ever busier (on the POP909 validation songs,
+    # 0.9 of a pianist's onsets in the melody's first two beats, 1.5x from its third bar on:
+    # benchmarks/density_ramp.py), and thresholds fitted to a song's first bars misfit the rest.
+    # With ``density_target`` (onsets per step; 0: off) each stream keeps a running mean of its
+    # onsets over about ``density_memory`` steps from the band's first planned chord on and,
+    # once that mean has heard that many steps, moves its lift by ``density_gain`` times the
+    # excess every step (held within +-``DENSITY_LIFT_LIMIT``). The lift is added to the onset
+    # thresholds of the keys still sounding from the step before: it thins the re-strikes, the
+    # busy rhythm, and leaves new notes alone (lifting every key thinned the chords themselves:
+    # under the seven tunes of benchmarks/tunes.py the pop part lost its thirds, 0.876 -> 0.802
+    # of the on-beat melody notes in its chord, against 0.868 so).
+    density_target = 0.0
+    density_gain = 0.1
+    density_memory = 16
 
     def __init__(self, net: Teacher, *, kv_window: int | None = None, lora_rank: int = 0, lora_alpha: float = 16.0) -> None:
         super().__init__()
@@ -297,6 +318,9 @@ class Student(nn.Module):
             beat=torch.zeros(B, 2, dtype=torch.long, device=dev),
             chord=torch.zeros(B, 2, CHORD_FEATURES, device=dev),
             thresholds=torch.zeros(B, 2, K, device=dev),
+            played=torch.zeros(B, device=dev),
+            rate=torch.full((B,), float(self.density_target), device=dev),  # the running mean starts on target
+            lift=torch.zeros(B, device=dev),
             cond=c,
             mods=[block.modulation(c) for block in net.blocks],
             head_mod=(shift, scale),
@@ -407,6 +431,23 @@ class Student(nn.Module):
                 traced(*args)
         self._frozen[key] = traced
 
+    def _follow_density(self, state: StreamState, chord_now: torch.Tensor, frame: torch.Tensor | None) -> None:
+        """Before a step (``frame`` None): count the steps since each stream's band began and
+        add their lift to its onset thresholds. After it: fold the step's onsets into the
+        running mean and, once that mean has heard ``density_memory`` steps of the band, move
+        the lift by ``density_gain`` times the excess over the target."""
+        if frame is None:
+            state.played.add_((chord_now.any(dim=-1) | (state.played > 0)).to(state.played.dtype))
+            sounding = (state.prev[:, ACCOMP_ROLE, 1] > 0).to(state.thresholds.dtype)  # (B, K) held from the last step
+            state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), sounding)
+            return
+        onsets = frame.view(state.batch, 2, -1)[:, 0].sum(dim=-1).to(state.rate.dtype)
+        begun = (state.played > 0).to(state.rate.dtype)
+        state.rate.add_((onsets - state.rate) * begun / max(1, self.density_memory))
+        heard = (state.played > self.density_memory).to(state.rate.dtype)
+        state.lift.add_((state.rate - self.density_target) * heard * self.density_gain)
+        state.lift.clamp_(-DENSITY_LIFT_LIMIT, DENSITY_LIFT_LIMIT)
+
     @staticmethod
     def _state_tensors(state: StreamState) -> tuple:
         return (state.tokens, state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.chord,
@@ -447,9 +488,13 @@ class Student(nn.Module):
         if guard is not None:
             state.thresholds += guard.view(-1, 1, guard.shape[-1])
         chord_now = self._no_chord(state) if chord is None else chord
+        if self.density_target:
+            self._follow_density(state, chord_now, None)
         frozen = getattr(self, "_frozen", None)
         run = frozen.get((state.batch, dev.type), self._step_tensors) if frozen is not None else self._step_tensors
         frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, state.cos, state.sin, state.slots, state.thresholds,
                     *self._state_tensors(state))  # fmt: skip
+        if self.density_target:
+            self._follow_density(state, chord_now, frame)
         state.position = t + 1
         return state, frame.view(lead_frame.shape)
