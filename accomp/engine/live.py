@@ -50,6 +50,7 @@ INPUTS = ("midi", "audio", "both")
 FIRST_CALLBACK_S = 5.0
 WORKER_TICK_S = 0.05  # the worker looks at the devices at least this often
 RECORDER_TICK_S = 0.05
+WAIT_SLICE_S = 0.1  # LiveSession.wait wakes this often, to see a Ctrl+C
 FLUSH_WAIT_S = 1.0
 # The audio callback is Python: it needs the GIL, which a busy worker hands over only every
 # switch interval (5 ms by default, longer than a 128-frame block). Shorter while playing.
@@ -184,8 +185,18 @@ class LiveSession:
             self._recorder_thread.start()
 
     def wait(self, seconds: float | None) -> None:
-        """Play for ``seconds`` (None: until a device fails or :meth:`stop` is called)."""
-        self.ended.wait(seconds)
+        """Play for ``seconds`` (None: until a device fails or :meth:`stop` is called).
+
+        Waits in slices of :data:`WAIT_SLICE_S`: Ctrl+C's signal may be delivered to another
+        thread (an audio or MIDI library's), and Python runs its handler on the main thread
+        only when that thread wakes; an untimed wait slept through it (``accomp play`` did
+        not stop on Ctrl+C, now and then)."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self.ended.is_set():
+            left = WAIT_SLICE_S if deadline is None else min(WAIT_SLICE_S, deadline - time.monotonic())
+            if left <= 0:
+                return
+            self.ended.wait(left)
 
     def panic(self) -> None:
         """End every sounding note now (the transport keeps running)."""
