@@ -96,6 +96,11 @@ def test_the_density_follower_moves_the_onset_thresholds_toward_the_target():
     assert np.allclose(onset[:5, 1], -1.0) and onset[6, 1] > -1.0  # held while the mean warms (4 steps), then moving
     assert np.allclose(onset[:8, 0], -1.0) and onset[9, 0] > -1.0  # three steps later in the stream that began later
     assert np.isclose(onset[-1, 1], -1.0 + DENSITY_LIFT_LIMIT)
+    student.density_target = 200.0  # more onsets than keys: a part sparser than its target is never thickened
+    state = student.init_state(np.array([0.0, 1.0, 0.0], np.float32), bar_steps=16, batch=2)
+    for t in range(20):
+        state, _ = student.step(state, torch.zeros(2, 2, 88), torch.zeros(2, 2, 88), chords[:, t].contiguous())
+        assert np.allclose(state.thresholds[:, 0], -1.0)
     student.density_target = 0.0
     state = student.init_state(np.array([0.0, 1.0, 0.0], np.float32), bar_steps=16, batch=2)
     for t in range(10):

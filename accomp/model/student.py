@@ -113,7 +113,7 @@ class _StepModule(nn.Module):
         return self.student._step_tensors(*tensors)
 
 
-DENSITY_LIFT_LIMIT = 0.5  # the most the density follower moves an onset threshold (cells lie in [-1, 1])
+DENSITY_LIFT_LIMIT = 0.5  # the most the density follower raises an onset threshold (cells lie in [-1, 1])
 
 
 @dataclass
@@ -180,9 +180,11 @@ class Student(nn.Module):
     # With ``density_target`` (onsets per step; 0: off) each stream keeps a running mean of its
     # onsets over about ``density_memory`` steps from the band's first planned chord on and,
     # once that mean has heard that many steps, moves its lift by ``density_gain`` times the
-    # excess every step (held within +-``DENSITY_LIFT_LIMIT``). The lift is added to the onset
-    # thresholds of the keys still sounding from the step before: it thins the re-strikes, the
-    # busy rhythm, and leaves new notes alone (lifting every key thinned the chords themselves:
+    # excess every step (held within 0 and ``DENSITY_LIFT_LIMIT``: it only ever thins; a lift
+    # below 0 re-struck the notes of a chart's held chords, off-chord ones too). The lift is added to the onset
+    # thresholds of the keys still sounding from the step before and of the keys off the planned
+    # chord (those the guard raised): it thins the re-strikes, the busy rhythm, and the colour
+    # notes, and leaves a chord's new tones alone (lifting every key thinned the chords themselves:
     # under the seven tunes of benchmarks/tunes.py the pop part lost its thirds, 0.876 -> 0.802
     # of the on-beat melody notes in its chord, against 0.868 so).
     density_target = 0.0
@@ -438,15 +440,16 @@ class Student(nn.Module):
         the lift by ``density_gain`` times the excess over the target."""
         if frame is None:
             state.played.add_((chord_now.any(dim=-1) | (state.played > 0)).to(state.played.dtype))
-            sounding = (state.prev[:, ACCOMP_ROLE, 1] > 0).to(state.thresholds.dtype)  # (B, K) held from the last step
-            state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), sounding)
+            # (B, K): held from the last step, or off the planned chord (the guard raised it)
+            thinned = (state.prev[:, ACCOMP_ROLE, 1] > 0) | (state.thresholds[:, 0] > self.onset_threshold)
+            state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), thinned.to(state.thresholds.dtype))
             return
         onsets = frame.view(state.batch, 2, -1)[:, 0].sum(dim=-1).to(state.rate.dtype)
         begun = (state.played > 0).to(state.rate.dtype)
         state.rate.add_((onsets - state.rate) * begun / max(1, self.density_memory))
         heard = (state.played > self.density_memory).to(state.rate.dtype)
         state.lift.add_((state.rate - self.density_target) * heard * self.density_gain)
-        state.lift.clamp_(-DENSITY_LIFT_LIMIT, DENSITY_LIFT_LIMIT)
+        state.lift.clamp_(0.0, DENSITY_LIFT_LIMIT)  # it only thins: a sparse part is the plan's or the player's, not an excess
 
     @staticmethod
     def _state_tensors(state: StreamState) -> tuple:
