@@ -193,7 +193,11 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
     # The fault handler: an app that does not stop on Ctrl+C is made to say where it is stuck.
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONFAULTHANDLER": "1"}
     with (tmp / "app.out").open("wb") as out, (tmp / "app.err").open("wb") as err:
-        app = subprocess.Popen(app_command(args, seconds), stdout=out, stderr=err, env=env)
+        # Ctrl+C as at a terminal, also when this script runs in the background: a background
+        # job inherits SIGINT ignored, and the app, as any program, keeps it so (it then never
+        # stopped: the "hang after Ctrl+C" seen in 3 runs of ~25, all of them background runs).
+        app = subprocess.Popen(app_command(args, seconds), stdout=out, stderr=err, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         deadline = time.monotonic() + 300
         while not grid.started.wait(0.5):  # the app's clock starts with its transport
