@@ -18,7 +18,9 @@ pytest.importorskip("pytestqt")
 from accomp.model.preset import load_preset, user_dir  # noqa: E402
 from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401
 
-SMALL = dict(steps=400, batch=2, chunk=4, levels=3, songs=4, song_frames=20, reuse=2, regression_warmup=1, save_every=1)
+# Steps enough that a cancel lands mid-run however slow the window is to see the first ones (at
+# 400 a loaded CI machine once saw the tiny run finish before its Ctrl+C); a finished run sets 2.
+SMALL = dict(steps=100_000, batch=2, chunk=4, levels=3, songs=4, song_frames=20, reuse=2, regression_warmup=1, save_every=1)
 
 
 @pytest.fixture()
