@@ -5,9 +5,9 @@ since the melody came in.
                                                 [--bars 16] [--split val] [--out FILE]
 
 ``accomp student eval`` scores four bars from each song's opening, where the lead comes in
-about two bars late: the band's first bars. A student that hears its own past frames starts
-cold, sparse, and grows busier once it hears itself, so a density that matches the pianist
-there can be far off later. This streams the preset over ``--bars`` bars of every song that
+about two bars late: the band's first bars. A student that hears its own past frames grows
+busier as it hears more of itself, so a density that matches the pianist there can be far off
+later. This streams the preset over ``--bars`` bars of every song that
 has them, from the bar line before the melody's first note (from a cold start, as
 ``accomp student eval`` and the engine do: the live planner, the guard, ``Student.step``), and
 counts the band's and the human accompaniment's onsets per beat in windows of beats since

@@ -174,9 +174,10 @@ class Student(nn.Module):
     onset_threshold = 0.0
     sustain_threshold = 0.0
     # The density follower. The student hears its own past frames, so its density feeds on
-    # itself: started cold it plays sparsely, then ever busier (on the POP909 validation songs,
-    # 0.9 of a pianist's onsets in the melody's first two beats, 1.5x from its third bar on:
-    # benchmarks/density_ramp.py), and thresholds fitted to a song's first bars misfit the rest.
+    # itself: it grows busier as a song goes on (on the POP909 validation songs, with thresholds
+    # fitted to four-bar openings: 1.4x a pianist's onsets in the melody's first two beats, 1.9x
+    # to 2.0x from its third bar on: benchmarks/density_ramp.py), so thresholds that fit a
+    # song's first bars misfit the rest.
     # With ``density_target`` (onsets per step; 0: off) each stream keeps a running mean of its
     # onsets over about ``density_memory`` steps from the band's first planned chord on and,
     # once that mean has heard that many steps, moves its lift by ``density_gain`` times the
