@@ -384,7 +384,7 @@ class Planner:
         heard = np.flatnonzero(heard_by(bl, causal=False))  # from the first note on
         strong, weak = (sum(float(w) * SONG_CHANGE_COST.get(name, (0.0, 0.0))[i] for name, w in zip(self.cfg.styles, style))
                         for i in (0, 1))  # fmt: skip
-        cost = np.where(bl.position[heard] % 2 == 1, weak, strong)
+        cost = np.where(weak_beat(bl.position[heard]), weak, strong)
         chords = np.full(len(bl.chroma), NO_CHORD, dtype=np.int64)
         chords[heard] = best_path(scores[heard], cost)
         return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
@@ -414,6 +414,12 @@ def _absolute(scores: np.ndarray, tonic: np.ndarray) -> np.ndarray:
     out = np.empty_like(scores)
     np.put_along_axis(out, _TRANSPOSED[tonic], scores, axis=1)
     return out
+
+
+def weak_beat(position):
+    """Whether a beat (its number inside the bar, or an array of them) is a weak one: the bar's
+    odd beats, the 2nd and 4th of 4/4, the 2nd of 3/4 (:data:`WEAK_BEAT_STAY`, :data:`SONG_CHANGE_COST`)."""
+    return position % 2 == 1
 
 
 def best_path(scores: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -453,7 +459,7 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     lead enters the key's tonic chord :data:`ENTRY_TONIC_BONUS`."""
     heard = heard_by(bl, causal=causal)
     logits = logits.copy()
-    weak = bl.position % 2 == 1
+    weak = weak_beat(bl.position)
     if causal:
         melody = MELODY_BONUS * np.where(weak, WEAK_BEAT_MELODY, 1.0)
         logits += melody[:, None] * (_rotate(bl.first, tonic) @ CHROMA.T > 0)
@@ -539,7 +545,7 @@ class PlannerStream:
         logits = self._step_net()
         heard = self.heard_any or first.any()
         scores = logits.numpy()
-        weak = position % 2 == 1
+        weak = weak_beat(position)
         scores += MELODY_BONUS * (WEAK_BEAT_MELODY if weak else 1.0) * (CHROMA @ first[self._rot[tonic]] > 0)
         if self.prev_chord == NO_CHORD:  # the beat the lead enters (before it, no chord is played)
             scores[_TONIC[int(self.keys.minor)]] += ENTRY_TONIC_BONUS
