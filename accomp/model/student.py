@@ -434,17 +434,18 @@ class Student(nn.Module):
                 traced(*args)
         self._frozen[key] = traced
 
-    def _follow_density(self, state: StreamState, chord_now: torch.Tensor, frame: torch.Tensor | None) -> None:
-        """Before a step (``frame`` None): count the steps since each stream's band began and
-        add their lift to its onset thresholds. After it: fold the step's onsets into the
-        running mean and, once that mean has heard ``density_memory`` steps of the band, move
-        the lift by ``density_gain`` times the excess over the target."""
-        if frame is None:
-            state.played.add_((chord_now.any(dim=-1) | (state.played > 0)).to(state.played.dtype))
-            # (B, K): held from the last step, or off the planned chord (the guard raised it)
-            thinned = (state.prev[:, ACCOMP_ROLE, 1] > 0) | (state.thresholds[:, 0] > self.onset_threshold)
-            state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), thinned.to(state.thresholds.dtype))
-            return
+    def _lift_onsets(self, state: StreamState, chord_now: torch.Tensor) -> None:
+        """The density follower before a step: count the steps since each stream's band began
+        and add its lift to the onset thresholds of the keys it thins (those still sounding
+        from the step before, and those off the planned chord: the guard raised them)."""
+        state.played.add_((chord_now.any(dim=-1) | (state.played > 0)).to(state.played.dtype))
+        thinned = (state.prev[:, ACCOMP_ROLE, 1] > 0) | (state.thresholds[:, 0] > self.onset_threshold)
+        state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), thinned.to(state.thresholds.dtype))
+
+    def _count_onsets(self, state: StreamState, frame: torch.Tensor) -> None:
+        """The density follower after a step: fold its onsets into the running mean and, once
+        that mean has heard ``density_memory`` steps of the band, move the lift by
+        ``density_gain`` times the excess over the target."""
         onsets = frame.view(state.batch, 2, -1)[:, 0].sum(dim=-1).to(state.rate.dtype)
         begun = (state.played > 0).to(state.rate.dtype)
         state.rate.add_((onsets - state.rate) * begun / max(1, self.density_memory))
@@ -493,12 +494,12 @@ class Student(nn.Module):
             state.thresholds += guard.view(-1, 1, guard.shape[-1])
         chord_now = self._no_chord(state) if chord is None else chord
         if self.density_target:
-            self._follow_density(state, chord_now, None)
+            self._lift_onsets(state, chord_now)
         frozen = getattr(self, "_frozen", None)
         run = frozen.get((state.batch, dev.type), self._step_tensors) if frozen is not None else self._step_tensors
         frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, state.cos, state.sin, state.slots, state.thresholds,
                     *self._state_tensors(state))  # fmt: skip
         if self.density_target:
-            self._follow_density(state, chord_now, frame)
+            self._count_onsets(state, frame)
         state.position = t + 1
         return state, frame.view(lead_frame.shape)
