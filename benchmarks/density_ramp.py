@@ -25,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_preset import open_preset  # noqa: E402
 from results_io import print_table, write_result  # noqa: E402
 
 WINDOWS = ((0, 2), (2, 4), (4, 8), (8, 16), (16, 32), (32, 64))  # beats since the melody's first note
@@ -41,19 +42,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
 
-    import torch
-
     from accomp.distill.stream import stream_accompaniment
-    from accomp.model.checkpoint import load_teacher
-    from accomp.model.harmony import load_harmony
     from accomp.model.pieces import load_pieces
-    from accomp.model.preset import find_teacher, load_preset, resolve_preset
 
-    torch.set_num_threads(1)
-    preset = resolve_preset(a.preset)
-    student, header = load_preset(preset, "cpu")
-    teacher, spec, _ = load_teacher(find_teacher(header, preset), "cpu")
-    harmony = load_harmony(header, preset, teacher.cfg.styles, chords=teacher.cfg.chords)
+    opened = open_preset(a.preset)
+    preset, student, header, spec, harmony, style = opened.path, opened.student, opened.header, opened.spec, opened.harmony, opened.style
     corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.corpus != "chorales" else [], style=None, no_cache=False)
     pieces, _ = load_pieces(corpus, spec, a.split)
     spb, steps = spec.steps_per_beat, a.bars * 4 * spec.steps_per_beat
@@ -70,7 +63,6 @@ def main() -> int:
             entries.append(entry - start)
     if not leads:
         raise SystemExit(f"density_ramp.py: no {a.split} song has {a.bars} bars from its melody's entry")
-    style = np.asarray(header["style"]["weights"], dtype=np.float32)
     lead = np.stack(leads)
     band = np.concatenate([stream_accompaniment(student, lead[i : i + BATCH], style, 16, 0, harmony=harmony)
                            for i in range(0, len(lead), BATCH)])  # fmt: skip

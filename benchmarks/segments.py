@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_preset import open_preset  # noqa: E402
 from results_io import print_table, write_result  # noqa: E402
 
 COLUMNS = ("chord_agreement", "note_in_chord", "key_adherence", "consonance", "onset_density", "polyphony", "diversity")
@@ -43,25 +44,16 @@ def main() -> int:
     if a.every < 1:
         ap.error("--every must be 1 or more")
 
-    import torch
-
     from accomp.distill.stream import stream_accompaniment
-    from accomp.model.checkpoint import load_teacher
     from accomp.model.commands import eval_segments
-    from accomp.model.harmony import load_harmony
     from accomp.model.pieces import load_pieces
-    from accomp.model.preset import find_teacher, load_preset, resolve_preset
     from accomp.music.evaluate import evaluate_pieces, reference_rows, with_accomp
 
-    torch.set_num_threads(1)
-    preset = resolve_preset(a.preset)
-    student, header = load_preset(preset, "cpu")
-    teacher, spec, _ = load_teacher(find_teacher(header, preset), "cpu")
-    harmony = load_harmony(header, preset, teacher.cfg.styles, chords=teacher.cfg.chords)
+    opened = open_preset(a.preset)
+    preset, student, spec, harmony, style = opened.path, opened.student, opened.spec, opened.harmony, opened.style
     corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.path else [], style=None, no_cache=False)
     pieces, _ = load_pieces(corpus, spec, a.split)
     segs = eval_segments(pieces, BARS * 4 * spec.steps_per_beat, None, every=a.every)  # raises CorpusError when none
-    style = np.asarray(header["style"]["weights"], dtype=np.float32)
     leads = np.stack([p.tracks["lead"] for p in segs])
     played = np.concatenate([stream_accompaniment(student, leads[i : i + BATCH], style, 16, 0, harmony=harmony)
                              for i in range(0, len(segs), BATCH)])  # fmt: skip
