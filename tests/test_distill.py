@@ -200,3 +200,32 @@ def test_a_planted_state_file_is_refused_and_never_unpickled(tmp_path):
     with pytest.raises(CheckpointError, match="cannot resume"):
         run_distill(tiny_teacher(), np.array([1.0, 0, 0], np.float32), TINY, out, device=torch.device("cpu"), on_progress=lambda e: None)
     assert not marker.exists() and not out.exists()
+
+
+def test_a_ctrl_c_during_a_save_waits_for_the_save_and_leaves_no_temporary_file(tmp_path):
+    """The GUI cancels a run with SIGINT; one that lands while the run's state is being
+    written is held until the write is done, then raised: the state is whole and no
+    temporary file is left beside it."""
+    import os
+    import signal
+
+    from accomp.distill.loop import SavesShield
+    from accomp.model.checkpoint import save_run_state
+
+    path = tmp_path / "run.state.pt"
+    shield = SavesShield()
+    shield.arm()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with shield.saving():
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C in the middle of the save
+                save_run_state(path, step=7)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["run.state.pt"]
+        with pytest.raises(KeyboardInterrupt):  # outside a save, at once
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):
+                pass
+    finally:
+        shield.disarm()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert torch.load(path, weights_only=True)["step"] == 7

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -128,6 +131,45 @@ def _all_reduce_grads(params: list[torch.nn.Parameter], world: int) -> None:
             p.grad /= world
 
 
+class SavesShield:
+    """Ctrl+C during a run, but not in the middle of writing its state: a SIGINT that comes
+    while a save is on is held until the save is done, then raised (the GUI's cancel sends
+    one; raised inside the write it could leave the write's temporary file behind). Only in
+    the main thread and over Python's own Ctrl+C handler; elsewhere it does nothing."""
+
+    def __init__(self) -> None:
+        self._saving = False
+        self._held = False
+        self._before = None
+
+    def arm(self) -> None:
+        """From now on (until :meth:`disarm`), Ctrl+C waits for a save in progress."""
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._before = signal.signal(signal.SIGINT, self._interrupt)
+
+    def disarm(self) -> None:
+        if self._before is not None:
+            signal.signal(signal.SIGINT, self._before)
+            self._before = None
+
+    def _interrupt(self, signum, frame) -> None:
+        if self._saving:
+            self._held = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def saving(self):
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+        if self._held:
+            self._held = False
+            raise KeyboardInterrupt
+
+
 def run_distill(
     teacher: Teacher,
     style: np.ndarray,
@@ -166,17 +208,21 @@ def run_distill(
         on_progress({"event": "resumed", "step": step})
     settings = SamplerSettings(steps=cfg.levels, guidance=cfg.guidance, seed=cfg.seed * 31 + step + rank)
 
+    shield = SavesShield()
+
     def save_state() -> None:
         if rank == 0:
-            save_run_state(state_path, student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(),
-                           rng=g.get_state(), step=step, elapsed=elapsed, history=history,
-                           config=asdict(replace(cfg, minutes=None)))  # fmt: skip
+            with shield.saving():
+                save_run_state(state_path, student=student.state_dict(), target=target.state_dict(), opt=opt.state_dict(),
+                               rng=g.get_state(), step=step, elapsed=elapsed, history=history,
+                               config=asdict(replace(cfg, minutes=None)))  # fmt: skip
 
     t0 = time.perf_counter() - elapsed
     session_start, first_step = time.perf_counter(), step
     songs = None
     batch = None
     try:
+        shield.arm()
         while step < cfg.steps:
             if cfg.minutes is not None and (time.perf_counter() - t0) / 60 >= cfg.minutes:
                 on_progress({"event": "budget", "step": step, "minutes": cfg.minutes})
@@ -212,6 +258,8 @@ def run_distill(
     except KeyboardInterrupt:
         save_state()
         raise
+    finally:
+        shield.disarm()
     save_state()
     record = {
         "steps": step,
