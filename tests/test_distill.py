@@ -213,6 +213,7 @@ def test_a_ctrl_c_during_a_save_waits_for_the_save_and_leaves_no_temporary_file(
     from accomp.model.checkpoint import save_run_state
 
     path = tmp_path / "run.state.pt"
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal, also in a background run
     shield = SavesShield()
     shield.arm()
     try:
@@ -227,5 +228,7 @@ def test_a_ctrl_c_during_a_save_waits_for_the_save_and_leaves_no_temporary_file(
                 pass
     finally:
         shield.disarm()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        restored = signal.getsignal(signal.SIGINT)
+        signal.signal(signal.SIGINT, before)
+    assert restored is signal.default_int_handler
     assert torch.load(path, weights_only=True)["step"] == 7
