@@ -1,5 +1,6 @@
-"""A named chord (a chart's, the left hand's) sounds with its root and third: where the
-band's part leaves one out, the accompanist adds it, struck once and held with the chord."""
+"""A named chord (a chart's, the left hand's) sounds with its root and third, a planned chord
+whose third is minor with that third: where the band's part leaves one out, the accompanist
+adds it, struck once and held with the chord (accomp.model.voicing)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
-from accomp.engine.accompanist import GUIDE_RANGE, ROOT_RANGE, Accompanist
+import torch
+
+from accomp.engine.accompanist import Accompanist
 from accomp.model.harmony import Harmony
-from accomp.model.planner import Guard, Planner, PlannerConfig
+from accomp.model.planner import Guard, Planner, PlannerConfig, chart_plan
+from accomp.model.voicing import GUIDE_RANGE, ROOT_RANGE
 from accomp.model.student import Student
 from accomp.music.charts import parse_chart
 from accomp.music.chords import CHROMA
@@ -26,25 +30,23 @@ def accompanist() -> Accompanist:
 
 
 class Sparse:
-    """Stands in for the student's frame: a seventh chord's fifth and seventh only (a Dm7 as A-C)."""
+    """Stands in for the student's step: its frame holds ``keys`` (struck on each beat)."""
 
     def __init__(self, acc: Accompanist, keys: list[int]) -> None:
         self.acc, self.keys = acc, keys
 
-    def __call__(self, lead):
-        self.acc._frame[:] = 0
-        self.acc._frame[SUSTAIN, self.keys] = 1
-        if self.acc.state.position % 4 == 0:
-            self.acc._frame[ONSET, self.keys] = 1
-        if self.acc.plan_loops or self.acc.held is not None:
-            self.acc._guide_tone()
-        return self.acc._frame
+    def __call__(self, state, *args):
+        frame = torch.zeros(2, 88, dtype=torch.uint8)
+        frame[SUSTAIN, self.keys] = 1
+        if state.position % 4 == 0:
+            frame[ONSET, self.keys] = 1
+        return state, frame
 
 
 def test_a_named_chord_gets_its_missing_root_and_third_struck_once_and_held(monkeypatch):
     acc = accompanist()
     acc.play_chart(parse_chart("| Dm7 | G7 |").per_beat())
-    monkeypatch.setattr(acc, "_run", Sparse(acc, [69 - LOW, 72 - LOW]))  # A4, C5
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [69 - LOW, 72 - LOW]))  # A4, C5: a Dm7 as A-C
     frames = [acc.step(t, np.zeros((2, 88), np.uint8), t % 16).copy() for t in range(32)]
     dm7, g7 = frames[:16], frames[16:]
     for chord, part, tones in ((dm7, "Dm7", (2, 5)), (g7, "G7", (7, 11))):
@@ -58,18 +60,48 @@ def test_a_named_chord_gets_its_missing_root_and_third_struck_once_and_held(monk
     assert {k + LOW for k in np.flatnonzero(frames[16][ONSET])} & {50, 53} == set()  # Dm7's added tones end with it
 
 
-def test_the_planners_own_chords_and_a_complete_voicing_get_nothing_added(monkeypatch):
-    acc = accompanist()
-    monkeypatch.setattr(acc, "_run", Sparse(acc, [69 - LOW, 72 - LOW]))
+def test_a_planned_minor_chord_gets_its_third_a_planned_major_one_and_a_complete_voicing_nothing(monkeypatch):
     lead = np.zeros((2, 88), np.uint8)
     lead[:, 60 - LOW] = 1
-    for t in range(16):  # following the melody: the planner's chord is a suggestion, not named
-        frame = acc.step(t, lead, t % 16)
-        assert set(np.flatnonzero(frame[SUSTAIN]) + LOW) == {69, 72}
+    for chart, part, added in (("| Am | F |", [57 - LOW, 64 - LOW], {60}),  # A-E: Am's C added; F as A-E: nothing
+                               ("| C | Em |", [64 - LOW, 67 - LOW], set())):  # C as E-G: nothing; Em as E-G: its third is there
+        acc = accompanist()
+        acc.fixed_plan = chart_plan(parse_chart(chart).per_beat(), 4)  # planned (a whole song's), not named
+        monkeypatch.setattr(acc.student, "step", Sparse(acc, part))
+        frames = [acc.step(t, lead, t % 16).copy() for t in range(32)]
+        first = {k + LOW for f in frames[:16] for k in np.flatnonzero(f[SUSTAIN])} - {k + LOW for k in part}
+        second = {k + LOW for f in frames[16:] for k in np.flatnonzero(f[SUSTAIN])} - {k + LOW for k in part}
+        assert first == added and second == set(), (chart, first, second)
+        if added:
+            assert sum(f[ONSET, 60 - LOW] for f in frames[:16]) == 1  # struck once, held through the chord
+            assert all(f[SUSTAIN, 60 - LOW] for f in frames[:16])
     acc = accompanist()
     acc.play_chart(parse_chart("| F |").per_beat())
-    monkeypatch.setattr(acc, "_run", Sparse(acc, [65 - LOW, 69 - LOW, 72 - LOW]))  # F A C: root and third there
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [65 - LOW, 69 - LOW, 72 - LOW]))  # F A C: root and third there
     for t in range(16):
         frame = acc.step(t, lead, t % 16)
         assert set(np.flatnonzero(frame[SUSTAIN]) + LOW) == {65, 69, 72}
     assert (CHROMA[acc.chord][[5, 9]] > 0).all()
+
+
+def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_included():
+    """`accomp student eval` and calibration (stream_accompaniment) add the same tones as the engine."""
+    from accomp.distill.stream import stream_accompaniment
+
+    torch.manual_seed(3)
+    acc = accompanist()
+    acc.student.onset_threshold = acc.student.sustain_threshold = 0.5  # a sparse part, which leaves thirds out
+    acc.reset()
+    rng = np.random.default_rng(3)
+    lead = np.zeros((48, 2, 88), np.uint8)
+    for t in range(0, 48, 2):
+        k = 57 + int(rng.choice([0, 2, 3, 5, 7, 8, 10])) - LOW  # A natural minor: the plan has minor chords
+        lead[t, :, k] = 1
+        lead[t + 1, 1, k] = 1
+    engine, added = [], 0
+    for t in range(48):
+        engine.append(acc.step(t, lead[t], t % 16).copy())
+        added += int(acc.guides.added[1] >= 0)
+    streamed = stream_accompaniment(acc.student, lead[None], acc.style, 16, acc.seed, harmony=acc.harmony)[0]
+    assert added > 0  # the engine added a third somewhere
+    assert np.array_equal(np.stack(engine), streamed)

@@ -25,8 +25,10 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
                          whole: bool = False) -> np.ndarray:
     """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
     through ``Student.step`` exactly as the engine calls it (B streams side by side), each
-    with its chord plan and guard when ``harmony`` has a planner."""
+    with its chord plan and guard when ``harmony`` has a planner, and the chord tones the
+    part leaves out added as the engine adds them (:class:`~accomp.model.voicing.GuideTones`)."""
     from accomp.model.generate import chord_tensor
+    from accomp.model.voicing import GuideTones
 
     device = next(student.parameters()).device
     B, T = lead.shape[:2]
@@ -36,7 +38,9 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
     plans = plan_leads(harmony, lead, style, beat_bar, whole=whole)
     chord = guard = None
     if plans is not None:
-        chord = chord_tensor(np.stack([p.chords for p in plans]), device)  # (B, T, 24)
+        planned = np.stack([p.chords for p in plans])  # (B, T)
+        guides = [GuideTones(DEFAULT_SPEC.lowest_pitch, lead.shape[-1]) for _ in range(B)]
+        chord = chord_tensor(planned, device)  # (B, T, 24)
         if harmony.guard is not None:
             guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)
     out = np.zeros(lead.shape, np.uint8)
@@ -45,4 +49,7 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
         state, frame = student.step(state, lead_t[:, t], noise, None if chord is None else chord[:, t].contiguous(),
                                     None if guard is None else guard[:, t].contiguous())  # fmt: skip
         out[:, t] = frame.cpu().numpy()
+        if plans is not None:
+            for b in range(B):
+                guides[b].apply(out[b, t], int(planned[b, t]), named=False)
     return out

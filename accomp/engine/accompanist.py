@@ -12,7 +12,8 @@ known so far and revised (``revised``: the engine's latency log says so) when th
 first note comes late, inside the grace window; or from a fixed plan: the bidirectional
 planner's for a whole song, or a chord chart's (:meth:`Accompanist.play_chart`), which
 bypasses the planner and loops. Each step passes the chord's features to
-the student and, with the guard on, raises the decision threshold of notes off the chord.
+the student and, with the guard on, raises the decision threshold of notes off the chord;
+after it, the chord tones the part leaves out are added (:mod:`accomp.model.voicing`).
 
 Everything a step touches is preallocated here or in the student's state: the lead frame
 and noise tensors, the backup state. Noise comes from a seeded generator, so simulated
@@ -34,13 +35,11 @@ from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony
 from accomp.model.hardware import pick_device
 from accomp.model.planner import PlannerStream, chart_plan, keys_of
-from accomp.config import ONSET, SUSTAIN
-from accomp.music.chords import CHORD_FEATURES, CHROMA, INTERVALS, N_CHORDS, NO_CHORD, quality_of, root_of
+from accomp.model.voicing import GuideTones
+from accomp.music.chords import CHORD_FEATURES, CHROMA, N_CHORDS, NO_CHORD
 
 WARMUP_STEPS = 8
 PROBE_STEPS = 48  # steps timed per device when --device auto chooses
-GUIDE_RANGE = (52, 72)  # MIDI keys (E3..B4) where the third of a named chord is added when missing
-ROOT_RANGE = (36, 60)  # MIDI keys (C2..B3) where its root is added, below the part, when missing
 
 
 @torch.inference_mode()
@@ -84,10 +83,7 @@ class Accompanist:
         self.plan_loops = False  # a chart's plan: played round and round, the planner bypassed
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
         self.held: tuple[int, int, bool] | None = None  # arranger mode: (chord, tonic, minor) the left hand named
-        self._lowest = DEFAULT_SPEC.lowest_pitch
-        # Under a named chord: the keys of the root and third added (-1: none), and that chord.
-        self._guides = np.array([-1, -1, NO_CHORD], dtype=np.int64)
-        self._guides_before = self._guides.copy()  # the same before the current step (a re-decision starts from it)
+        self.guides = GuideTones(DEFAULT_SPEC.lowest_pitch, k)  # chord tones the part leaves out (accomp.model.voicing)
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -144,7 +140,7 @@ class Accompanist:
         self._chord.zero_()
         self._guard.zero_()
         self.chord, self.revised = NO_CHORD, False
-        self._guides[:] = (-1, -1, NO_CHORD)
+        self.guides.reset()
 
     def warm_up(self, steps: int = WARMUP_STEPS) -> None:
         """Run a few dummy steps (first calls are slow), then start the stream afresh."""
@@ -163,7 +159,7 @@ class Accompanist:
         """
         self.state.position = step
         _copy_state(self._backup, self.state)
-        self._guides_before[:] = self._guides
+        self.guides.mark()
         with torch.inference_mode():
             self._noise.normal_(generator=self._generator)
         if self.plan is not None:
@@ -226,7 +222,7 @@ class Accompanist:
         """The last step again, from the state before it and with the same noise; at a beat's
         first step the planner may revise the beat's chord from the late note."""
         _copy_state(self.state, self._backup)
-        self._guides[:] = self._guides_before
+        self.guides.undo()
         if self.plan is not None:
             self._heard[:] = lead
             if beat_in_bar % self.steps_per_beat == 0 and self.fixed_plan is None:
@@ -262,36 +258,9 @@ class Accompanist:
             guard = self._guard if self.harmony.guard is not None else None
             _, frame = self.student.step(self.state, self._lead, self._noise, self._chord, guard)
         self._frame[:] = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
-        if self.plan_loops or self.held is not None:
-            self._guide_tone()
+        if self.plan is not None:
+            self.guides.apply(self._frame, self.chord, named=self.plan_loops or self.held is not None)
         return self._frame
-
-    def _guide_tone(self) -> None:
-        """A named chord (a chart's, the left hand's) sounds with its root and its third: where
-        the band's part plays without one of them, it is added (the root below the part, in
-        :data:`ROOT_RANGE`; the third near its middle, in :data:`GUIDE_RANGE`), struck once and
-        held while the chord and the part go on, as a pianist comping keeps them. A seventh
-        chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord."""
-        frame, chord = self._frame, self.chord
-        sounding = frame[SUSTAIN] > 0
-        if chord == NO_CHORD or not sounding.any():
-            self._guides[:2] = -1
-            return
-        keys = np.flatnonzero(sounding)
-        root = root_of(chord)
-        if self._guides[2] != chord:
-            self._guides[:] = (-1, -1, chord)  # a new chord: its own tones, where it needs them
-        for slot, (pc, (lo, hi), below) in enumerate(((root, ROOT_RANGE, True),
-                                                      ((root + INTERVALS[quality_of(chord)][1]) % 12, GUIDE_RANGE, False))):  # fmt: skip
-            if self._guides[slot] < 0:
-                if ((keys + self._lowest) % 12 == pc).any():
-                    continue
-                target = keys.min() - 1 if below else float(np.median(keys))
-                candidates = [k for k in range(lo - self._lowest, hi - self._lowest) if (k + self._lowest) % 12 == pc]
-                under = [k for k in candidates if k <= target] if below else candidates
-                self._guides[slot] = min(under or candidates, key=lambda k: abs(k - target))
-                frame[ONSET, self._guides[slot]] = 1
-            frame[SUSTAIN, self._guides[slot]] = 1
 
 
 def fastest(builders: dict) -> tuple["Accompanist", dict[str, float]]:

@@ -1,0 +1,99 @@
+"""Chord tones a part must sound for its chord to be heard, added where the part leaves them out.
+
+The student voices its chord as it learnt to, and a pop part is often an open fifth or a
+root and fifth in the left hand. That hedges: an open fifth is heard as major (the root's
+fifth partial is a major third), so
+
+- a *planned* chord (the live planner's, a whole song's) whose third is minor (m, dim, m7,
+  m7b5) gets its minor third where the part plays without it: the one tone that makes it
+  minor. A major chord is left as the part voices it.
+- a *named* chord (a chart's, the left hand's in arranger mode) is the player's own: it gets
+  its root and its third where the part leaves them out, whatever its quality. A seventh
+  chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord.
+
+An added tone is struck once, with the chord's first sounding step, and held while the chord
+and the part go on, as a pianist comping keeps it: the root below the part (in
+:data:`ROOT_RANGE`), the third near the part's middle (in :data:`GUIDE_RANGE`). The student
+never hears the added tones (its own frames feed its history), so they change no later
+decision. The engine's accompanist and the streamed evaluation (``accomp student eval``,
+calibration) call the same :class:`GuideTones`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN
+from accomp.music.chords import INTERVALS, N_CHORDS, NO_CHORD, QUALITIES
+
+GUIDE_RANGE = (52, 72)  # MIDI keys (E3..B4) where a chord's third is added when missing
+ROOT_RANGE = (36, 60)  # MIDI keys (C2..B3) where a named chord's root is added, below the part, when missing
+ROOT, THIRD = 0, 1  # slots
+
+
+def _tones() -> tuple[np.ndarray, np.ndarray]:
+    """Per chord, the pitch class each slot needs (-1: none): (named (N_CHORDS, 2), planned (N_CHORDS, 2))."""
+    named = np.full((N_CHORDS, 2), -1, dtype=np.int64)
+    planned = named.copy()
+    for chord in range(1, N_CHORDS):
+        root, quality = (chord - 1) // len(QUALITIES), QUALITIES[(chord - 1) % len(QUALITIES)]
+        third = INTERVALS[quality][1]
+        named[chord] = root, (root + third) % 12
+        if third == 3:
+            planned[chord, THIRD] = (root + 3) % 12
+    return named, planned
+
+
+_NAMED, _PLANNED = _tones()
+
+
+class GuideTones:
+    """One stream's added chord tones. Per step: :meth:`mark` before it, :meth:`apply` to the
+    step's frame; a re-decided step calls :meth:`undo` first, to start from where it began."""
+
+    def __init__(self, lowest_pitch: int = DEFAULT_SPEC.lowest_pitch, n_keys: int = DEFAULT_SPEC.n_keys) -> None:
+        pcs = (lowest_pitch + np.arange(n_keys)) % 12
+        keys = lowest_pitch + np.arange(n_keys)
+        # _candidates[slot][pc]: the keys in the slot's range with that pitch class
+        self._candidates = [[np.flatnonzero((pcs == pc) & (keys >= lo) & (keys < hi)) for pc in range(12)]
+                            for lo, hi in (ROOT_RANGE, GUIDE_RANGE)]  # fmt: skip
+        self._pcs = pcs
+        self.added = np.array([-1, -1, NO_CHORD], dtype=np.int64)  # the root's key, the third's key (-1: none), their chord
+        self._before = self.added.copy()
+
+    def reset(self) -> None:
+        self.added[:] = (-1, -1, NO_CHORD)
+
+    def mark(self) -> None:
+        self._before[:] = self.added
+
+    def undo(self) -> None:
+        self.added[:] = self._before
+
+    def apply(self, frame: np.ndarray, chord: int, *, named: bool) -> None:
+        """Add to ``frame`` (2, K), in place, the tones ``chord`` needs that the part leaves out."""
+        sounding = frame[SUSTAIN] > 0
+        if chord == NO_CHORD or not sounding.any():
+            self.added[:2] = -1
+            return
+        if self.added[2] != chord:
+            self.added[:] = (-1, -1, chord)  # a new chord: its own tones, where it needs them
+        tones = (_NAMED if named else _PLANNED)[chord]
+        keys = None
+        for slot in (ROOT, THIRD):
+            pc = tones[slot]
+            if pc < 0:
+                continue
+            if self.added[slot] < 0:
+                keys = np.flatnonzero(sounding) if keys is None else keys
+                if (self._pcs[keys] == pc).any():
+                    continue
+                candidates = self._candidates[slot][pc]
+                if slot == ROOT:  # the nearest below the part (any in range when none is)
+                    under = candidates[candidates < keys.min()]
+                    key = under[-1] if len(under) else candidates[0]
+                else:  # the nearest to the part's middle
+                    key = candidates[np.argmin(np.abs(candidates - np.median(keys)))]
+                self.added[slot] = key
+                frame[ONSET, key] = 1
+            frame[SUSTAIN, self.added[slot]] = 1
