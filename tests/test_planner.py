@@ -530,39 +530,3 @@ def test_a_finished_pop_melodys_plan_changes_chord_less_than_its_beats_best(monk
     assert changes(pop) < free_pop and changes(chorale) == free_chorale
     monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {"pop": (1e9, 1e9)})
     assert changes(pop) == 0 < free_pop
-
-
-def test_the_key_tracker_runs_many_streams_side_by_side_as_it_runs_one():
-    from accomp.model.planner import _tracked
-
-    rng = np.random.default_rng(0)
-    chroma = (rng.random((6, 48, 12)) < 0.25) * rng.integers(1, 5, (6, 48, 12)).astype(float)
-    first = (rng.random((6, 48, 12)) < 0.1).astype(float)
-    chroma[0, 24:] = np.roll(chroma[0, 24:], 6, axis=-1)  # stream 0 moves a tritone away
-    hists, restarts = _tracked(chroma, first)
-    for i in range(6):
-        h, r = _tracked(chroma[i], first[i])
-        assert np.array_equal(h, hists[i]) and np.array_equal(r, restarts[i])
-    assert restarts.any()
-
-
-def test_the_causal_planner_trains_on_crops_heard_as_a_stream_that_starts_there():
-    """A crop's features are those of its own lead tracked from nothing, not the piece's tracker warmed before it."""
-    from accomp.model.planner import beat_lead, features
-    from accomp.model.planner_train import piece_beats, stream_crops
-    from accomp.music.frames import Piece
-
-    rng = np.random.default_rng(1)
-    T = 16 * 12
-    lead = np.zeros((T, 2, 88), np.uint8)
-    for t in range(0, T, 2):
-        k = 60 + int(rng.choice([0, 2, 4, 5, 7, 9, 11])) + (6 if t >= T // 2 else 0) - 21  # C major, then F# major
-        lead[t, :, k] = 1
-        lead[t + 1, 1, k] = 1
-    piece = Piece("toy", "pop", DEFAULT_SPEC, {"lead": lead, "accomp": np.zeros_like(lead)})
-    d = piece_beats(piece, STYLES)
-    (crop, tonic), (whole, whole_tonic) = stream_crops([(d, 20, 44), (d, 0, 48)])
-    alone = beat_lead(lead[20 * 4 : 44 * 4], piece.beat_in_bar[20 * 4 : 44 * 4], 4)
-    want, want_tonic = features(alone, d.style, causal=True)
-    assert np.array_equal(crop, want) and np.array_equal(tonic, want_tonic)
-    assert np.array_equal(whole, d.causal[:48]) and np.array_equal(whole_tonic, d.tonic["causal"][:48])

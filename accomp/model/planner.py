@@ -138,83 +138,61 @@ def _scale(tonic: int, minor: bool) -> np.ndarray:
     return mask
 
 
-_SCALES = np.stack([_scale(t, m) for m in (False, True) for t in range(12)])  # [12 * minor + tonic] -> (12,)
-
-
 class KeyTracker:
     """The causal key tracker: a pitch-class histogram of the lead that halves every
     :data:`KEY_HALF_LIFE` beats and starts again on a key change (:data:`KEY_CHANGE_SHARE`).
 
     Per beat: :meth:`view` at the beat's first step (again when that step changes: the last
-    call counts), then :meth:`advance` with the finished beat's chroma. ``streams`` trackers
-    run side by side (rows of (streams, 12) arrays; training runs a batch of crops at once);
-    with one, :meth:`view` and :meth:`advance` also take (12,) rows and ``tonic``, ``minor``
-    and ``restart`` read as plain values."""
+    call counts), then :meth:`advance` with the finished beat's chroma."""
 
-    def __init__(self, streams: int = 1) -> None:
+    def __init__(self) -> None:
         self.decay = 0.5 ** (1.0 / KEY_HALF_LIFE)
-        self.acc = np.zeros((streams, 12))  # beats before the current one, decayed
-        self.last = np.zeros((streams, 12))  # the two beats before the current one
-        self.before = np.zeros((streams, 12))  # the beat before the last one
-        self.restarts = np.zeros(streams, dtype=bool)
-        self.hist = np.zeros((streams, 12))
-        self.tonics, self.minors = np.zeros(streams, dtype=np.int64), np.zeros(streams, dtype=bool)
-
-    @property
-    def tonic(self) -> int:
-        return int(self.tonics[0])
-
-    @property
-    def minor(self) -> bool:
-        return bool(self.minors[0])
-
-    @property
-    def restart(self) -> bool:
-        return bool(self.restarts[0])
+        self.acc = np.zeros(12)  # beats before the current one, decayed
+        self.last = np.zeros(12)  # the two beats before the current one
+        self.before = np.zeros(12)  # the beat before the last one
+        self.restart = False
+        self.hist = np.zeros(12)
+        self.tonic, self.minor = 0, False
 
     def view(self, first: np.ndarray) -> np.ndarray:
-        """The histogram the key is read from at a beat's first step; sets the keys."""
-        first = np.asarray(first, dtype=np.float64)
+        """The histogram the key is read from at a beat's first step; sets tonic and minor."""
         np.add(self.acc, first, out=self.hist)
-        tonic, minor = keys_of(self.hist)
+        tonic, minor = keys_of(self.hist[None])
         recent = self.last + first
-        total = recent.sum(axis=1)
-        outside = recent * ~_SCALES[12 * minor + tonic]
-        moved = (total > 0) & (outside.sum(axis=1) >= KEY_CHANGE_SHARE * total) & (np.count_nonzero(outside, axis=1) >= 2)
-        self.restarts[:] = False
-        if moved.any():
-            new_tonic, new_minor = keys_of(recent)
-            fits = (recent * _SCALES[12 * new_minor + new_tonic]).sum(axis=1) >= KEY_CHANGE_FIT * total
-            np.logical_and(moved, fits, out=self.restarts)
-            self.hist[self.restarts] = recent[self.restarts]
-            tonic, minor = np.where(self.restarts, new_tonic, tonic), np.where(self.restarts, new_minor, minor)
-        self.tonics[:], self.minors[:] = tonic, minor
-        return self.hist[0] if first.ndim == 1 else self.hist
+        total = recent.sum()
+        self.restart = False
+        if total > 0:
+            outside = recent * ~_scale(tonic[0], minor[0])
+            if outside.sum() >= KEY_CHANGE_SHARE * total and np.count_nonzero(outside) >= 2:
+                new_tonic, new_minor = keys_of(recent[None])
+                if recent[_scale(new_tonic[0], new_minor[0])].sum() >= KEY_CHANGE_FIT * total:
+                    self.restart = True
+                    np.copyto(self.hist, recent)
+                    tonic, minor = new_tonic, new_minor
+        self.tonic, self.minor = int(tonic[0]), bool(minor[0])
+        return self.hist
 
     def advance(self, chroma: np.ndarray) -> None:
         """The current beat is over; ``chroma`` is what the lead sounded in it."""
-        base = np.where(self.restarts[:, None], self.last, self.acc)
+        base = self.last if self.restart else self.acc
         self.acc = base * self.decay + chroma
         self.last = self.before + chroma
-        self.before = np.broadcast_to(np.asarray(chroma, dtype=np.float64), self.before.shape).copy()
-        self.restarts[:] = False
+        self.before = np.array(chroma, dtype=np.float64)
+        self.restart = False
 
 
 def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The causal key tracker run over a lead's beats: what it has heard at each beat's
     decision (beats < b decayed, or only beat b-1 after a key change, plus beat b's first step;
-    (N, 12)) and whether it started again there ((N,) bool, a key change). (S, N, 12) runs S
-    leads of N beats side by side -> (S, N, 12), (S, N)."""
-    one = chroma.ndim == 2
-    chroma, first = (chroma[None], first[None]) if one else (chroma, first)
-    tracker = KeyTracker(len(chroma))
-    hists = np.zeros(chroma.shape, dtype=np.float64)
-    restarts = np.zeros(chroma.shape[:2], dtype=bool)
-    for b in range(chroma.shape[1]):
-        hists[:, b] = tracker.view(first[:, b])
-        restarts[:, b] = tracker.restarts
-        tracker.advance(chroma[:, b])
-    return (hists[0], restarts[0]) if one else (hists, restarts)
+    (N, 12)) and whether it started again there ((N,) bool, a key change)."""
+    tracker = KeyTracker()
+    hists = np.zeros_like(chroma, dtype=np.float64)
+    restarts = np.zeros(len(chroma), dtype=bool)
+    for b in range(len(chroma)):
+        hists[b] = tracker.view(first[b])
+        restarts[b] = tracker.restart
+        tracker.advance(chroma[b])
+    return hists, restarts
 
 
 @dataclass

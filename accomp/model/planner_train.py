@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from accomp.config import CorpusChoice
 from accomp.errors import CheckpointError, SettingsError
 from accomp.model.checkpoint import atomic_save_tensors, file_hash, read_tensors
-from accomp.model.planner import BeatLead, Planner, PlannerConfig, _tracked, beat_lead, decide, features
+from accomp.model.planner import Planner, PlannerConfig, beat_lead, decide, features
 from accomp.music.chords import N_CHORDS, NO_CHORD, transpose
 from accomp.music.frames import Piece
 
@@ -33,11 +33,6 @@ PLANNER_FORMAT = "accomp-planner"
 PLANNER_VERSION = 1
 PLANNER_FILE = "planner.safetensors"  # the bundled planner in resources/planners
 KL_WEIGHT = 1.0
-# The causal planner learns from crops played as a stream that starts there, as a player starts
-# the band: its key tracker starts from nothing at the crop's first beat (not warmed by the
-# piece before it), and the crop starts on a bar line, or, this share of the time, at the
-# piece's start.
-OPENING_SHARE = 0.25
 
 # _SHIFT[s][j] = transpose(j, s): a distribution p over chords in one key frame is
 # r = p[..., _SHIFT[-s % 12]] in a frame s semitones higher.
@@ -50,10 +45,12 @@ class BeatData:
 
     causal: np.ndarray  # (N, F)
     whole: np.ndarray  # (N, F)
+    causal_target: np.ndarray  # (N,) key-relative chord (causal key frame)
+    whole_target: np.ndarray  # (N,) key-relative chord (piece key frame)
+    shift: np.ndarray  # (N,) whole tonic - causal tonic (mod 12)
     chords: np.ndarray  # (N,) absolute chord per beat
     tonic: dict  # "causal" / "whole" -> (N,) the key frame's tonic per beat
-    beat_lead: BeatLead
-    style: np.ndarray  # (n_styles + 1,) the style one-hot
+    beat_lead: object
 
 
 def piece_beats(piece: Piece, styles: tuple[str, ...]) -> BeatData:
@@ -66,56 +63,25 @@ def piece_beats(piece: Piece, styles: tuple[str, ...]) -> BeatData:
     chords = piece_chords(piece)[starts].astype(np.int64)
     fc, tc = features(bl, style, causal=True)
     fw, tw = features(bl, style, causal=False)
-    return BeatData(fc, fw, chords, {"causal": tc, "whole": tw}, bl, style)
-
-
-def _crop_start(d: BeatData, length: int, rng: np.random.Generator, kind: str) -> int:
-    last = max(0, len(d.chords) - length)
-    if kind == "whole":
-        return int(rng.integers(0, last + 1))
-    bars = np.flatnonzero(d.beat_lead.position[: last + 1] == 0)
-    if rng.random() < OPENING_SHARE or not len(bars):
-        return 0
-    return int(bars[rng.integers(len(bars))])
-
-
-def stream_crops(crops: list[tuple[BeatData, int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Beats s..e of each piece as a live stream starting at s sees them: (causal features,
-    tonic) with the key tracker started from nothing at s (all crops tracked side by side)."""
-    length = max(e - s for _, s, e in crops)
-    chroma, first = np.zeros((len(crops), length, 12)), np.zeros((len(crops), length, 12))
-    for i, (d, s, e) in enumerate(crops):
-        chroma[i, : e - s], first[i, : e - s] = d.beat_lead.chroma[s:e], d.beat_lead.first[s:e]
-    hists, restarts = _tracked(chroma, first)
-    out = []
-    for i, (d, s, e) in enumerate(crops):
-        bl = d.beat_lead
-        steps = (bl.beats >= s) & (bl.beats < e)
-        crop = BeatLead(bl.chroma[s:e], bl.first[s:e], bl.onset[s:e], bl.position[s:e], bl.beats[steps] - s)
-        crop.__dict__["key_track"] = (hists[i, : e - s], restarts[i, : e - s])  # the cached property, run above
-        out.append(features(crop, d.style, causal=True))
-    return out
+    return BeatData(fc, fw, transpose(chords, -tc), transpose(chords, -tw), (tw - tc) % 12, chords, {"causal": tc, "whole": tw}, bl)
 
 
 def _batch(data: list[BeatData], length: int, batch: int, rng: np.random.Generator, kind: str) -> tuple[torch.Tensor, ...]:
-    """Random crops of ``length`` beats (shorter pieces padded, target -1 = ignore); the causal
-    planner's as streams that start at the crop (:func:`stream_crops`)."""
+    """Random crops of ``length`` beats (shorter pieces padded, target -1 = ignore)."""
     F_ = data[0].causal.shape[1]
     x = np.zeros((batch, length, F_), np.float32)
     y = np.full((batch, length), -1, np.int64)
     shift = np.zeros((batch, length), np.int64)
     xw = np.zeros((batch, length, F_), np.float32)
-    crops = []
-    for _ in range(batch):
+    for i in range(batch):
         d = data[rng.integers(len(data))]
-        s = _crop_start(d, length, rng, kind)
-        crops.append((d, s, min(len(d.chords), s + length)))
-    streams = stream_crops(crops) if kind == "causal" else [(d.whole[s:e], d.tonic["whole"][s:e]) for d, s, e in crops]
-    for i, ((d, s, e), (feats, tonic)) in enumerate(zip(crops, streams)):
-        x[i, : e - s] = feats
+        n = len(d.causal)
+        s = int(rng.integers(0, max(1, n - length + 1)))
+        e = min(n, s + length)
+        x[i, : e - s] = getattr(d, kind)[s:e]
         xw[i, : e - s] = d.whole[s:e]
-        y[i, : e - s] = transpose(d.chords[s:e], -tonic)
-        shift[i, : e - s] = (d.tonic["whole"][s:e] - tonic) % 12
+        y[i, : e - s] = getattr(d, f"{kind}_target")[s:e]
+        shift[i, : e - s] = d.shift[s:e]
     return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(shift), torch.from_numpy(xw)
 
 
