@@ -13,11 +13,11 @@ import torch
 
 from accomp.engine.accompanist import Accompanist
 from accomp.model.harmony import Harmony
-from accomp.model.planner import Guard, Planner, PlannerConfig, chart_plan
+from accomp.model.planner import Guard, Plan, Planner, PlannerConfig, chart_plan
 from accomp.model.voicing import GUIDE_RANGE, ROOT_RANGE
 from accomp.model.student import Student
 from accomp.music.charts import parse_chart
-from accomp.music.chords import CHROMA
+from accomp.music.chords import CHROMA, chord_index
 from tiny_models import tiny_teacher
 
 LOW = 21
@@ -60,7 +60,7 @@ def test_a_named_chord_gets_its_missing_root_and_third_struck_once_and_held(monk
     assert {k + LOW for k in np.flatnonzero(frames[16][ONSET])} & {50, 53} == set()  # Dm7's added tones end with it
 
 
-def test_a_planned_minor_chord_gets_its_third_a_planned_major_one_and_a_complete_voicing_nothing(monkeypatch):
+def test_a_planned_minor_chord_gets_its_third_in_key_a_planned_major_one_and_a_complete_voicing_nothing(monkeypatch):
     lead = np.zeros((2, 88), np.uint8)
     lead[:, 60 - LOW] = 1
     for chart, part, added in (("| Am | F |", [57 - LOW, 64 - LOW], {60}),  # A-E: Am's C added; F as A-E: nothing
@@ -75,6 +75,13 @@ def test_a_planned_minor_chord_gets_its_third_a_planned_major_one_and_a_complete
         if added:
             assert sum(f[ONSET, 60 - LOW] for f in frames[:16]) == 1  # struck once, held through the chord
             assert all(f[SUSTAIN, 60 - LOW] for f in frames[:16])
+    cm = chord_index(0, "min")
+    for minor, added in ((False, set()), (True, {63})):  # C minor voiced C-G: in C major Eb is outside the key
+        acc = accompanist()
+        acc.fixed_plan = Plan(np.full(16, cm), np.zeros(16, np.int64), np.full(16, minor))
+        monkeypatch.setattr(acc.student, "step", Sparse(acc, [60 - LOW, 67 - LOW]))
+        frames = [acc.step(t, lead, t % 16).copy() for t in range(16)]
+        assert {k + LOW for f in frames for k in np.flatnonzero(f[SUSTAIN])} - {60, 67} == added, minor
     acc = accompanist()
     acc.play_chart(parse_chart("| F |").per_beat())
     monkeypatch.setattr(acc.student, "step", Sparse(acc, [65 - LOW, 69 - LOW, 72 - LOW]))  # F A C: root and third there

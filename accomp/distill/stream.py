@@ -22,11 +22,12 @@ def plan_leads(harmony, lead: np.ndarray, style: np.ndarray, beat_bar: int, *, w
 
 
 def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar: int, seed: int, *, harmony=None,
-                         whole: bool = False) -> np.ndarray:
+                         whole: bool = False, voiced: bool = True) -> np.ndarray:
     """The student's accompaniment of B leads (B, T, 2, K) uint8, streamed step by step
     through ``Student.step`` exactly as the engine calls it (B streams side by side), each
     with its chord plan and guard when ``harmony`` has a planner, and the chord tones the
-    part leaves out added as the engine adds them (:class:`~accomp.model.voicing.GuideTones`)."""
+    part leaves out added as the engine adds them (:class:`~accomp.model.voicing.GuideTones`;
+    ``voiced=False``: the student's own notes alone)."""
     from accomp.model.generate import chord_tensor
     from accomp.model.voicing import GuideTones
 
@@ -49,7 +50,7 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
         state, frame = student.step(state, lead_t[:, t], noise, None if chord is None else chord[:, t].contiguous(),
                                     None if guard is None else guard[:, t].contiguous())  # fmt: skip
         out[:, t] = frame.cpu().numpy()
-        if plans is not None:
+        if plans is not None and voiced:
             for b in range(B):
-                guides[b].apply(out[b, t], int(planned[b, t]), named=False)
+                guides[b].apply(out[b, t], int(planned[b, t]), named=False, tonic=int(plans[b].tonic[t]), minor=bool(plans[b].minor[t]))
     return out

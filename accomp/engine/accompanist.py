@@ -84,6 +84,7 @@ class Accompanist:
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
         self.held: tuple[int, int, bool] | None = None  # arranger mode: (chord, tonic, minor) the left hand named
         self.guides = GuideTones(DEFAULT_SPEC.lowest_pitch, k)  # chord tones the part leaves out (accomp.model.voicing)
+        self._key = (0, False)  # the chord's key (tonic, minor), for the guard and the added tones
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
@@ -237,9 +238,10 @@ class Accompanist:
     def _set_chord(self, chord: int, tonic: int | None = None, minor: bool | None = None) -> None:
         self.chord = chord
         self._chord.copy_(self._chord_table[chord])
+        tonic = self.plan.tonic if tonic is None else tonic
+        minor = self.plan.minor if minor is None else minor
+        self._key = (tonic, minor)
         if self.harmony.guard is not None:
-            tonic = self.plan.tonic if tonic is None else tonic
-            minor = self.plan.minor if minor is None else minor
             self._guard.copy_(torch.from_numpy(self.harmony.guard.offsets(chord, tonic, minor)))
 
     @property
@@ -259,7 +261,8 @@ class Accompanist:
             _, frame = self.student.step(self.state, self._lead, self._noise, self._chord, guard)
         self._frame[:] = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
         if self.plan is not None:
-            self.guides.apply(self._frame, self.chord, named=self.plan_loops or self.held is not None)
+            self.guides.apply(self._frame, self.chord, named=self.plan_loops or self.held is not None, tonic=self._key[0],
+                              minor=self._key[1])  # fmt: skip
         return self._frame
 
 

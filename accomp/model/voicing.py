@@ -6,7 +6,9 @@ fifth partial is a major third), so
 
 - a *planned* chord (the live planner's, a whole song's) whose third is minor (m, dim, m7,
   m7b5) gets its minor third where the part plays without it: the one tone that makes it
-  minor. A major chord is left as the part voices it.
+  minor. A major chord is left as the part voices it, and so is a minor chord whose third
+  lies outside the plan's key (a C minor in C major): the guard lets a note outside the key
+  sound only where the model is sure of it, and an added tone has no model behind it.
 - a *named* chord (a chart's, the left hand's in arranger mode) is the player's own: it gets
   its root and its third where the part leaves them out, whatever its quality. A seventh
   chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord.
@@ -25,6 +27,7 @@ import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN
 from accomp.music.chords import INTERVALS, N_CHORDS, NO_CHORD, QUALITIES
+from accomp.music.metrics import key_pitch_classes
 
 GUIDE_RANGE = (52, 72)  # MIDI keys (E3..B4) where a chord's third is added when missing
 ROOT_RANGE = (36, 60)  # MIDI keys (C2..B3) where a named chord's root is added, below the part, when missing
@@ -45,6 +48,7 @@ def _tones() -> tuple[np.ndarray, np.ndarray]:
 
 
 _NAMED, _PLANNED = _tones()
+_IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
 
 
 class GuideTones:
@@ -70,8 +74,9 @@ class GuideTones:
     def undo(self) -> None:
         self.added[:] = self._before
 
-    def apply(self, frame: np.ndarray, chord: int, *, named: bool) -> None:
-        """Add to ``frame`` (2, K), in place, the tones ``chord`` needs that the part leaves out."""
+    def apply(self, frame: np.ndarray, chord: int, *, named: bool, tonic: int = 0, minor: bool = False) -> None:
+        """Add to ``frame`` (2, K), in place, the tones ``chord`` needs that the part leaves
+        out; a planned chord's in its key (``tonic``, ``minor``) only."""
         sounding = frame[SUSTAIN] > 0
         if chord == NO_CHORD or not sounding.any():
             self.added[:2] = -1
@@ -82,7 +87,7 @@ class GuideTones:
         keys = None
         for slot in (ROOT, THIRD):
             pc = tones[slot]
-            if pc < 0:
+            if pc < 0 or not (named or _IN_KEY[12 * minor + tonic, pc]):
                 continue
             if self.added[slot] < 0:
                 keys = np.flatnonzero(sounding) if keys is None else keys
