@@ -82,6 +82,14 @@ def test_a_planned_minor_chord_gets_its_third_in_key_a_planned_major_one_and_a_c
         monkeypatch.setattr(acc.student, "step", Sparse(acc, [60 - LOW, 67 - LOW]))
         frames = [acc.step(t, lead, t % 16).copy() for t in range(16)]
         assert {k + LOW for f in frames for k in np.flatnonzero(f[SUSTAIN])} - {60, 67} == added, minor
+    acc = accompanist()  # a note outside the key in the lead puts the key in doubt: no third while it sounds
+    acc.fixed_plan = Plan(np.full(16, chord_index(9, "min")), np.zeros(16, np.int64), np.zeros(16, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [57 - LOW, 64 - LOW]))  # A-E
+    chromatic = lead.copy()
+    chromatic[:, 60 - LOW], chromatic[:, 66 - LOW] = 0, 1  # F#
+    frames = [acc.step(t, chromatic if 8 <= t < 12 else lead, t % 16).copy() for t in range(16)]
+    assert [int(f[SUSTAIN, 60 - LOW]) for f in frames] == [1] * 8 + [0] * 8  # in doubt until the next chord
+    assert [t for t, f in enumerate(frames) if f[ONSET, 60 - LOW]] == [0]
     acc = accompanist()
     acc.play_chart(parse_chart("| F |").per_beat())
     monkeypatch.setattr(acc.student, "step", Sparse(acc, [65 - LOW, 69 - LOW, 72 - LOW]))  # F A C: root and third there
@@ -97,12 +105,14 @@ def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_include
 
     torch.manual_seed(3)
     acc = accompanist()
+    with torch.no_grad():  # the planner's choice, whatever it hears: the key's vi (A minor in C)
+        acc.harmony.planner.causal.out[1].bias[chord_index(9, "min")] += 20.0
     acc.student.onset_threshold = acc.student.sustain_threshold = 0.5  # a sparse part, which leaves thirds out
     acc.reset()
     rng = np.random.default_rng(3)
     lead = np.zeros((48, 2, 88), np.uint8)
     for t in range(0, 48, 2):
-        k = 57 + int(rng.choice([0, 2, 3, 5, 7, 8, 10])) - LOW  # A natural minor: the plan has minor chords
+        k = 60 + int(rng.choice([0, 4, 7, 12, 9, 2])) - LOW  # C major, no note that suggests F or G major
         lead[t, :, k] = 1
         lead[t + 1, 1, k] = 1
     engine, added = [], 0

@@ -52,5 +52,6 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
         out[:, t] = frame.cpu().numpy()
         if plans is not None and voiced:
             for b in range(B):
-                guides[b].apply(out[b, t], int(planned[b, t]), named=False, tonic=int(plans[b].tonic[t]), minor=bool(plans[b].minor[t]))
+                guides[b].apply(out[b, t], int(planned[b, t]), named=False, tonic=int(plans[b].tonic[t]), minor=bool(plans[b].minor[t]),
+                                lead=lead[b, t])  # fmt: skip
     return out

@@ -262,7 +262,7 @@ class Accompanist:
         self._frame[:] = frame.cpu().numpy() if frame.device.type != "cpu" else frame.numpy()
         if self.plan is not None:
             self.guides.apply(self._frame, self.chord, named=self.plan_loops or self.held is not None, tonic=self._key[0],
-                              minor=self._key[1])  # fmt: skip
+                              minor=self._key[1], lead=lead)  # fmt: skip
         return self._frame
 
 
