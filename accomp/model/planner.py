@@ -30,11 +30,14 @@ from accomp.music.metrics import KS_MAJOR, KS_MINOR, beat_chroma, beat_index, ke
 
 BEAT_SLOTS = 8  # beat-in-bar one-hot size (beats past the 8th share the last slot)
 KEY_HALF_LIFE = 8.0  # beats: the causal key tracker forgets at this rate
-# A key change: when the last two beats and the new beat's first step put at least
-# KEY_CHANGE_SHARE of their note time, on at least two pitch classes, outside the tracked key,
-# and the key those notes suggest holds at least KEY_CHANGE_FIT of it, the tracker drops the
-# older history and starts again from those notes. A melody in a new key is followed within a
-# beat or two instead of a half-life; chromatic passing notes fit no key that well.
+# A key change: when the last two beats, or else the last beat alone, with the new beat's
+# first step put at least KEY_CHANGE_SHARE of their note time, on at least two pitch classes,
+# outside the tracked key, and the key those notes suggest holds at least KEY_CHANGE_FIT of
+# it, the tracker drops the older history and starts again from those notes. A melody in a
+# new key is followed on its second beat instead of after a half-life; chromatic passing
+# notes fit no key that well. (The two beats alone missed the second beat, where the new
+# key's first beat and the old key's last fit neither key; the last beat alone seeded a key
+# too thin to hold: a phrase in Ab drifted to Eb and F.)
 KEY_CHANGE_SHARE = 0.34
 KEY_CHANGE_FIT = 0.9
 # The live planner's logit bonus for chords that hold the beat's first lead note (a note on
@@ -149,7 +152,8 @@ class KeyTracker:
         self.decay = 0.5 ** (1.0 / KEY_HALF_LIFE)
         self.acc = np.zeros(12)  # beats before the current one, decayed
         self.last = np.zeros(12)  # the two beats before the current one
-        self.before = np.zeros(12)  # the beat before the last one
+        self.before = np.zeros(12)  # the beat before the current one
+        self.seed = self.last  # after a key change, the stretch it was heard in
         self.restart = False
         self.hist = np.zeros(12)
         self.tonic, self.minor = 0, False
@@ -158,23 +162,28 @@ class KeyTracker:
         """The histogram the key is read from at a beat's first step; sets tonic and minor."""
         np.add(self.acc, first, out=self.hist)
         tonic, minor = keys_of(self.hist[None])
-        recent = self.last + first
-        total = recent.sum()
         self.restart = False
-        if total > 0:
-            outside = recent * ~_scale(tonic[0], minor[0])
+        scale = _scale(tonic[0], minor[0])
+        for stretch in (self.last, self.before):  # the longer stretch first: it seeds a steadier key
+            recent = stretch + first
+            total = recent.sum()
+            if total <= 0:
+                continue
+            outside = recent * ~scale
             if outside.sum() >= KEY_CHANGE_SHARE * total and np.count_nonzero(outside) >= 2:
                 new_tonic, new_minor = keys_of(recent[None])
                 if recent[_scale(new_tonic[0], new_minor[0])].sum() >= KEY_CHANGE_FIT * total:
                     self.restart = True
+                    self.seed = stretch
                     np.copyto(self.hist, recent)
                     tonic, minor = new_tonic, new_minor
+                    break
         self.tonic, self.minor = int(tonic[0]), bool(minor[0])
         return self.hist
 
     def advance(self, chroma: np.ndarray) -> None:
         """The current beat is over; ``chroma`` is what the lead sounded in it."""
-        base = self.last if self.restart else self.acc
+        base = self.seed if self.restart else self.acc  # after a key change: the stretch it was heard in
         self.acc = base * self.decay + chroma
         self.last = self.before + chroma
         self.before = np.array(chroma, dtype=np.float64)
@@ -183,7 +192,7 @@ class KeyTracker:
 
 def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The causal key tracker run over a lead's beats: what it has heard at each beat's
-    decision (beats < b decayed, or only beat b-1 after a key change, plus beat b's first step;
+    decision (beats < b decayed, or after a key change only the beat or two it was heard in, plus beat b's first step;
     (N, 12)) and whether it started again there ((N,) bool, a key change)."""
     tracker = KeyTracker()
     hists = np.zeros_like(chroma, dtype=np.float64)
