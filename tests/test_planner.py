@@ -227,6 +227,12 @@ def test_the_key_tracker_follows_a_melody_into_a_far_key_within_a_few_beats(shif
     assert all(tonic == shift for tonic, _ in keys[16 + 4 :]), keys[16:]
 
 
+def test_a_key_change_is_heard_on_the_new_keys_second_beat_when_its_first_two_notes_leave_the_old_key():
+    moved = [[p + 6 for p in beat] for beat in C_PHRASE]  # F# major after C: F#, then A#
+    keys = _track_keys(C_PHRASE * 2 + moved)
+    assert keys[16] == (0, False) and keys[17] == (6, True), keys[16:18]
+
+
 def test_a_chromatic_passing_note_does_not_restart_the_key():
     passing = [[0], [4, 7], [11, 0], [7], [9, 8], [7, 6], [5, 4], [2], [0]]
     keys = _track_keys(C_PHRASE * 2 + passing * 2)
