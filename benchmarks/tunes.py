@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/tunes.py [--preset pop] [--whole-song] [--tempo 100]
                                          [--tune NAME ...] [--out FILE] [--quiet]
 
-Seven public-domain melodies in major and minor keys, in 4/4 and 3/4, some with a pickup,
+Ten public-domain melodies in major and minor keys, in 4/4 and 3/4, some with a pickup,
 none of them in any training corpus: Twinkle Twinkle (C), Ode to Joy (D), Frere Jacques (F),
-When the Saints (G), Amazing Grace (G, 3/4), Happy Birthday (C, 3/4) and Greensleeves
-(A minor, 3/4). Each is written to a MIDI file and rendered by ``accomp render --preset P``
+When the Saints (G), Amazing Grace (G, 3/4), Happy Birthday (C, 3/4), Greensleeves
+(A minor, 3/4), and three that open on the key's third or fifth with repeated notes, where
+the first notes cannot name the key: Mary Had a Little Lamb (C), Jingle Bells (G) and London
+Bridge (C). Each is written to a MIDI file and rendered by ``accomp render --preset P``
 (the live path; ``--whole-song`` plans from the whole melody), then read back: the band's
 sounding note time per beat (every track but the lead, drums left out) is named by the
 chord vocabulary's best template (``accomp.music.chords.match_chords``).
@@ -76,6 +78,15 @@ TUNES: dict[str, tuple[int, str, int, str]] = {
                      "A4 | C5:2 D5 | E5:1.5 F5:0.5 E5 | D5:2 B4 | G4:1.5 A4:0.5 B4 | C5:2 A4 |"
                      "A4:1.5 G#4:0.5 A4 | B4:2 G#4 | E4:2 A4 | C5:2 D5 | E5:1.5 F5:0.5 E5 | D5:2 B4 |"
                      "G4:1.5 A4:0.5 B4 | C5:1.5 B4:0.5 A4 | G#4:1.5 F#4:0.5 G#4 | A4:3 | A4:2 r"),
+    # Three that open on the third or the fifth, with repeated notes: one note cannot name a key
+    "mary_lamb": (0, "major", 4,
+                  "E4 D4 C4 D4 | E4 E4 E4:2 | D4 D4 D4:2 | E4 G4 G4:2 | E4 D4 C4 D4 | E4 E4 E4 E4 | D4 D4 E4 D4 | C4:4"),
+    "jingle_bells": (7, "major", 4,
+                     "B4 B4 B4:2 | B4 B4 B4:2 | B4 D5 G4:1.5 A4:0.5 | B4:4 | C5 C5 C5:1.5 C5:0.5 |"
+                     "C5 B4 B4 B4:0.5 B4:0.5 | B4 A4 A4 B4 | A4:2 D5:2"),
+    "london_bridge": (0, "major", 4,
+                      "G4:1.5 A4:0.5 G4 F4 | E4 F4 G4:2 | D4 E4 F4:2 | E4 F4 G4:2 | G4:1.5 A4:0.5 G4 F4 | E4 F4 G4:2 |"
+                      "D4:2 G4:2 | E4 C4:3"),
 }  # fmt: skip
 
 
