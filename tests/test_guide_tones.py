@@ -90,6 +90,13 @@ def test_a_planned_minor_chord_gets_its_third_in_key_a_planned_major_one_and_a_c
     frames = [acc.step(t, chromatic if 8 <= t < 12 else lead, t % 16).copy() for t in range(16)]
     assert [int(f[SUSTAIN, 60 - LOW]) for f in frames] == [1] * 8 + [0] * 8  # in doubt until the next chord
     assert [t for t, f in enumerate(frames) if f[ONSET, 60 - LOW]] == [0]
+    acc = accompanist()  # ... or until the plan's key moves (the tracker's G major became C major)
+    acc.fixed_plan = Plan(np.full(16, chord_index(9, "min")), np.array([7] * 8 + [0] * 8), np.zeros(16, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [57 - LOW, 64 - LOW]))
+    f_lead = lead.copy()
+    f_lead[:, 60 - LOW], f_lead[:, 65 - LOW] = 0, 1  # F, outside G major
+    frames = [acc.step(t, f_lead if t < 4 else lead, t % 16).copy() for t in range(16)]
+    assert [int(f[SUSTAIN, 60 - LOW]) for f in frames] == [0] * 8 + [1] * 8
     acc = accompanist()
     acc.play_chart(parse_chart("| F |").per_beat())
     monkeypatch.setattr(acc.student, "step", Sparse(acc, [65 - LOW, 69 - LOW, 72 - LOW]))  # F A C: root and third there

@@ -11,8 +11,9 @@ fifth partial is a major third), so
   sound only where the model is sure of it, and an added tone has no model behind it. Nor
   is the third added (or held) once the lead has sounded a note outside the plan's key
   under the chord: a chromatic note, or a move to another key the planner has not followed
-  yet, puts the key in doubt until the next chord (added there, the old key's thirds held
-  the band a beat longer in the old key after a key change: ``benchmarks/key_change.py``).
+  yet, puts that key in doubt until the next chord or another key (added there, the old
+  key's thirds held the band a beat longer in the old key after a key change:
+  ``benchmarks/key_change.py``).
 - a *named* chord (a chart's, the left hand's in arranger mode) is the player's own: it gets
   its root and its third where the part leaves them out, whatever its quality. A seventh
   chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord.
@@ -66,12 +67,13 @@ class GuideTones:
         self._candidates = [[np.flatnonzero((pcs == pc) & (keys >= lo) & (keys < hi)) for pc in range(12)]
                             for lo, hi in (ROOT_RANGE, GUIDE_RANGE)]  # fmt: skip
         self._pcs = pcs
-        # the root's key, the third's key (-1: none), their chord, and whether the lead has left the key under it
-        self.added = np.array([-1, -1, NO_CHORD, 0], dtype=np.int64)
+        # the root's key, the third's key (-1: none), their chord, and the key the lead has left under it
+        # (12 * minor + tonic; -1: none)
+        self.added = np.array([-1, -1, NO_CHORD, -1], dtype=np.int64)
         self._before = self.added.copy()
 
     def reset(self) -> None:
-        self.added[:] = (-1, -1, NO_CHORD, 0)
+        self.added[:] = (-1, -1, NO_CHORD, -1)
 
     def mark(self) -> None:
         self._before[:] = self.added
@@ -83,21 +85,22 @@ class GuideTones:
               lead: np.ndarray | None = None) -> None:
         """Add to ``frame`` (2, K), in place, the tones ``chord`` needs that the part leaves
         out; a planned chord's only in its key (``tonic``, ``minor``) and until the ``lead``
-        frame (2, K) sounds a note outside that key under the chord."""
+        frame (2, K) sounds a note outside that key under the chord (while the key stays)."""
         if chord == NO_CHORD:
             self.added[:2] = -1
             return
         if self.added[2] != chord:
-            self.added[:] = (-1, -1, chord, 0)  # a new chord: its own tones, where it needs them
-        in_key = _IN_KEY[12 * minor + tonic]
+            self.added[:] = (-1, -1, chord, -1)  # a new chord: its own tones, where it needs them
+        key = 12 * minor + tonic
+        in_key = _IN_KEY[key]
         if lead is not None and not in_key[self._pcs[lead[SUSTAIN] > 0]].all():
-            self.added[3] = 1
+            self.added[3] = key
         sounding = frame[SUSTAIN] > 0
         if not sounding.any():
             self.added[:2] = -1
             return
         tones = (_NAMED if named else _PLANNED)[chord]
-        doubt = not named and self.added[3]
+        doubt = not named and self.added[3] == key
         keys = None
         for slot in (ROOT, THIRD):
             pc = tones[slot]
