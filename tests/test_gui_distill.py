@@ -9,11 +9,14 @@ launcher script in place of ``-m accomp``.
 from __future__ import annotations
 
 import shutil
+import signal
 import textwrap
 
 import pytest
 
 pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QProcess  # noqa: E402
 
 from accomp.model.preset import load_preset, user_dir  # noqa: E402
 from gui_support import WAIT_MS, fresh_config, notice_with, open_window, presets, write_settings  # noqa: E402,F401
@@ -67,6 +70,25 @@ def test_start_and_cancel_keeps_the_resumable_state_and_writes_no_preset(qtbot, 
     assert outputs("cancelled-run") == ["cancelled-run.safetensors.state.pt"]  # no preset, no temporary file
     assert "resumes where it stopped" in dialog.note.text()
     assert not notice_with(window, "failed")
+
+
+def test_a_window_started_with_ctrl_c_ignored_still_cancels_by_ctrl_c(qtbot, dialog):
+    """A window run from a background job inherits SIGINT ignored; its run must not, or the
+    cancel's Ctrl+C is lost and the run is killed after the grace period."""
+    window, dialog = dialog
+    dialog.name.setText("ignored-run")
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        dialog.start()
+    finally:
+        signal.signal(signal.SIGINT, before)
+    ended = []
+    dialog.process.finished.connect(lambda code, status: ended.append((code, status)))
+    qtbot.waitUntil(lambda: dialog.step >= 2, timeout=WAIT_MS)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running(), timeout=WAIT_MS)
+    assert ended and ended[0][1] == QProcess.ExitStatus.NormalExit, ended  # stopped by its Ctrl+C, not killed
+    assert outputs("ignored-run") == ["ignored-run.safetensors.state.pt"]
 
 
 def test_a_file_that_is_no_teacher_cannot_be_started(qtbot, dialog, tmp_path):

@@ -260,6 +260,8 @@ class DistillDialog(QDialog):
         process = QProcess(self)
         process.setProgram(program)
         process.setArguments(args)
+        if os.name == "posix":  # the cancel is a Ctrl+C: a window started with SIGINT ignored must not pass that on
+            process.setUnixProcessParameters(QProcess.UnixProcessFlag.ResetSignalHandlers)
         process.readyReadStandardOutput.connect(self._read_events)
         process.readyReadStandardError.connect(self._read_errors)
         process.finished.connect(self._finished)
