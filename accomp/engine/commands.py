@@ -141,7 +141,8 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> int:
     speed = f"{done.seconds:.1f} s of {'audio' if done.heard else 'music'} in {done.took:.1f} s ({done.seconds / done.took:.0f}x real time)"
     if done.heard is None:
         wait_ms = 1000 * done.engine.chord_wait / done.engine.settings.sample_rate
-        waits = f", {m.chord_waits_out} beats without a lead note struck {wait_ms:.0f} ms late" if m.chord_waits_out else ""
+        waits = (f", {m.chord_waits_out} beats struck {wait_ms:.0f} ms late (no lead note on them, or in arranger mode no "
+                 f"new chord)") if m.chord_waits_out else ""  # fmt: skip
         print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided{waits}, model step p50 {m.step_ms_p50:.2f} ms")
         return 0
     a, follower = done.heard.analyzer, done.engine.follower

@@ -74,7 +74,7 @@ class EngineMetrics:
     ring_overflows: int
     accomp_sounding: int
     plan_revisions: int = 0  # re-decisions after which the player said it changed its chord plan
-    chord_waits_out: int = 0  # beats whose new notes waited for a lead note that did not come (chord_wait_ms late)
+    chord_waits_out: int = 0  # beats whose new notes waited for a lead note or a left-hand chord that did not come
 
 
 class Engine:

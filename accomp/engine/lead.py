@@ -182,6 +182,11 @@ class LeadInput:
             self.pending.append((when, pitch))
             self._placed_at[key], self._placed_step[key] = when, step
 
+    def chord_hand_up(self) -> bool:
+        """Arranger mode, and no key below the split point is held: the hand is between chords,
+        and the next may come with the next bar."""
+        return self.split_key is not None and not self._chord_keys.any()
+
     def _name_chord(self, when: int, pitch: int, down: bool) -> None:
         """Arranger mode: a key below the split point went down or up. A new chord named goes
         to the player from the next step, or from the open one (re-decided) when it came

@@ -16,7 +16,10 @@ Per grid step ``k`` (starting at sample ``S_k``):
    grace window): the notes sounding go on, and the first of the note's re-decision or the
    end of the wait strikes them. Without the wait, a late note's chord would follow a 32nd of
    the chord guessed before it (a note struck always sounds a 32nd): a smear of two chords
-   on every change.
+   on every change. In arranger mode a bar's first step waits the same way while the left
+   hand is up (no key below the split point held) for the chord it presses a little after the
+   beat, as hands do: a melody note on the beat re-decides the step but the wait goes on, and
+   the chord, or the end of the wait, strikes it.
 
 The only time the scheduler reads is the sample clock it is given (live: the one the audio
 callback drives, to know how long a model step took; offline: none, a step takes no simulated
@@ -110,7 +113,8 @@ class Scheduler:
         self._waiting = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # a waiting step: its decided frame
         self._holding = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # ... and what sounds meanwhile
         self.waiting_step: int | None = None  # the step whose new notes wait for its first lead note
-        self.waited_out = 0  # waits that ended without a lead note (their notes sounded chord_wait late)
+        self._for_hand = False  # ... or, in arranger mode, for the left hand's next chord
+        self.waited_out = 0  # waits that ended without a lead note or chord (their notes sounded chord_wait late)
         self.step_s = np.zeros(LOG_SIZE, dtype=np.float64)  # model time of recent decisions
         self.n_steps = 0  # decisions and re-decisions
         self.redos = 0
@@ -198,11 +202,13 @@ class Scheduler:
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self.earliest(self._after(now)))
         played = frame
-        if self.chord_wait > 0 and frame[ONSET].any() and not lead[ONSET].any() and self._may_revise(step, beat_in_bar):
+        for_hand = beat_in_bar == 0 and self.lead.chord_hand_up()  # arranger mode: the next chord is on its way
+        for_note = not lead[ONSET].any() and self._may_revise(step, beat_in_bar)  # the planner: the beat's note is
+        if self.chord_wait > 0 and frame[ONSET].any() and (for_hand or for_note):
             self._waiting[:] = frame
             self._holding[ONSET] = 0
             self._holding[SUSTAIN] = self.voice.sounding  # what sounds goes on, nothing new starts
-            self.waiting_step, played = step, self._holding
+            self.waiting_step, self._for_hand, played = step, for_hand, self._holding
         self._schedule(step, played, at, now, started, redo=False)
         self._with_band(step, frame, at, redo=False)
 
@@ -226,14 +232,19 @@ class Scheduler:
             return
         lead.open_redos += 1
         self.redos += 1
-        self.waiting_step = None  # the note came: the re-decision strikes the step's notes
         started = time.perf_counter()
         frame = self.player.redo(step, lead.frame, self.transport.beat_in_bar(step))
         revised = bool(getattr(self.player, "revised", False))
         self.plan_revisions += revised
         frame = self._silence if self.resting else frame
         at = max(self.transport.step_sample(step), self.earliest(self._after(now)) + self.slack)
-        self._schedule(step, frame, at, now, started, redo=True, revised=revised)
+        played = frame
+        if self.waiting_step == step and self._for_hand and self.lead.chord_hand_up():
+            self._waiting[:] = frame  # a melody note: the left hand's chord is still to come
+            played = self._holding
+        else:
+            self.waiting_step = None  # the note (or the chord) came: the re-decision strikes the step's notes
+        self._schedule(step, played, at, now, started, redo=True, revised=revised)
         self._with_band(step, frame, at, redo=True)
 
     def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool,

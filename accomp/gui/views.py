@@ -342,7 +342,7 @@ class LatencyView(QWidget):
         m = engine.metrics()
         lines.append(f"steps {m.steps} (+{m.redos} re-decided)")
         if m.chord_waits_out:
-            lines.append(f"beats struck late, no lead note: {m.chord_waits_out}")
+            lines.append(f"beats struck late, no lead note or chord: {m.chord_waits_out}")
         lines.append(f"model step p99 {m.step_ms_p99:.1f} ms")
         delay = getattr(getattr(engine.player, "inner", engine.player), "delay", None)  # the student's, in steps
         if delay is not None:
