@@ -129,3 +129,14 @@ def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_include
     streamed = stream_accompaniment(acc.student, lead[None], acc.style, 16, acc.seed, harmony=acc.harmony)[0]
     assert added > 0  # the engine added a third somewhere
     assert np.array_equal(np.stack(engine), streamed)
+
+
+def test_a_keyboard_without_the_guide_range_gets_nothing_added_and_no_error():
+    from accomp.model.voicing import GuideTones
+
+    guides = GuideTones(lowest_pitch=84, n_keys=24)  # C6..B7: no key in E3..B4 or C2..B3
+    frame = np.zeros((2, 24), np.uint8)
+    frame[:, [0, 7]] = 1  # C6-G6 under a planned C minor in C minor: its Eb is wanted but has no key here
+    guides.apply(frame, chord_index(0, "min"), named=False, tonic=0, minor=True)
+    guides.apply(frame, chord_index(0, "min"), named=True)
+    assert frame[SUSTAIN].sum() == 2 and frame[ONSET].sum() == 2

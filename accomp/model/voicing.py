@@ -112,6 +112,8 @@ class GuideTones:
                 if (self._pcs[keys] == pc).any():
                     continue
                 candidates = self._candidates[slot][pc]
+                if not len(candidates):  # a keyboard range without the slot's keys: nothing to add
+                    continue
                 if slot == ROOT:  # the nearest below the part (any in range when none is)
                     under = candidates[candidates < keys.min()]
                     key = under[-1] if len(under) else candidates[0]
