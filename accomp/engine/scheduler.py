@@ -203,7 +203,7 @@ class Scheduler:
         at = max(self.transport.step_sample(step), self.earliest(self._after(now)))
         played = frame
         for_hand = beat_in_bar == 0 and self.lead.chord_hand_up()  # arranger mode: the next chord is on its way
-        for_note = not lead[ONSET].any() and self._may_revise(step, beat_in_bar)  # the planner: the beat's note is
+        for_note = not lead[ONSET].any() and self._may_revise(step, beat_in_bar)  # the planner: the beat's note is late
         if self.chord_wait > 0 and frame[ONSET].any() and (for_hand or for_note):
             self._waiting[:] = frame
             self._holding[ONSET] = 0

@@ -192,8 +192,8 @@ class KeyTracker:
 
 def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The causal key tracker run over a lead's beats: what it has heard at each beat's
-    decision (beats < b decayed, or after a key change only the beat or two it was heard in, plus beat b's first step;
-    (N, 12)) and whether it started again there ((N,) bool, a key change)."""
+    decision (beats < b decayed, or after a key change only the beat or two it was heard in;
+    plus beat b's first step; (N, 12)) and whether it started again there ((N,) bool)."""
     tracker = KeyTracker()
     hists = np.zeros_like(chroma, dtype=np.float64)
     restarts = np.zeros(len(chroma), dtype=bool)

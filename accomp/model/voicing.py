@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from accomp.config import DEFAULT_SPEC, ONSET, SUSTAIN
-from accomp.music.chords import INTERVALS, N_CHORDS, NO_CHORD, QUALITIES
+from accomp.music.chords import INTERVALS, N_CHORDS, NO_CHORD, quality_of, root_of
 from accomp.music.metrics import key_pitch_classes
 
 GUIDE_RANGE = (52, 72)  # MIDI keys (E3..B4) where a chord's third is added when missing
@@ -44,8 +44,7 @@ def _tones() -> tuple[np.ndarray, np.ndarray]:
     named = np.full((N_CHORDS, 2), -1, dtype=np.int64)
     planned = named.copy()
     for chord in range(1, N_CHORDS):
-        root, quality = (chord - 1) // len(QUALITIES), QUALITIES[(chord - 1) % len(QUALITIES)]
-        third = INTERVALS[quality][1]
+        root, third = root_of(chord), INTERVALS[quality_of(chord)][1]
         named[chord] = root, (root + third) % 12
         if third == 3:
             planned[chord, THIRD] = (root + 3) % 12
@@ -91,16 +90,16 @@ class GuideTones:
             return
         if self.added[2] != chord:
             self.added[:] = (-1, -1, chord, -1)  # a new chord: its own tones, where it needs them
-        key = 12 * minor + tonic
-        in_key = _IN_KEY[key]
+        key_row = 12 * minor + tonic
+        in_key = _IN_KEY[key_row]
         if lead is not None and not in_key[self._pcs[lead[SUSTAIN] > 0]].all():
-            self.added[3] = key
+            self.added[3] = key_row
         sounding = frame[SUSTAIN] > 0
         if not sounding.any():
             self.added[:2] = -1
             return
         tones = (_NAMED if named else _PLANNED)[chord]
-        doubt = not named and self.added[3] == key
+        doubt = not named and self.added[3] == key_row
         keys = None
         for slot in (ROOT, THIRD):
             pc = tones[slot]
@@ -116,9 +115,8 @@ class GuideTones:
                     continue
                 if slot == ROOT:  # the nearest below the part (any in range when none is)
                     under = candidates[candidates < keys.min()]
-                    key = under[-1] if len(under) else candidates[0]
+                    self.added[slot] = under[-1] if len(under) else candidates[0]
                 else:  # the nearest to the part's middle
-                    key = candidates[np.argmin(np.abs(candidates - np.median(keys)))]
-                self.added[slot] = key
-                frame[ONSET, key] = 1
+                    self.added[slot] = candidates[np.argmin(np.abs(candidates - np.median(keys)))]
+                frame[ONSET, self.added[slot]] = 1
             frame[SUSTAIN, self.added[slot]] = 1
