@@ -1,6 +1,7 @@
 """A named chord (a chart's, the left hand's) sounds with its root and third, a planned chord
-whose third is minor with that third: where the band's part leaves one out, the accompanist
-adds it, struck once and held with the chord (accomp.model.voicing)."""
+whose third is minor with that third, a planned major chord with its third while the melody
+sounds it: where the band's part leaves one out, the accompanist adds it, struck once and
+held with the chord (accomp.model.voicing)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,27 @@ def test_a_planned_minor_chord_gets_its_third_in_key_a_planned_major_one_and_a_c
         frame = acc.step(t, lead, t % 16)
         assert set(np.flatnonzero(frame[SUSTAIN]) + LOW) == {65, 69, 72}
     assert (CHROMA[acc.chord][[5, 9]] > 0).all()
+
+
+def test_a_planned_major_chord_gets_its_third_only_from_when_the_melody_sounds_it(monkeypatch):
+    f_major, c_major = chord_index(5, "maj"), chord_index(0, "maj")
+    acc = accompanist()
+    acc.fixed_plan = Plan(np.array([f_major] * 16 + [c_major] * 8), np.zeros(24, np.int64), np.zeros(24, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [53 - LOW, 60 - LOW]))  # F-C: an open fifth, as much Csus4 as F
+    melody = {}
+    for t in range(24):  # C, then the F chord's third A from step 8, C again from step 12
+        melody[t] = np.zeros((2, 88), np.uint8)
+        melody[t][:, (69 if 8 <= t < 12 else 60) - LOW] = 1
+    frames = [acc.step(t, melody[t], t % 16).copy() for t in range(24)]
+    added = [set(np.flatnonzero(f[SUSTAIN]) + LOW) - {53, 60} for f in frames]
+    assert added[:8] == [set()] * 8  # under the melody's C the part keeps its open fifth
+    assert added[8:16] == [{57}] * 8  # the A near the part's middle, from the step the melody sounds it, held with the chord
+    assert [t for t, f in enumerate(frames) if f[ONSET, 57 - LOW]] == [8]  # struck once
+    assert added[16:] == [set()] * 8  # C major under the melody's C: its third E is not the melody's
+    acc = accompanist()  # outside the plan's key (C minor): the major third A is not added
+    acc.fixed_plan = Plan(np.full(16, f_major), np.zeros(16, np.int64), np.ones(16, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [53 - LOW, 60 - LOW]))
+    assert all(set(np.flatnonzero(acc.step(t, melody[8], t % 16)[SUSTAIN]) + LOW) == {53, 60} for t in range(16))
 
 
 def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_included():
