@@ -160,7 +160,13 @@ def band_beats(path: Path, n_beats: int, tempo: float) -> np.ndarray:
 
 def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], tmp: Path) -> dict:
     tonic, mode, per_bar, melody = TUNES[name]
-    notes = parse(melody, per_bar)
+    return check_notes(name, parse(melody, per_bar), tonic, mode, per_bar, preset, whole, tempo, accomp, tmp)
+
+
+def check_notes(name: str, notes: list, tonic: int, mode: str, per_bar: int, preset: str, whole: bool, tempo: float,
+                accomp: list[str], tmp: Path) -> dict:
+    """Render one melody (``parse``'s notes, bar lines on whole bars) with ``accomp render`` and
+    read the band's chords back: the row this benchmark prints and writes for a tune."""
     n_beats = int(np.ceil(max(start + beats for _, start, beats in notes)))
     lead, out = tmp / f"{name}.mid", tmp / f"{name}_band.mid"
     write_tune(lead, notes, per_bar, tempo)
@@ -168,7 +174,7 @@ def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], 
                     "--meter", f"{per_bar}/4"] + (["--whole-song"] if whole else [])  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if run.returncode != 0:
-        raise SystemExit(f"tunes.py: render of {name} failed: {(run.stderr or run.stdout).strip()[-500:]}")
+        raise SystemExit(f"render of {name} failed: {(run.stderr or run.stdout).strip()[-500:]}")
     band = band_beats(out, n_beats, tempo)
     chords = match_chords(band)
     on_beat = {int(round(start)): p % 12 for p, start, _ in notes if p is not None and abs(start - round(start)) < 1e-9}
@@ -182,7 +188,7 @@ def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], 
     bars = [" ".join(f"{lab:<6}" for lab in labels[i : i + per_bar]) for i in range(0, n_beats, per_bar)]
     return {
         "tune": name, "key": f"{'C C# D Eb E F F# G Ab A Bb B'.split()[tonic]} {mode}", "meter": f"{per_bar}/4",
-        "bars": bars, "on_beat_in_chord": hits, "on_beat_notes": len(on_beat),
+        "bars": bars, "chords": [int(c) for c in chords], "on_beat_in_chord": hits, "on_beat_notes": len(on_beat),
         "in_key": round(float(band[:, scale].sum() / max(band.sum(), 1e-12)), 3),
         "changes_per_bar": round(changes / (n_beats / per_bar), 2), "distinct_chords": len(set(named.tolist())),
     }  # fmt: skip
