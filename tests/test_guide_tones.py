@@ -107,7 +107,7 @@ def test_a_planned_minor_chord_gets_its_third_in_key_a_planned_major_one_and_a_c
     assert (CHROMA[acc.chord][[5, 9]] > 0).all()
 
 
-def test_a_planned_major_chord_gets_its_third_only_from_when_the_melody_sounds_it(monkeypatch):
+def test_a_planned_major_chord_gets_its_third_only_while_the_melody_sounds_it(monkeypatch):
     f_major, c_major = chord_index(5, "maj"), chord_index(0, "maj")
     acc = accompanist()
     acc.fixed_plan = Plan(np.array([f_major] * 16 + [c_major] * 8), np.zeros(24, np.int64), np.zeros(24, bool))
@@ -119,8 +119,9 @@ def test_a_planned_major_chord_gets_its_third_only_from_when_the_melody_sounds_i
     frames = [acc.step(t, melody[t], t % 16).copy() for t in range(24)]
     added = [set(np.flatnonzero(f[SUSTAIN]) + LOW) - {53, 60} for f in frames]
     assert added[:8] == [set()] * 8  # under the melody's C the part keeps its open fifth
-    assert added[8:16] == [{57}] * 8  # the A near the part's middle, from the step the melody sounds it, held with the chord
+    assert added[8:12] == [{57}] * 4  # the A near the part's middle, while the melody sounds it
     assert [t for t, f in enumerate(frames) if f[ONSET, 57 - LOW]] == [8]  # struck once
+    assert added[12:16] == [set()] * 4  # the melody has left it
     assert added[16:] == [set()] * 8  # C major under the melody's C: its third E is not the melody's
     acc = accompanist()  # outside the plan's key (C minor): the major third A is not added
     acc.fixed_plan = Plan(np.full(16, f_major), np.zeros(16, np.int64), np.ones(16, bool))

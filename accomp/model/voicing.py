@@ -7,11 +7,12 @@ fifth partial is a major third), so
 - a *planned* chord (the live planner's, a whole song's) whose third is minor (m, dim, m7,
   m7b5) gets its minor third where the part plays without it: the one tone that makes it
   minor. A major chord gets its third only while the melody sounds it (an F voiced F-C under
-  the melody's A: the band doubles the A, as a pianist's left hand does): heard with the
+  the melody's A: the band doubles the A while the melody holds it): heard with the
   melody the chord was already F, but the band alone, an open fifth, is as much a Csus4, and
   a listener's or a chord reader's ear for the band alone hears that. Under any other melody
-  note the part keeps its own voicing (added there, the thirds made the part plainer:
-  diversity 0.77x -> 0.68x the pianist's on the first 48 POP909 openings). A chord whose
+  note the part keeps its own voicing (added there too, the thirds made the part plainer:
+  diversity 0.77x -> 0.68x the pianist's on the first 48 POP909 openings; held on with the
+  chord after the melody left it, a whole song's part fell to 0.69x). A chord whose
   third lies outside the plan's key (a C minor in C major) is left alone: the guard lets a
   note outside the key sound only where the model is sure of it, and an added tone has no
   model behind it. Nor
@@ -24,8 +25,8 @@ fifth partial is a major third), so
   its root and its third where the part leaves them out, whatever its quality. A seventh
   chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord.
 
-An added tone is struck once, with the chord's first sounding step (a major third: the first
-where the melody sounds it), and held while the chord
+An added tone is struck once, with the chord's first sounding step (a major third: where the
+melody starts sounding it, until it stops), and held while the chord
 and the part go on, as a pianist comping keeps it: the root below the part (in
 :data:`ROOT_RANGE`), the third near the part's middle (in :data:`GUIDE_RANGE`). The student
 never hears the added tones (its own frames feed its history), so they change no later
@@ -63,6 +64,11 @@ def _tones() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _NAMED, _PLANNED, _WITH_MELODY = _tones()
+
+
+def _sounds(lead: np.ndarray | None, keys: np.ndarray) -> bool:
+    """Whether the lead frame (2, K) sounds any of ``keys`` ((K,) bool)."""
+    return lead is not None and bool(lead[SUSTAIN, keys].any())
 _IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
 
 
@@ -96,7 +102,7 @@ class GuideTones:
         """Add to ``frame`` (2, K), in place, the tones ``chord`` needs that the part leaves
         out; a planned chord's only in its key (``tonic``, ``minor``) and until the ``lead``
         frame (2, K) sounds a note outside that key under the chord (while the key stays), its
-        major third only from a step where the lead sounds it."""
+        major third only while the lead sounds it."""
         if chord == NO_CHORD:
             self.added[:2] = -1
             return
@@ -115,15 +121,15 @@ class GuideTones:
         keys = None
         for slot in (ROOT, THIRD):
             pc = tones[slot]
-            if pc < 0 or not (named or (in_key[pc] and not doubt)):
+            if pc < 0 or not (named or (in_key[pc] and not doubt)) or (
+                    slot == THIRD and not named and _WITH_MELODY[chord] and not _sounds(lead, self._pcs == pc)):
+                # a major third: only while the melody sounds it
                 self.added[slot] = -1  # not (or no longer) added: struck afresh if it is wanted again
                 continue
             if self.added[slot] < 0:
                 keys = np.flatnonzero(sounding) if keys is None else keys
                 if (self._pcs[keys] == pc).any():
                     continue
-                if slot == THIRD and not named and _WITH_MELODY[chord] and (lead is None or not lead[SUSTAIN, self._pcs == pc].any()):
-                    continue  # a major third: only while the melody sounds it
                 candidates = self._candidates[slot][pc]
                 if not len(candidates):  # a keyboard range without the slot's keys: nothing to add
                     continue
