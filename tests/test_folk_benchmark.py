@@ -3,16 +3,12 @@ what counts as the band opening on the tonic chord."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 from music21 import converter
 
 from accomp.music.chords import chord_index
+from benchmark_module import load
 
-ROOT = Path(__file__).resolve().parents[1]
 SONG = """X:1
 T:A test song
 M:{meter}
@@ -24,11 +20,7 @@ D|G A B G|A B c A|B c d B|c B A D|G A B G|A B c A|B A G F|G3|
 
 @pytest.fixture(scope="module")
 def folk():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("folk_benchmark", ROOT / "benchmarks" / "folk.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("folk")
 
 
 def test_a_song_is_laid_on_whole_bars_with_its_pickup_padded_in_front(folk):

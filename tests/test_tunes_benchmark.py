@@ -3,26 +3,17 @@ chord the band played (a known MIDI file read back beat by beat)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import mido
 import numpy as np
 import pytest
 
 from accomp.music.chords import chord_index
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_module import load
 
 
 @pytest.fixture(scope="module")
 def tunes():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("tunes_benchmark", ROOT / "benchmarks" / "tunes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("tunes")
 
 
 def test_every_tune_is_whole_bars_in_its_key(tunes):
