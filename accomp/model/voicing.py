@@ -7,31 +7,30 @@ fifth partial is a major third), so
 - a *planned* chord (the live planner's, a whole song's) whose third is minor (m, dim, m7,
   m7b5) gets its minor third where the part plays without it: the one tone that makes it
   minor. A major chord gets its third only while the melody sounds it (an F voiced F-C under
-  the melody's A: the band doubles the A while the melody holds it): heard with the
-  melody the chord was already F, but the band alone, an open fifth, is as much a Csus4, and
-  a listener's or a chord reader's ear for the band alone hears that. Under any other melody
+  the melody's A: the band doubles the A while the melody holds it): heard with the melody
+  the chord was already F, but the band alone, an open fifth, is as much a Csus4, and a
+  listener's or a chord reader's ear for the band alone hears that. Under any other melody
   note the part keeps its own voicing (added there too, the thirds made the part plainer:
   diversity 0.77x -> 0.68x the pianist's on the first 48 POP909 openings; held on with the
-  chord after the melody left it, a whole song's part fell to 0.69x). A chord whose
-  third lies outside the plan's key (a C minor in C major) is left alone: the guard lets a
-  note outside the key sound only where the model is sure of it, and an added tone has no
-  model behind it. Nor
-  is the third added (or held) once the lead has sounded a note outside the plan's key
-  under the chord: a chromatic note, or a move to another key the planner has not followed
-  yet, puts that key in doubt until the next chord or another key (added there, the old
-  key's thirds held the band a beat longer in the old key after a key change:
+  chord after the melody left it, a whole song's part fell to 0.69x). A chord whose third
+  lies outside the plan's key (a C minor in C major) is left alone: the guard lets a note
+  outside the key sound only where the model is sure of it, and an added tone has no model
+  behind it. Nor is the third added (or held) once the lead has sounded a note outside the
+  plan's key under the chord: a chromatic note, or a move to another key the planner has not
+  followed yet, puts that key in doubt until the next chord or another key (added there, the
+  old key's thirds held the band a beat longer in the old key after a key change:
   ``benchmarks/key_change.py``).
 - a *named* chord (a chart's, the left hand's in arranger mode) is the player's own: it gets
   its root and its third where the part leaves them out, whatever its quality. A seventh
   chord voiced without them (a Dm7 as C-D-A, a C7 as E-G-Bb) reads as another chord.
 
 An added tone is struck once, with the chord's first sounding step (a major third: where the
-melody starts sounding it, until it stops), and held while the chord
-and the part go on, as a pianist comping keeps it: the root below the part (in
-:data:`ROOT_RANGE`), the third near the part's middle (in :data:`GUIDE_RANGE`). The student
-never hears the added tones (its own frames feed its history), so they change no later
-decision. The engine's accompanist and the streamed evaluation (``accomp student eval``,
-calibration) call the same :class:`GuideTones`.
+melody starts sounding it, until it stops), and held while the chord and the part go on, as
+a pianist comping keeps it: the root below the part (in :data:`ROOT_RANGE`), the third near
+the part's middle (in :data:`GUIDE_RANGE`). The student never hears the added tones (its own
+frames feed its history), so they change no later decision. The engine's accompanist and the
+streamed evaluation (``accomp student eval``, calibration) call the same
+:class:`GuideTones`.
 """
 
 from __future__ import annotations
@@ -64,12 +63,12 @@ def _tones() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _NAMED, _PLANNED, _WITH_MELODY = _tones()
+_IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
 
 
 def _sounds(lead: np.ndarray | None, keys: np.ndarray) -> bool:
     """Whether the lead frame (2, K) sounds any of ``keys`` ((K,) bool)."""
     return lead is not None and bool(lead[SUSTAIN, keys].any())
-_IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
 
 
 class GuideTones:
