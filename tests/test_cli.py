@@ -118,6 +118,7 @@ def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_pat
         ["teacher", "sample", "--teacher", "t", "--style", "pop", "-o", "x.mid"],
         ["teacher", "eval", "--teacher", "t", "--corpus", "chorales"],
         ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors"], ["planner", "eval", "--corpus", "chorales"],
+        ["planner", "merge", "a.safetensors", "b.safetensors", "--out", "p.safetensors", "--corpus", "chorales"],
         ["distill", "--style", "pop"], ["preset", "sound", "pop"], ["preset", "calibrate", "pop"],
         ["student", "eval", "--preset", "pop", "--corpus", "chorales"],
     ],

@@ -154,9 +154,29 @@ def test_no_chord_only_before_the_first_note():
     assert (whole.chords[8:] != NO_CHORD).all()
 
 
+def each_beats_best_song_chord(planners: list[Planner], lead: np.ndarray, beat: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """Per beat, the best absolute chord of a finished melody's scores, worked out the long
+    way: each kind of network's log-probabilities averaged over the planners, weighted, each
+    rotated out of its key frame, plus the melody bonus (no cost of a change)."""
+    from accomp.model.planner import MELODY_BONUS, SONG_CAUSAL_WEIGHT, beat_lead, features
+
+    bl = beat_lead(lead, beat, 4)
+    scores = np.zeros((len(bl.chroma), N_CHORDS))
+    for kind, causal, w in (("whole", False, 1 - SONG_CAUSAL_WEIGHT), ("causal", True, SONG_CAUSAL_WEIGHT)):
+        feats, tonic = features(bl, style, causal=causal)
+        logp = np.mean([torch.log_softmax(getattr(p, kind)(torch.from_numpy(feats)[None])[0][0], -1).detach().numpy()
+                        for p in planners], axis=0)  # fmt: skip
+        for b in range(len(logp)):  # key-relative chord c in beat b is absolute chord transpose(c, tonic[b])
+            for c in range(N_CHORDS):
+                scores[b, transpose(np.array([c]), int(tonic[b]))[0]] += w * logp[b, c]
+    share = bl.chroma / np.maximum(bl.chroma.sum(axis=1, keepdims=True), 1)
+    scores += MELODY_BONUS * share @ CHROMA.T
+    scores[:, NO_CHORD] = -np.inf
+    return np.argmax(scores, axis=1)
+
+
 def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords(monkeypatch):
     import accomp.model.planner as planner_module
-    from accomp.model.planner import MELODY_BONUS, SONG_CAUSAL_WEIGHT, beat_lead, features
 
     monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
     planner = random_planner(seed=4)
@@ -164,18 +184,7 @@ def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords(mo
     lead = melody(96)
     lead[:10] = 0  # the melody starts in the third beat
     song = planner.song_plan(lead, beat, 4, style)
-    bl = beat_lead(lead, beat, 4)
-    scores = np.zeros((len(bl.chroma), N_CHORDS))
-    for net, causal, w in ((planner.whole, False, 1 - SONG_CAUSAL_WEIGHT), (planner.causal, True, SONG_CAUSAL_WEIGHT)):
-        feats, tonic = features(bl, style, causal=causal)
-        logp = torch.log_softmax(net(torch.from_numpy(feats)[None])[0][0], -1).detach().numpy()
-        for b in range(len(logp)):  # key-relative chord c in beat b is absolute chord transpose(c, tonic[b])
-            for c in range(N_CHORDS):
-                scores[b, transpose(np.array([c]), int(tonic[b]))[0]] += w * logp[b, c]
-    share = bl.chroma / np.maximum(bl.chroma.sum(axis=1, keepdims=True), 1)
-    scores += MELODY_BONUS * share @ CHROMA.T
-    scores[:, NO_CHORD] = -np.inf
-    want = np.argmax(scores, axis=1)
+    want = each_beats_best_song_chord([planner], lead, beat, style)
     assert (song.chords[::4][:2] == NO_CHORD).all() and np.array_equal(song.chords[::4][3:], want[3:])
     assert len(song.chords) == 96 and (song.chords[::4] == song.chords[3::4]).all()  # one chord per beat
     empty = planner.song_plan(np.zeros((0, 2, K), np.uint8), np.zeros(0, np.int16), 4, style)
@@ -256,6 +265,52 @@ def test_planner_files_round_trip_and_a_foreign_one_is_refused(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError):
         load_planner(path)
+
+
+def test_merged_planners_decide_live_as_the_first_and_plan_a_finished_melody_together(tmp_path, monkeypatch, capsys):
+    import accomp.model.planner as planner_module
+    from accomp.cli import main
+
+    first, second = random_planner(seed=1), random_planner(styles=("pop", "chorale"), seed=2)  # styles in another order
+    a, b, out = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "merged.safetensors"
+    save_planner(first, a)
+    save_planner(second, b)
+    songs = write_songs(tmp_path / "songs")
+    corpus = ["--corpus", "midi-folder", "--path", str(songs), "--style", "pop"]
+    assert main(["planner", "merge", str(a), str(b), "--out", str(out), *corpus]) == 0
+    assert "2 pairs" in capsys.readouterr().out
+    merged, header = load_planner(out, STYLES)
+    assert merged.cfg.members == 2 and [m["hash"] for m in header["training"]["merged"]] == [file_hash(a), file_hash(b)]
+    assert 0.0 <= header["metrics"]["val"]["song"] <= 1.0 and header["metrics"]["val_by_style"]["pop"]["beats"] > 0
+    lead, beat, style = melody(96), np.arange(96) % 16, np.array([0.0, 1.0, 0.0])
+    assert np.array_equal(merged.plan(lead, beat, 4, style).chords, first.plan(lead, beat, 4, style).chords)  # live: the first
+    assert np.array_equal(streamed(merged, lead, style), streamed(first, lead, style))
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
+    lead[:10] = 0
+    swapped, _ = load_planner(b, STYLES)  # the second as the merged file holds it: its style inputs in the first's order
+    want = each_beats_best_song_chord([first, swapped], lead, beat, style)
+    assert np.array_equal(merged.song_plan(lead, beat, 4, style).chords[::4][3:], want[3:])
+    assert not np.array_equal(want, each_beats_best_song_chord([first], lead, beat, style))  # the second one counts
+    wider = tmp_path / "wider.safetensors"
+    save_planner(Planner.create(PlannerConfig(styles=STYLES, hidden=48, layers=1)), wider)
+    assert main(["planner", "merge", str(a), str(wider), "--out", str(tmp_path / "x.safetensors"), *corpus]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "another shape (width 48" in error and "\n" not in error and not (tmp_path / "x.safetensors").exists()
+    assert main(["planner", "merge", str(a), "--out", str(tmp_path / "x.safetensors"), *corpus]) != 0
+    assert "at least two" in capsys.readouterr().err
+
+
+def test_a_planner_file_of_the_first_format_still_loads(tmp_path):
+    from accomp.model.checkpoint import atomic_save_tensors
+    from accomp.model.planner_train import PLANNER_FORMAT
+
+    planner = random_planner(seed=5)
+    path = tmp_path / "old.safetensors"
+    config = {k: v for k, v in planner.cfg.to_dict().items() if k != "members"}  # as version 1 wrote it
+    atomic_save_tensors(planner.state_dict(), {"format": PLANNER_FORMAT, "format_version": 1, "model_config": config}, path)
+    loaded, _ = load_planner(path, STYLES)
+    lead, beat, style = melody(64), np.arange(64) % 16, np.array([0.0, 1.0, 0.0])
+    assert loaded.cfg.members == 1 and np.array_equal(loaded.song_plan(lead, beat, 4, style).chords, planner.song_plan(lead, beat, 4, style).chords)
 
 
 def test_styles_in_another_order_plan_the_same(tmp_path):
@@ -395,9 +450,24 @@ def test_a_preset_without_its_planner_is_refused_and_one_with_it_follows_the_pla
         load_harmony(header, preset, teacher.cfg.styles, chords=True)
 
 
-def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(tmp_path, capsys):
+def write_songs(folder):
+    """A MIDI folder of 8 songs: a lead in quarter notes over a three-note chord on every beat."""
     import mido
 
+    folder.mkdir()
+    for i in range(8):
+        midi = mido.MidiFile(ticks_per_beat=480)
+        for name, notes in (("lead", [[67 + (k * (i + 2)) % 7] for k in range(32)]), ("piano", [[48, 52, 55]] * 32)):
+            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
+            for chord in notes:
+                track.extend(mido.Message("note_on", note=n, velocity=80, time=0) for n in chord)
+                track.extend(mido.Message("note_off", note=n, velocity=0, time=480 if j == 0 else 0) for j, n in enumerate(chord))
+            midi.tracks.append(track)
+        midi.save(folder / f"song{i}.mid")
+    return folder
+
+
+def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(tmp_path, capsys):
     from accomp.cli import main
     from accomp.model.preset import load_preset, save_preset
 
@@ -410,17 +480,7 @@ def test_preset_calibrate_fits_the_human_density_of_a_corpus_and_sets_the_guard(
     preset = tmp_path / "mine.safetensors"
     save_preset(student, teacher_path, preset, style={"name": "mine", "weights": [0.0, 1.0, 0.0]},
                 harmony=open_harmony(planner_path, teacher.cfg.styles, 0.3, chords=True).record())
-    songs = tmp_path / "songs"
-    songs.mkdir()
-    for i in range(8):  # a lead in quarter notes over a three-note chord on every beat
-        midi = mido.MidiFile(ticks_per_beat=480)
-        for name, notes in (("lead", [[67 + (k * (i + 2)) % 7] for k in range(32)]), ("piano", [[48, 52, 55]] * 32)):
-            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-            for chord in notes:
-                track.extend(mido.Message("note_on", note=n, velocity=80, time=0) for n in chord)
-                track.extend(mido.Message("note_off", note=n, velocity=0, time=480 if j == 0 else 0) for j, n in enumerate(chord))
-            midi.tracks.append(track)
-        midi.save(songs / f"song{i}.mid")
+    songs = write_songs(tmp_path / "songs")
     assert main(["preset", "calibrate", str(preset), "--corpus", "midi-folder", "--path", str(songs), "--style", "pop",
                  "--pieces", "8", "--guard", "0.5", "--device", "cpu"]) == 0
     _, header = load_preset(preset)

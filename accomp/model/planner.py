@@ -105,6 +105,7 @@ class PlannerConfig:
     layers: int = 2
     n_chords: int = N_CHORDS
     dropout: float = 0.0  # in training only: on the input layer's output and between GRU layers
+    members: int = 1  # pairs of networks (causal, bidirectional) in the file: see Planner
 
     @property
     def n_features(self) -> int:
@@ -355,29 +356,49 @@ class Guard:
 
 @dataclass
 class Planner:
-    """Both planners of one checkpoint."""
+    """The planners of one checkpoint: a causal and a bidirectional network and, in a merged
+    file (``cfg.members`` > 1, :func:`~accomp.model.planner_train.planner_merge`), further
+    pairs trained apart. The first pair decides live and plans the distillation's leads; a
+    finished melody is planned by every network together (:meth:`song_plan`)."""
 
     cfg: PlannerConfig
     causal: PlannerNet
     whole: PlannerNet  # bidirectional
+    more: tuple[tuple[PlannerNet, PlannerNet], ...] = ()  # the further members' (causal, whole)
 
     @classmethod
     def create(cls, cfg: PlannerConfig) -> "Planner":
-        return cls(cfg, PlannerNet(cfg, bidirectional=False), PlannerNet(cfg, bidirectional=True))
+        pairs = [(PlannerNet(cfg, bidirectional=False), PlannerNet(cfg, bidirectional=True)) for _ in range(max(1, cfg.members))]
+        return cls(cfg, *pairs[0], tuple(pairs[1:]))
+
+    @property
+    def pairs(self) -> list[tuple[PlannerNet, PlannerNet]]:
+        return [(self.causal, self.whole), *self.more]
+
+    def _named(self):
+        """(prefix, network) of every network: the first pair as in a one-pair file."""
+        for i, pair in enumerate(self.pairs):
+            for name, net in zip(("causal", "whole"), pair):
+                yield f"m{i}.{name}." if i else f"{name}.", net
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {**{f"causal.{k}": v for k, v in self.causal.state_dict().items()},
-                **{f"whole.{k}": v for k, v in self.whole.state_dict().items()}}  # fmt: skip
+        return {prefix + k: v for prefix, net in self._named() for k, v in net.state_dict().items()}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        for name, net in (("causal", self.causal), ("whole", self.whole)):
-            net.load_state_dict({k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")})
+        for prefix, net in self._named():
+            net.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+    def eval(self) -> "Planner":
+        for _, net in self._named():
+            net.eval()
+        return self
 
     @torch.inference_mode()
     def song_plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray) -> Plan:
         """The plan of a finished melody (``accomp render --whole-song``): both planners as one
-        ensemble, their log-probabilities averaged (:data:`SONG_CAUSAL_WEIGHT`), each rotated
-        out of its own key frame, and chords that hold the beat's melody favoured as live
+        ensemble, their log-probabilities averaged (:data:`SONG_CAUSAL_WEIGHT`; in a merged
+        file each kind is its members' mean), each rotated out of its own key frame, and
+        chords that hold the beat's melody favoured as live
         (:data:`MELODY_BONUS`, here on the share of the whole beat's note time a chord holds);
         the chords are the best path through the beats, a change costing the style's
         :data:`SONG_CHANGE_COST`. The key is the whole melody's; "no chord" only before its
@@ -386,10 +407,17 @@ class Planner:
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
+        chords, key_tonic, minor = self.song_beats(bl, style)
+        return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
+
+    @torch.inference_mode()
+    def song_beats(self, bl: BeatLead, style: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`song_plan` per beat of a lead with at least one beat: (chord, key tonic, minor)."""
         scores = np.zeros((len(bl.chroma), self.cfg.n_chords))
-        for net, causal, weight in ((self.whole, False, 1.0 - SONG_CAUSAL_WEIGHT), (self.causal, True, SONG_CAUSAL_WEIGHT)):
+        for kind, causal, weight in ((1, False, 1.0 - SONG_CAUSAL_WEIGHT), (0, True, SONG_CAUSAL_WEIGHT)):
             feats, tonic = features(bl, style, causal=causal)
-            logp = torch.log_softmax(net(torch.from_numpy(feats)[None])[0][0], dim=-1).numpy()
+            x = torch.from_numpy(feats)[None]
+            logp = sum(torch.log_softmax(pair[kind](x)[0][0], dim=-1) for pair in self.pairs).numpy() / len(self.pairs)
             scores += weight * _absolute(logp.astype(np.float64), tonic)
             if not causal:
                 key_tonic, minor = tonic, features_minor(feats)
@@ -401,13 +429,13 @@ class Planner:
         cost = np.where(weak_beat(bl.position[heard]), weak, strong)
         chords = np.full(len(bl.chroma), NO_CHORD, dtype=np.int64)
         chords[heard] = best_path(scores[heard], cost)
-        return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
+        return chords, key_tonic, minor
 
     @torch.inference_mode()
     def plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray, *, whole: bool = False) -> Plan:
-        """The chord plan of one lead (T, 2, K): by the causal planner as it decides live (one
-        parallel pass, the same numbers as :class:`PlannerStream` beat by beat), or with
-        ``whole`` by the bidirectional one from the whole lead."""
+        """The chord plan of one lead (T, 2, K): by the (first pair's) causal planner as it
+        decides live (one parallel pass, the same numbers as :class:`PlannerStream` beat by
+        beat), or with ``whole`` by the bidirectional one from the whole lead."""
         bl = beat_lead(lead, beat_in_bar, steps_per_beat)
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)

@@ -30,7 +30,7 @@ from accomp.music.chords import N_CHORDS, NO_CHORD, transpose
 from accomp.music.frames import Piece
 
 PLANNER_FORMAT = "accomp-planner"
-PLANNER_VERSION = 1
+PLANNER_VERSION = 2  # 2: merged files (several pairs of networks); 1 is read as one pair
 PLANNER_FILE = "planner.safetensors"  # the bundled planner in resources/planners
 KL_WEIGHT = 1.0
 
@@ -121,8 +121,10 @@ def _fit(net, data, *, kind: str, minutes: float, steps: int, seed: int, log, te
 
 @torch.inference_mode()
 def accuracies(planner: Planner, data: list[BeatData]) -> dict:
-    """Exact chord accuracy per beat (beats whose label is a chord) of both planners."""
-    hits = {"causal": 0, "bidirectional": 0}
+    """Exact chord accuracy per beat (beats whose label is a chord) of the first pair's
+    planners (the live one, and the bidirectional one the distillation plans with) and of a
+    finished melody's plan by all the file's networks (:meth:`Planner.song_plan`)."""
+    hits = {"causal": 0, "bidirectional": 0, "song": 0}
     total = 0
     for d in data:
         named = d.chords != NO_CHORD
@@ -131,7 +133,14 @@ def accuracies(planner: Planner, data: list[BeatData]) -> dict:
             logits = net(torch.from_numpy(getattr(d, kind))[None])[0][0].numpy()
             pred = decide(logits, d.tonic[kind], d.beat_lead, causal=kind == "causal")
             hits[name] += int((pred == d.chords)[named].sum())
+        hits["song"] += int((song_chords(planner, d) == d.chords)[named].sum())
     return {k: round(v / max(total, 1), 4) for k, v in hits.items()} | {"beats": total}
+
+
+def song_chords(planner: Planner, d: BeatData) -> np.ndarray:
+    """(N,) the chord per beat of :meth:`Planner.song_plan` for one piece's beats."""
+    style = d.whole[0, -(len(planner.cfg.styles) + 1) :]  # the features end with the style mix
+    return planner.song_beats(d.beat_lead, style)[0]
 
 
 # ----------------------------------------------------------------------------- files
@@ -158,9 +167,7 @@ def load_planner(path: str | os.PathLike, styles: tuple[str, ...] | None = None)
         if sorted(styles) != sorted(cfg.styles):
             raise CheckpointError(f"{path}: planner styles {list(cfg.styles)} do not match its teacher's {list(styles)}")
         planner = _reorder_styles(planner, tuple(styles))
-    planner.causal.eval()
-    planner.whole.eval()
-    return planner, header
+    return planner.eval(), header
 
 
 def _reorder_styles(planner: Planner, styles: tuple[str, ...]) -> Planner:
@@ -171,8 +178,8 @@ def _reorder_styles(planner: Planner, styles: tuple[str, ...]) -> Planner:
     columns = list(range(n)) + order + [cfg.n_features - 1]
     out = Planner.create(replace(cfg, styles=styles))
     tensors = planner.state_dict()
-    for net in ("causal", "whole"):
-        tensors[f"{net}.inp.0.weight"] = tensors[f"{net}.inp.0.weight"][:, columns]
+    for name in [k for k in tensors if k.endswith("inp.0.weight")]:  # every member's input layer
+        tensors[name] = tensors[name][:, columns]
     out.load_state_dict(tensors)
     return out
 
@@ -217,13 +224,7 @@ def planner_train(options: PlannerTrainOptions) -> int:
     whole = _fit(planner.whole, tr, kind="whole", minutes=options.minutes * options.whole_share, steps=options.steps, seed=options.seed, log=log)
     causal = _fit(planner.causal, tr, kind="causal", minutes=options.minutes * (1 - options.whole_share), steps=options.steps,
                   seed=options.seed + 1, log=log, teacher=None if options.no_teacher else planner.whole)  # fmt: skip
-    metrics = {"val": accuracies(planner, va)}
-    by_corpus = {}
-    for c in summary["corpora"]:
-        style_val = [d for d, p in zip(va, val) if p.style == c["style"]]
-        if style_val:
-            by_corpus[c["style"]] = accuracies(planner, style_val)
-    metrics["val_by_style"] = by_corpus
+    metrics = _val_metrics(planner, va, val)
     log(f"validation chord accuracy: {json.dumps(metrics)}")
     save_planner(
         planner, options.out,
@@ -233,7 +234,54 @@ def planner_train(options: PlannerTrainOptions) -> int:
         metrics=metrics,
     )  # fmt: skip
     print(f"wrote {options.out} ({file_hash(options.out)[:12]}): causal {metrics['val']['causal']:.3f}, "
-          f"bidirectional {metrics['val']['bidirectional']:.3f} exact chord accuracy on {metrics['val']['beats']} validation beats")  # fmt: skip
+          f"bidirectional {metrics['val']['bidirectional']:.3f}, whole-song plan {metrics['val']['song']:.3f} exact chord "
+          f"accuracy on {metrics['val']['beats']} validation beats")  # fmt: skip
+    return 0
+
+
+def _val_metrics(planner: Planner, va: list[BeatData], val: list[Piece]) -> dict:
+    """:func:`accuracies` on the validation pieces, all together and per style."""
+    by_style = {style: accuracies(planner, [d for d, p in zip(va, val) if p.style == style])
+                for style in sorted({p.style for p in val})}  # fmt: skip
+    return {"val": accuracies(planner, va), "val_by_style": by_style}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannerMergeOptions(CorpusChoice):
+    planners: list[str]  # planner files; the first one's pair decides live
+    out: str  # planner file to write (.safetensors)
+
+
+def planner_merge(options: PlannerMergeOptions) -> int:
+    """`accomp planner merge`: one file of planners trained apart (the same recipe with
+    another seed, say). The first file's pair decides live and plans the distillation's
+    leads, as it did alone; a finished melody is planned by all of them together
+    (:meth:`Planner.song_plan`). Measured on the corpora's validation split, like a trained one."""
+    from accomp.config import DEFAULT_SPEC
+    from accomp.model.pieces import load_pieces
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    if len(options.planners) < 2:
+        raise SettingsError("planner merge: name at least two planner files")
+    first, first_header = load_planner(options.planners[0])
+    pairs, members = [], []
+    for path in options.planners:
+        planner, header = load_planner(path, first.cfg.styles)  # refused unless the same styles (reordered if need be)
+        shape = lambda cfg: (cfg.hidden, cfg.layers, cfg.n_chords)  # noqa: E731 (dropout is training's alone)
+        if shape(planner.cfg) != shape(first.cfg):
+            raise CheckpointError(f"{path}: a planner of another shape (width {planner.cfg.hidden}, {planner.cfg.layers} "
+                                  f"layers) than {options.planners[0]} (width {first.cfg.hidden}, {first.cfg.layers} layers)")  # fmt: skip
+        pairs += planner.pairs
+        members.append({"file": Path(path).name, "hash": file_hash(path), "training": header.get("training"),
+                        "metrics": header.get("metrics"), "data": header.get("data")})  # fmt: skip
+    merged = Planner(replace(first.cfg, members=len(pairs)), *pairs[0], tuple(pairs[1:]))
+    val, val_summary = load_pieces(options, DEFAULT_SPEC, "val")
+    metrics = _val_metrics(merged, [piece_beats(p, first.cfg.styles) for p in val], val)
+    save_planner(merged, options.out, data=(first_header.get("data") or {}) | {"val": val_summary},
+                 training={"merged": members, "command": "accomp " + " ".join(sys.argv[1:])}, metrics=metrics)  # fmt: skip
+    v = metrics["val"]
+    print(f"wrote {options.out} ({file_hash(options.out)[:12]}): {len(pairs)} pairs; exact chord accuracy on {v['beats']} "
+          f"validation beats: live {v['causal']:.3f}, whole-song plan {v['song']:.3f}")  # fmt: skip
     return 0
 
 
@@ -260,8 +308,9 @@ def planner_eval(options: PlannerEvalOptions) -> int:
         chosen = [p for p in pieces if p.style == style]
         mine = accuracies(planner, [piece_beats(p, planner.cfg.styles) for p in chosen])
         table[f"{style} ({len(chosen)} pieces, {mine['beats']} beats)"] = {
-            "causal planner": mine["causal"], "bidirectional planner": mine["bidirectional"], **planner_baselines(chosen)}
-    columns = ["causal planner", "bidirectional planner", "repeat last chord", "rule-based harmonizer"]
+            "causal planner": mine["causal"], "bidirectional planner": mine["bidirectional"], "whole-song plan": mine["song"],
+            **planner_baselines(chosen)}  # fmt: skip
+    columns = ["causal planner", "bidirectional planner", "whole-song plan", "repeat last chord", "rule-based harmonizer"]
     width = max(len(k) for k in table) + 2
     print(f"exact chord accuracy per beat ({options.split} split; planner {path.name})")
     print(" " * width + "".join(f"{c:>24}" for c in columns))
