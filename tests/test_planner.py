@@ -298,6 +298,10 @@ def test_merged_planners_decide_live_as_the_first_and_plan_a_finished_melody_tog
     assert "another shape (width 48" in error and "\n" not in error and not (tmp_path / "x.safetensors").exists()
     assert main(["planner", "merge", str(a), "--out", str(tmp_path / "x.safetensors"), *corpus]) != 0
     assert "at least two" in capsys.readouterr().err
+    rock = tmp_path / "rock.safetensors"
+    save_planner(random_planner(styles=("pop", "rock")), rock)
+    assert main(["planner", "merge", str(a), str(rock), "--out", str(tmp_path / "x.safetensors"), *corpus]) != 0
+    assert "only planners of the same styles merge" in capsys.readouterr().err and not (tmp_path / "x.safetensors").exists()
 
 
 def test_a_planner_file_of_the_first_format_still_loads(tmp_path):

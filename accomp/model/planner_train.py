@@ -266,7 +266,12 @@ def planner_merge(options: PlannerMergeOptions) -> int:
     first, first_header = load_planner(options.planners[0])
     pairs, members = [], []
     for path in options.planners:
-        planner, header = load_planner(path, first.cfg.styles)  # refused unless the same styles (reordered if need be)
+        planner, header = load_planner(path)
+        if sorted(planner.cfg.styles) != sorted(first.cfg.styles):
+            raise CheckpointError(f"{path}: planner styles {list(planner.cfg.styles)} are not {options.planners[0]}'s "
+                                  f"{list(first.cfg.styles)}; only planners of the same styles merge")  # fmt: skip
+        if planner.cfg.styles != first.cfg.styles:
+            planner, header = load_planner(path, first.cfg.styles)  # the same styles in the first one's order
         shape = lambda cfg: (cfg.hidden, cfg.layers, cfg.n_chords)  # noqa: E731 (dropout is training's alone)
         if shape(planner.cfg) != shape(first.cfg):
             raise CheckpointError(f"{path}: a planner of another shape (width {planner.cfg.hidden}, {planner.cfg.layers} "
