@@ -139,6 +139,8 @@ def accuracies(planner: Planner, data: list[BeatData]) -> dict:
 
 def song_chords(planner: Planner, d: BeatData) -> np.ndarray:
     """(N,) the chord per beat of :meth:`Planner.song_plan` for one piece's beats."""
+    if not len(d.chords):
+        return d.chords
     style = d.whole[0, -(len(planner.cfg.styles) + 1) :]  # the features end with the style mix
     return planner.song_beats(d.beat_lead, style)[0]
 
@@ -264,6 +266,7 @@ def planner_merge(options: PlannerMergeOptions) -> int:
     if len(options.planners) < 2:
         raise SettingsError("planner merge: name at least two planner files")
     first, first_header = load_planner(options.planners[0])
+    shape = lambda cfg: (cfg.hidden, cfg.layers, cfg.n_chords)  # noqa: E731 (dropout is training's alone)
     pairs, members = [], []
     for path in options.planners:
         planner, header = load_planner(path)
@@ -272,7 +275,6 @@ def planner_merge(options: PlannerMergeOptions) -> int:
                                   f"{list(first.cfg.styles)}; only planners of the same styles merge")  # fmt: skip
         if planner.cfg.styles != first.cfg.styles:
             planner, header = load_planner(path, first.cfg.styles)  # the same styles in the first one's order
-        shape = lambda cfg: (cfg.hidden, cfg.layers, cfg.n_chords)  # noqa: E731 (dropout is training's alone)
         if shape(planner.cfg) != shape(first.cfg):
             raise CheckpointError(f"{path}: a planner of another shape (width {planner.cfg.hidden}, {planner.cfg.layers} "
                                   f"layers) than {options.planners[0]} (width {first.cfg.hidden}, {first.cfg.layers} layers)")  # fmt: skip
