@@ -268,13 +268,13 @@ def planner_merge(options: PlannerMergeOptions) -> int:
     first, first_header = load_planner(options.planners[0])
     shape = lambda cfg: (cfg.hidden, cfg.layers, cfg.n_chords)  # noqa: E731 (dropout is training's alone)
     pairs, members = [], []
-    for path in options.planners:
-        planner, header = load_planner(path)
+    for i, path in enumerate(options.planners):
+        planner, header = (first, first_header) if i == 0 else load_planner(path)
         if sorted(planner.cfg.styles) != sorted(first.cfg.styles):
             raise CheckpointError(f"{path}: planner styles {list(planner.cfg.styles)} are not {options.planners[0]}'s "
                                   f"{list(first.cfg.styles)}; only planners of the same styles merge")  # fmt: skip
         if planner.cfg.styles != first.cfg.styles:
-            planner, header = load_planner(path, first.cfg.styles)  # the same styles in the first one's order
+            planner = _reorder_styles(planner, first.cfg.styles).eval()  # the same styles in the first one's order
         if shape(planner.cfg) != shape(first.cfg):
             raise CheckpointError(f"{path}: a planner of another shape (width {planner.cfg.hidden}, {planner.cfg.layers} "
                                   f"layers) than {options.planners[0]} (width {first.cfg.hidden}, {first.cfg.layers} layers)")  # fmt: skip

@@ -82,6 +82,7 @@ class GuideTones:
         self._candidates = [[np.flatnonzero((pcs == pc) & (keys >= lo) & (keys < hi)) for pc in range(12)]
                             for lo, hi in (ROOT_RANGE, GUIDE_RANGE)]  # fmt: skip
         self._pcs = pcs
+        self._of_pc = np.stack([pcs == pc for pc in range(12)])  # [pc]: the keys of that pitch class
         # the root's key, the third's key (-1: none), their chord, and the key the lead has left under it
         # (12 * minor + tonic; -1: none)
         self.added = np.array([-1, -1, NO_CHORD, -1], dtype=np.int64)
@@ -121,7 +122,7 @@ class GuideTones:
         for slot in (ROOT, THIRD):
             pc = tones[slot]
             if pc < 0 or not (named or (in_key[pc] and not doubt)) or (
-                    slot == THIRD and not named and _WITH_MELODY[chord] and not _sounds(lead, self._pcs == pc)):
+                    slot == THIRD and not named and _WITH_MELODY[chord] and not _sounds(lead, self._of_pc[pc])):
                 # a major third: only while the melody sounds it
                 self.added[slot] = -1  # not (or no longer) added: struck afresh if it is wanted again
                 continue
