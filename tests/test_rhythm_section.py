@@ -245,3 +245,30 @@ def test_flags_errors_and_the_presets_band(tmp_path, capsys):
     assert all(p.bass in BASS_PATTERNS for p in PATTERNS.values())
     assert hits(PATTERNS["rock"], 0, 4)[0][0] == CRASH and hits(PATTERNS["rock"], 0, 1) == hits(PATTERNS["rock"], 0, 2)
     assert ACCOMP == 1 and (BASS, DRUMS) == (3, 4)
+
+
+def test_a_chord_revised_on_the_beats_note_leaves_no_bass_note_shorter_than_a_32nd(tmp_path):
+    """The bass waits with the accompaniment's new notes for the beat's lead note: before, the
+    proposal's root was struck on the beat and replaced by the revised chord's a few ms later
+    (Twinkle: 19 of 46 bass notes under 2 ms)."""
+    twinkle = [60, 60, 67, 67, 69, 69, 67, 65, 65, 64, 64, 62, 62, 60, 67, 67, 65, 65, 64, 64, 62]
+    lead = tmp_path / "twinkle.mid"
+    m = mido.MidiFile(ticks_per_beat=TPB)
+    t = mido.MidiTrack([mido.MetaMessage("track_name", name="lead")])
+    for pitch in twinkle:
+        t.append(mido.Message("note_on", note=pitch, velocity=80, time=0))
+        t.append(mido.Message("note_off", note=pitch, velocity=0, time=TPB - 20))
+        t.append(mido.MetaMessage("text", text="", time=20))
+    m.tracks.append(t)
+    m.save(lead)
+    out = tmp_path / "o.mid"
+    assert main(["render", str(lead), "--preset", "pop", "--bass", "-o", str(out)]) == 0
+    bass, tick, started = track(mido.MidiFile(out), "bass"), 0, {}
+    lengths = []
+    for msg in bass:
+        tick += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            started[msg.note] = tick
+        elif msg.type in ("note_on", "note_off") and msg.note in started:
+            lengths.append(tick - started.pop(msg.note))
+    assert len(lengths) >= len(twinkle) // 2 and min(lengths) >= TPB // 8, sorted(lengths)[:5]

@@ -51,6 +51,7 @@ class RhythmSection:
         self._chord_before: tuple[int, str | None] | None = None  # ... before the latest step
         self._bass_key = -1  # the bass's latest note (pitch) and its step
         self._bass_step = -1
+        self.bass_waits = -1  # a step whose bass note waits, as the accompaniment's, for the beat's lead note
 
     @property
     def playing(self) -> bool:
@@ -62,11 +63,14 @@ class RhythmSection:
     # ------------------------------------------------------------------ per step
 
     def decide(self, step: int, at: int, chord: int | None, next_chord: int | None, lowest: int,
-               velocity: int, level: float) -> None:  # fmt: skip
+               velocity: int, level: float, *, bass_waits: bool = False) -> None:  # fmt: skip
         """Schedule step ``step``'s bass and drums at sample ``at``: ``chord`` is the player's
         chord of the beat (None: it plans none), ``next_chord`` the next beat's where known,
         ``lowest`` the accompaniment's lowest pitch class (-1: silent), ``velocity`` the
-        accompaniment's at this step and ``level`` its unaccented dynamics."""
+        accompaniment's at this step and ``level`` its unaccented dynamics. ``bass_waits``: the
+        accompaniment's notes wait for the beat's lead note (the chord may still change), and so
+        does the bass note (:meth:`redo` or :meth:`release_bass` plays it): a proposal's root
+        struck and replaced a moment later was a bass note of a few milliseconds."""
         sixteenth = self._sixteenth(step)
         self.push_due(at)
         self._chord_before = self._chord
@@ -76,19 +80,40 @@ class RhythmSection:
             bar = step // self.transport.steps_per_bar
             for key, weight in hits(self.drums, sixteenth, bar):
                 self._strike(1, key, at, min(127, max(1, round(level * weight))), self._after(step, ring_16ths(key)))
-        if self.bass is not None:
+        if self.bass is None:
+            return
+        if bass_waits:
+            self.bass_waits = step
+        else:
             self._play_bass(step, sixteenth, at, chord, next_chord, lowest, velocity)
 
-    def redo(self, step: int, at: int, chord: int | None, next_chord: int | None, lowest: int, velocity: int) -> None:
-        """The step was decided again: where its chord changed, the bass plays the new one."""
+    def redo(self, step: int, at: int, chord: int | None, next_chord: int | None, lowest: int, velocity: int,
+             *, bass_waits: bool = False) -> None:  # fmt: skip
+        """The step was decided again: a bass note that waited for it plays now (unless it
+        waits on: ``bass_waits``); else, where the chord changed, the bass plays the new one."""
         sixteenth = self._sixteenth(step)
-        if self.bass is None or sixteenth < 0 or _harmony(chord, lowest) == self._chord:
+        if self.bass is None or sixteenth < 0:
+            return
+        if self.bass_waits == step:
+            if not bass_waits:
+                self.release_bass(step, at, chord, next_chord, lowest, velocity)
+            return
+        if _harmony(chord, lowest) == self._chord:
             return
         self.push_due(at)
         if self._bass_step == step and self._sounding[0, self._bass_key]:
             self._push(0, at, NOTE_OFF, self._bass_key, 0)
         self._chord = self._chord_before
         self._play_bass(step, sixteenth, at, chord, next_chord, lowest, velocity)
+
+    def release_bass(self, step: int, at: int, chord: int | None, next_chord: int | None, lowest: int, velocity: int) -> None:
+        """The wait for step ``step``'s lead note is over (it came, or the wait ran out): its
+        bass note, over the chord decided now, from ``at``."""
+        if self.bass_waits != step:
+            return
+        self.bass_waits = -1
+        self.push_due(at)
+        self._play_bass(step, self._sixteenth(step), at, chord, next_chord, lowest, velocity)
 
     def _play_bass(self, step: int, sixteenth: int, at: int, chord: int | None, next_chord: int | None,
                    lowest: int, velocity: int) -> None:  # fmt: skip
@@ -163,7 +188,7 @@ class RhythmSection:
         self._sounding[:] = False
         self._due[:] = NO_DUE
         self._chord = self._chord_before = None
-        self._bass_key = self._bass_step = -1
+        self._bass_key = self._bass_step = self.bass_waits = -1
 
 
 def _harmony(chord: int | None, lowest: int) -> tuple[int, str | None] | None:

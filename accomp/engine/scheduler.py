@@ -113,6 +113,7 @@ class Scheduler:
         self._waiting = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # a waiting step: its decided frame
         self._holding = np.zeros((2, settings.spec.n_keys), dtype=np.uint8)  # ... and what sounds meanwhile
         self.waiting_step: int | None = None  # the step whose new notes wait for its first lead note
+        self._bass_lowest = -1  # the accompaniment's lowest pitch class at the step whose bass note waits
         self._for_hand = False  # ... or, in arranger mode, for the left hand's next chord
         self.waited_out = 0  # waits that ended without a lead note or chord (their notes sounded chord_wait late)
         self.step_s = np.zeros(LOG_SIZE, dtype=np.float64)  # model time of recent decisions
@@ -176,6 +177,8 @@ class Scheduler:
             self._redo(now)
         if self.waiting_step is not None and now >= t.step_sample(self.waiting_step) + self.chord_wait:
             self._strike_waiting(now)
+        if self.rhythm.bass_waits >= 0 and now >= t.step_sample(self.rhythm.bass_waits) + self.chord_wait:
+            self._release_bass(now)
         self.voice.push_due(now + self.lookahead)
         self.rhythm.push_due(now + self.lookahead)
         horizon = now + self.lookahead + t.sample_rate // 100
@@ -186,11 +189,14 @@ class Scheduler:
             wake = min(wake, t.step_sample(lead.open_step) + self.open_for + 1)
         if self.waiting_step is not None:
             wake = min(wake, t.step_sample(self.waiting_step) + self.chord_wait)
+        if self.rhythm.bass_waits >= 0:
+            wake = min(wake, t.step_sample(self.rhythm.bass_waits) + self.chord_wait)
         return max(wake, now + 1)
 
     def _decide(self, step: int, now: int) -> None:
         if self.waiting_step is not None:  # a wait longer than a step (a very fast tempo) ends here
             self._strike_waiting(now)
+        self._release_bass(now)
         lead = self.lead.open(step)
         self.voice.next_step()
         if self.player is None or step < 0:
@@ -204,13 +210,14 @@ class Scheduler:
         played = frame
         for_hand = beat_in_bar == 0 and self.lead.chord_hand_up()  # arranger mode: the next chord is on its way
         for_note = not lead[ONSET].any() and self._may_revise(step, beat_in_bar)  # the planner: the beat's note is late
-        if self.chord_wait > 0 and frame[ONSET].any() and (for_hand or for_note):
+        may_change = self.chord_wait > 0 and (for_hand or for_note)
+        if may_change and frame[ONSET].any():
             self._waiting[:] = frame
             self._holding[ONSET] = 0
             self._holding[SUSTAIN] = self.voice.sounding  # what sounds goes on, nothing new starts
             self.waiting_step, self._for_hand, played = step, for_hand, self._holding
         self._schedule(step, played, at, now, started, redo=False)
-        self._with_band(step, frame, at, redo=False)
+        self._with_band(step, frame, at, redo=False, bass_waits=may_change)
 
     def _may_revise(self, step: int, beat_in_bar: int) -> bool:
         ask = getattr(self.player, "may_revise", None)
@@ -222,6 +229,17 @@ class Scheduler:
         self.waited_out += 1
         at = max(self.transport.step_sample(step) + self.chord_wait, self.earliest(self._after(now)) + self.slack)
         self.voice.play(step, self._waiting, at, self._velocity(step))
+        self._release_bass(now)
+
+    def _release_bass(self, now: int) -> None:
+        """The wait for a beat's lead note is over without one: the bass note that waited with it, from now."""
+        step = self.rhythm.bass_waits
+        if step < 0:
+            return
+        at = max(self.transport.step_sample(step) + self.chord_wait, self.earliest(self._after(now)) + self.slack)
+        ahead = getattr(self.player, "chord_after", None)
+        self.rhythm.release_bass(step, at, getattr(self.player, "chord", None), ahead(step) if ahead is not None else None,
+                                 self._bass_lowest, self._velocity(step))  # fmt: skip
 
     def _redo(self, now: int) -> None:
         lead = self.lead
@@ -245,7 +263,8 @@ class Scheduler:
         else:
             self.waiting_step = None  # the note (or the chord) came: the re-decision strikes the step's notes
         self._schedule(step, played, at, now, started, redo=True, revised=revised)
-        self._with_band(step, frame, at, redo=True)
+        hand = self.transport.beat_in_bar(step) == 0 and self.lead.chord_hand_up()  # arranger mode: its chord is to come
+        self._with_band(step, frame, at, redo=True, bass_waits=self.waiting_step == step or hand)
 
     def _schedule(self, step: int, frame: np.ndarray, at: int, now: int, started: float, *, redo: bool,
                   revised: bool = False) -> None:  # fmt: skip
@@ -259,9 +278,11 @@ class Scheduler:
             self.latency.add(note_time, now, compute, at, audible, pitch, redo, revised)
         pending.clear()
 
-    def _with_band(self, step: int, frame: np.ndarray, at: int, *, redo: bool) -> None:
+    def _with_band(self, step: int, frame: np.ndarray, at: int, *, redo: bool, bass_waits: bool) -> None:
         """The step's chord to the recording (a marker where it changes) and the rhythm
-        section's notes at ``at``, over the player's chord (see :mod:`accomp.engine.rhythm`)."""
+        section's notes at ``at``, over the player's chord (see :mod:`accomp.engine.rhythm`);
+        ``bass_waits``: the chord may still change with the beat's lead note, which the bass
+        note waits for (at most the chord wait)."""
         if self.resting:
             return
         chord = getattr(self.player, "chord", None)
@@ -274,10 +295,12 @@ class Scheduler:
         ahead = getattr(self.player, "chord_after", None)
         next_chord = ahead(step) if ahead is not None else None
         lowest = self.voice.lowest(frame)
+        self._bass_lowest = lowest
         if redo:
-            self.rhythm.redo(step, at, chord, next_chord, lowest, self._velocity(step))
+            self.rhythm.redo(step, at, chord, next_chord, lowest, self._velocity(step), bass_waits=bass_waits)
         else:
-            self.rhythm.decide(step, at, chord, next_chord, lowest, self._velocity(step), self.lead.level * ACCOMP_UNDER_LEAD)
+            self.rhythm.decide(step, at, chord, next_chord, lowest, self._velocity(step), self.lead.level * ACCOMP_UNDER_LEAD,
+                               bass_waits=bass_waits)  # fmt: skip
 
     def _velocity(self, step: int) -> int:
         """The accompaniment's velocity at ``step``: under the lead's running level, accented
