@@ -49,6 +49,7 @@ def test_missing_fields_take_defaults(fresh_config):
         (json.dumps({"version": SETTINGS_VERSION, "buffer": 3}), "buffer 3 is not 16..8192"),
         (json.dumps({"version": SETTINGS_VERSION, "click": 1}), "'click' has the wrong type"),
         (json.dumps({"version": SETTINGS_VERSION, "mixer": {"lead": {"volume": 7}}}), "volume 7"),
+        (json.dumps({"version": SETTINGS_VERSION, "song_key": "H"}), "song key 'H' is not one of"),
     ],
 )
 def test_bad_or_old_file_is_backed_up_and_replaced_by_defaults(fresh_config, content, reason):
@@ -87,3 +88,24 @@ def test_window_restores_saved_settings(qtbot, fresh_config, presets):
     assert window.mixer.rows["accomp"]["program"].currentIndex() == 19
     assert window.player.path == presets["tiny-chorale"]
     assert window.notices.texts() == [] or all("Audio" in t or "MIDI" in t for t in window.notices.texts())
+
+
+def test_the_songs_key_is_chosen_in_the_transport_kept_and_told_to_the_band(qtbot, fresh_config, presets):
+    from accomp.gui.player import session_spec
+    from accomp.music.keys import KeyHint
+
+    write_settings(song_key="Bb", preset=str(presets["tiny-pop"]))
+    window = open_window(qtbot)
+    box = window.transport.song_key
+    assert box.currentData() == "Bb" and session_spec(window.settings).key_hint() == KeyHint.parse("Bb")
+    box.setCurrentIndex(box.findData("F#m"))
+    assert window.settings.song_key == "F#m"
+    box.setCurrentIndex(box.findData(""))  # heard: the band is told nothing
+    assert window.settings.song_key == "" and session_spec(window.settings).key_hint() is None
+    box.setCurrentIndex(box.findData("Ebm"))
+    window.transport.set_playing(True)
+    assert not box.isEnabled()  # the key is told at the start of a play
+    window.transport.set_playing(False)
+    window.close()
+    loaded, notice = load_settings()
+    assert notice is None and loaded.song_key == "Ebm"

@@ -37,7 +37,7 @@ def play(args: argparse.Namespace) -> int:
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=_listen(args), follow=follow)  # fmt: skip
     spec = _spec(args, live, chart=chart, split_key=split_key, tempo=args.tempo, meter=_meter(args.meter),
-                 count_in=args.count_in, click=not args.no_click, midi_clock=args.midi_clock)  # fmt: skip
+                 count_in=args.count_in, click=not args.no_click, midi_clock=args.midi_clock, key=args.key)  # fmt: skip
     options = PlayOptions(duration=args.duration, metrics_json=Path(args.metrics_json) if args.metrics_json else None,
                           keys_help=args.keys)  # fmt: skip
     return play_spec(spec, options)
@@ -60,7 +60,7 @@ def render(args: argparse.Namespace) -> int:
     live = LiveSettings(audio=AudioSettings(sample_rate=args.sample_rate, block_frames=args.buffer), soundfont=args.soundfont,
                         listen=_listen(args), follow=follow)  # fmt: skip
     spec = _spec(args, live, chart=chart, split_key=split_key, tempo=args.tempo, meter=_meter(args.meter), count_in=0,
-                 click=False, whole_song=args.whole_song)  # fmt: skip
+                 click=False, whole_song=args.whole_song, key=args.key)  # fmt: skip
     chords = check_output(args.chords, (".txt",), "lead sheet", SettingsError) if args.chords else None
     return render_spec(spec, args.lead, RenderOutputs(midi=midi, wav=wav, chords=chords))
 

@@ -202,6 +202,13 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     _add_sound_args(p)
 
 
+def _add_key_arg(p: argparse.ArgumentParser, *, file: bool) -> None:
+    p.add_argument("--key", default=None, metavar="KEY",
+                   help="the song's key, e.g. F, Bb, F#m: the band starts in it instead of guessing from your first notes"
+                        + (" (default: the MIDI file's key signature, when it names one other than C; 'heard': ignore it)"
+                           if file else ""))
+
+
 def _add_chart_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chart", metavar="FILE", help="play this chord chart (a text file: docs/charts.md; "
                    "resources/charts has examples) instead of following the melody's harmony; it loops")
@@ -244,6 +251,7 @@ def _add_engine(sub) -> None:
     p.add_argument("--no-synth", action="store_true", help="no built-in synth (MIDI out only)")
     p.add_argument("--tempo", type=float, default=None, help="beats per minute (default: the chart's, else 100)")
     p.add_argument("--meter", default=None, help="time signature, e.g. 3/4 (default: the chart's, else 4/4)")
+    _add_key_arg(p, file=False)
     _add_chart_args(p)
     p.add_argument("--count-in", type=int, default=1, help="bars of count-in")
     p.add_argument("--no-click", action="store_true", help="no metronome after the count-in")
@@ -269,6 +277,7 @@ def _add_engine(sub) -> None:
                    help="recording: its tempo to start from (default: estimated); a chart alone: its tempo (default: the chart's)")
     p.add_argument("--meter", default="4/4", help="recording: its meter")
     p.add_argument("--no-follow", action="store_true", help="recording: keep the starting tempo instead of following it")
+    _add_key_arg(p, file=True)
     p.set_defaults(func=command("accomp.cli.engine", "render"))
 
 

@@ -37,6 +37,7 @@ from accomp.model.hardware import pick_device
 from accomp.model.planner import PlannerStream, chart_plan, keys_of
 from accomp.model.voicing import GuideTones
 from accomp.music.chords import CHORD_FEATURES, CHROMA, N_CHORDS, NO_CHORD
+from accomp.music.keys import KeyHint
 
 WARMUP_STEPS = 8
 PROBE_STEPS = 48  # steps timed per device when --device auto chooses
@@ -208,6 +209,14 @@ class Accompanist:
             return None
         at = (step // self.steps_per_beat + 1) * self.steps_per_beat
         return int(p.chords[at % len(p.chords)])
+
+    def tell_key(self, hint: KeyHint | None) -> None:
+        """The key the band is told before the lead comes in (``--key``, a MIDI file's key
+        signature; None: it hears the key): the live planner's key tracker starts from it, now
+        and at every reset. Not while the engine calls this player."""
+        if self.plan is not None:
+            self.plan.hint = hint
+            self.plan.reset()
 
     def play_chart(self, chords_per_beat: np.ndarray | None) -> None:
         """Follow a chord chart (its chord per beat, from the first bar on, round and round)

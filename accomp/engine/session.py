@@ -20,6 +20,7 @@ from accomp.engine.progress import Progress
 from accomp.errors import AccompError, MidiFileError, SettingsError
 from accomp.music.band import Band, band_from_header, drums_choice
 from accomp.music.charts import Chart
+from accomp.music.keys import HEARD, KeyHint
 from accomp.synth.soundfont import DEFAULT_PARTS, PartSound
 
 DEFAULT_TEMPO = 100.0  # bpm, when neither the user nor a chart says
@@ -66,6 +67,7 @@ class SessionSpec:
     chart: Chart | None = None  # the chords come from this chart (looping), not the planner
     split_key: int | None = None  # arranger mode: keys below this one name the chord
     whole_song: bool = False  # offline: chords planned from the whole lead (the bidirectional planner)
+    key: str | None = None  # --key: the song's key (e.g. F#m); "heard": not even a MIDI lead's key signature
     band: Band | BandChoice = field(default_factory=BandChoice)  # a BandChoice: over the preset's band
     parts: tuple[PartSound, ...] = DEFAULT_PARTS  # the synth's parts; the bass plays the band's program
     accomp_program: int | None = None  # None: the preset's instrument, else the parts' accomp program 0
@@ -80,6 +82,17 @@ class SessionSpec:
             raise SettingsError(f"the synth's parts must be {', '.join(PART_NAMES)}, in that order")
         if self.accomp_program is not None:
             _checked(lambda: replace(self.parts[1], program=self.accomp_program))
+        if self.key is not None and self.key != HEARD:
+            KeyHint.parse(self.key)
+
+    def key_hint(self, lead: str | None = None) -> KeyHint | None:
+        """What the band is told of the key before the lead comes in: ``--key``'s, else a MIDI
+        ``lead`` file's key signature (:func:`file_key`), else nothing (it hears the key)."""
+        if self.key == HEARD:
+            return None
+        if self.key is not None:
+            return KeyHint.parse(self.key)
+        return file_key(lead) if lead else None
 
     @property
     def sample_rate(self) -> int:
@@ -146,14 +159,16 @@ def load_accompanist(spec: SessionSpec, bar_steps: int):
     return accompanist
 
 
-def _with_player(spec: SessionSpec, engine, player=None):
+def _with_player(spec: SessionSpec, engine, player=None, key: KeyHint | None = None):
     """Put the step player in ``engine`` (``player`` started afresh, else the spec's preset
-    loaded), its chords (the chart's, or none held) and the band; returns the band."""
+    loaded), the key it is told, its chords (the chart's, or none held) and the band; returns the band."""
     bar_steps = engine.transport.steps_per_bar
     if player is None:
         player = load_accompanist(spec, bar_steps)
     else:
         player.restart(bar_steps)
+    if hasattr(player, "tell_key"):  # a step player without a planner has no key to be told
+        player.tell_key(key)
     player.play_chart(spec.chart.per_beat() if spec.chart is not None else None)
     player.hold_chord(None)
     engine.player = player
@@ -170,7 +185,7 @@ def open_live(spec: SessionSpec, player=None) -> LiveSession:
     the player with no count-in waits for the first note."""
     waits = spec.live.follow is not None and spec.live.follow.wait_for_player
     engine = spec.engine(spec.transport(count_in=0 if waits else None))
-    band = _with_player(spec, engine, player)
+    band = _with_player(spec, engine, player, spec.key_hint())
     session = LiveSession(engine, spec.live, parts=spec.parts_for(engine.player.header, band))
     session.start()
     return session
@@ -229,8 +244,19 @@ def lead_events(path: str, sample_rate: int, origin: int):
     return events, changes, (num, den), seconds, 60e6 / score.tempos[0][1]
 
 
-def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
-    """Give the accompanist the chords planned from the whole lead (Planner.song_plan)."""
+def file_key(path: str) -> KeyHint | None:
+    """The key a MIDI file's key signature names for its lead (the last one at or before the
+    lead's first note; :meth:`KeyHint.signature`: C major / A minor, the default, names none)."""
+    from accomp.model.pieces import lead_track
+
+    score, lead = lead_track(path)
+    first = lead.notes[0].start if lead.notes else 0
+    names = [name for tick, name in score.keys if tick <= first]
+    return KeyHint.signature(names[-1]) if names else None
+
+
+def _plan_whole_song(accompanist, lead_path: str, bar_steps: int, key: KeyHint | None) -> None:
+    """Give the accompanist the chords planned from the whole lead (Planner.song_plan), in ``key`` if told one."""
     import numpy as np
 
     from accomp.model.pieces import read_lead
@@ -240,7 +266,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int) -> None:
     piece = read_lead(lead_path, DEFAULT_SPEC)
     beat = np.arange(piece.n_steps) % bar_steps
     accompanist.fixed_plan = accompanist.harmony.planner.song_plan(piece.tracks["lead"], beat, DEFAULT_SPEC.steps_per_beat,
-                                                                   accompanist.style)  # fmt: skip
+                                                                   accompanist.style, key)  # fmt: skip
 
 
 def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderResult:
@@ -268,9 +294,10 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     except ValueError as exc:
         raise MidiFileError(f"{lead}: {exc}") from None
     engine = spec.engine(transport)
-    band = _with_player(spec, engine)
+    key = spec.key_hint(lead)
+    band = _with_player(spec, engine, key=key)
     if spec.whole_song:
-        _plan_whole_song(engine.player, lead, engine.transport.steps_per_bar)
+        _plan_whole_song(engine.player, lead, engine.transport.steps_per_bar, key)
     music = seconds + 60.0 / bpm
     took = _run(spec, engine, band, out, "playing", music, events, tempo_changes=tempo_changes)
     return RenderResult(music, took, engine)
@@ -294,7 +321,7 @@ def _render_audio(spec: SessionSpec, lead: str, out: RenderOutputs) -> RenderRes
     engine = spec.engine(replace(spec, tempo=tempo).transport(count_in=0, click=False))
     if spec.live.follow is not None:
         engine.follower = Follower(engine, spec.live.follow)
-    band = _with_player(spec, engine)
+    band = _with_player(spec, engine, key=spec.key_hint())
     heard = HeardAudio(RecordingStream(lead, sr), sr, block, listen)
     seconds = length / sr + 0.5
     took = _run(spec, engine, band, out, "listening", seconds, [], heard=heard,

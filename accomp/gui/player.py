@@ -85,6 +85,12 @@ class ObservedPlayer:
         """Arranger mode: the chord the left hand named (the engine's thread)."""
         self.inner.hold_chord(chord)
 
+    def tell_key(self, hint) -> None:
+        """The key the band is told (a KeyHint, or None: heard), from now on (not while playing)."""
+        tell = getattr(self.inner, "tell_key", None)
+        if tell is not None:
+            tell(hint)
+
     def restart(self, bar_steps: int) -> None:
         """A fresh stream for a new play (not while the engine calls this player)."""
         self.inner.bar_steps = bar_steps
@@ -269,7 +275,7 @@ def session_spec(settings: Settings, take: Take | None = None, chart=None):
             raise SettingsError("the chords come from a chart and the Chords panel has none that reads: open one, or mend the line it names")
         if tuple(chart.meter) != meter(s):
             raise SettingsError(f"the chart is in {chart.meter[0]}/{chart.meter[1]} and the band in {s.meter}: set the meter to match")
-    return SessionSpec(tempo=s.tempo, meter=meter(s), count_in=s.count_in, click=s.click,
+    return SessionSpec(tempo=s.tempo, meter=meter(s), count_in=s.count_in, click=s.click, key=s.song_key or None,
                        chart=chart if s.chord_source == "chart" else None,
                        split_key=s.split_key if s.chord_source == "arranger" else None, band=band(s),
                        parts=parts(s), accomp_program=s.mixer["accomp"].program, live=live)  # fmt: skip

@@ -32,6 +32,8 @@ FILE_NAME = "settings.json"
 KEYBOARD = "computer keyboard"  # the MIDI input choice that plays from the computer's keys
 PARTS = ("lead", "accomp", "click", "bass", "drums")
 METERS = ("4/4", "3/4")
+# The song's key the band can be told (accomp.music.keys.KeyHint.parse reads each); "" = it hears the key.
+SONG_KEYS = ("", *"C Db D Eb E F F# G Ab A Bb B".split(), *"Cm C#m Dm Ebm Em Fm F#m Gm G#m Am Bbm Bm".split())
 CHORD_SOURCES = ("melody", "chart", "arranger")  # the planner, a chord chart, the left hand below a split point
 INPUT_SOURCES = ("midi", "audio", "both")  # as accomp.engine.live.INPUTS
 SILENCE = ("keep", "hold", "stop")  # as accomp.listen.follow.SILENCE
@@ -87,6 +89,7 @@ class Settings:
     preset: str | None = None  # a preset file path or name; None: the default preset
     tempo: float = 100.0
     meter: str = "4/4"
+    song_key: str = ""  # the song's key the band starts in (SONG_KEYS); "": it hears the key from the lead
     count_in: int = 1
     click: bool = True
     record: bool = False
@@ -121,6 +124,8 @@ class Settings:
             raise ValueError(f"tempo {self.tempo} is not {MIN_BPM:g}..{MAX_BPM:g}")
         if self.meter not in METERS:
             raise ValueError(f"meter {self.meter!r} is not one of {METERS}")
+        if self.song_key not in SONG_KEYS:
+            raise ValueError(f"song key {self.song_key!r} is not one of {', '.join(k for k in SONG_KEYS if k)} or none")
         if not 0 <= self.count_in <= 8:
             raise ValueError(f"count-in {self.count_in} is not 0..8")
         if not 0 <= self.keyboard_octave <= 8:

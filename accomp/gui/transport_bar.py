@@ -1,4 +1,4 @@
-"""The transport: play/stop (space bar), panic, tempo with tap tempo, meter, count-in,
+"""The transport: play/stop (space bar), panic, tempo with tap tempo, meter, the song's key, count-in,
 metronome, record and export; and the big bar/beat, tempo and key display for the stage.
 """
 
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from accomp.config import MAX_BPM, MIN_BPM
-from accomp.gui.settings import METERS, Settings
+from accomp.gui.settings import METERS, SONG_KEYS, Settings
 from accomp.gui.theme import ACCENT
 
 TAP_RESET_S = 2.0  # a pause this long starts a new tap
@@ -63,7 +63,7 @@ class TransportBar(QWidget):
     play_toggled = Signal(bool)
     panic = Signal()
     tempo_changed = Signal(float)
-    changed = Signal(dict)  # settings fields: count_in, click, meter, record
+    changed = Signal(dict)  # settings fields: count_in, click, meter, song_key, record
     export = Signal()
     tapped = Signal()  # a tap while ``taps_to_engine``: the engine's tap tempo takes it
 
@@ -103,6 +103,12 @@ class TransportBar(QWidget):
         self.meter = QComboBox(self)
         self.meter.setObjectName("meter")
         self.meter.addItems(list(METERS))
+        self.song_key = QComboBox(self)
+        self.song_key.setObjectName("songKey")
+        for name in SONG_KEYS:
+            self.song_key.addItem(f"key {name}" if name else "key: heard", name)
+        self.song_key.setToolTip("The song's key, if you know it: the band starts in it instead of guessing from "
+                                 "your first notes (then it follows the melody). 'heard': it listens for the key")
         self.count_in = QSpinBox(self)
         self.count_in.setObjectName("countIn")
         self.count_in.setRange(0, 8)
@@ -115,7 +121,8 @@ class TransportBar(QWidget):
         grid.addWidget(self.tap_button, 0, 1)
         grid.addWidget(self.meter, 0, 2)
         grid.addWidget(self.count_in, 1, 0)
-        grid.addWidget(self.click, 1, 1, 1, 2)
+        grid.addWidget(self.click, 1, 1)
+        grid.addWidget(self.song_key, 1, 2)
         row.addLayout(grid)
         row.addWidget(self._separator())
 
@@ -167,6 +174,7 @@ class TransportBar(QWidget):
         self.tempo.valueChanged.connect(self._tempo_changed)
         self.tap_button.clicked.connect(self._tapped)
         self.meter.currentTextChanged.connect(lambda text: self.changed.emit({"meter": text}))
+        self.song_key.currentIndexChanged.connect(lambda i: self.changed.emit({"song_key": self.song_key.itemData(i)}))
         self.count_in.valueChanged.connect(lambda n: self.changed.emit({"count_in": n}))
         self.click.toggled.connect(lambda on: self.changed.emit({"click": on}))
         self.record.toggled.connect(lambda on: self.changed.emit({"record": on}))
@@ -192,14 +200,15 @@ class TransportBar(QWidget):
         return box, label
 
     def apply(self, settings: Settings) -> None:
-        for widget in (self.tempo, self.meter, self.count_in, self.click, self.record):
+        for widget in (self.tempo, self.meter, self.song_key, self.count_in, self.click, self.record):
             widget.blockSignals(True)
         self.tempo.setValue(settings.tempo)
         self.meter.setCurrentText(settings.meter)
+        self.song_key.setCurrentIndex(max(0, self.song_key.findData(settings.song_key)))
         self.count_in.setValue(settings.count_in)
         self.click.setChecked(settings.click)
         self.record.setChecked(settings.record)
-        for widget in (self.tempo, self.meter, self.count_in, self.click, self.record):
+        for widget in (self.tempo, self.meter, self.song_key, self.count_in, self.click, self.record):
             widget.blockSignals(False)
         self.big_tempo[1].setText(f"{settings.tempo:g}")
 
@@ -213,7 +222,7 @@ class TransportBar(QWidget):
         self.play.setChecked(playing)
         self.play.setText("■ Stop" if playing else "▶ Play")
         self.play.blockSignals(False)
-        for widget in (self.meter, self.count_in, self.record):
+        for widget in (self.meter, self.song_key, self.count_in, self.record):
             widget.setEnabled(not playing)
         if not playing:
             self.show_position(None, 4, 16)

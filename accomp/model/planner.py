@@ -26,7 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from accomp.music.chords import CHROMA, N_CHORDS, NO_CHORD, chord_index, transpose
-from accomp.music.metrics import KS_MAJOR, KS_MINOR, beat_chroma, beat_index, key_pitch_classes, pc_counts
+from accomp.music.keys import PROFILES, KeyHint
+from accomp.music.metrics import beat_chroma, beat_index, key_pitch_classes, pc_counts
 
 BEAT_SLOTS = 8  # beat-in-bar one-hot size (beats past the 8th share the last slot)
 KEY_HALF_LIFE = 8.0  # beats: the causal key tracker forgets at this rate
@@ -94,8 +95,6 @@ SONG_CAUSAL_WEIGHT = 0.5
 # songs 0.69x -> 0.71x) and more often under the melody in the ten tunes everybody knows
 # (benchmarks/tunes.py 283 -> 286 of 313 on-beat notes in the chord, 1.56 -> 1.65 changes a bar).
 SONG_CHANGE_COST: dict[str, tuple[float, float]] = {"pop": (0.25, 0.5)}
-_PROFILES = np.stack([np.roll(p, t) for p in (KS_MAJOR, KS_MINOR) for t in range(12)])  # (24, 12)
-_PROFILES = (_PROFILES - _PROFILES.mean(1, keepdims=True)) / _PROFILES.std(1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def keys_of(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h = np.asarray(hist, dtype=np.float64)
     std = h.std(axis=1, keepdims=True)
     z = (h - h.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
-    best = np.argmax(z @ _PROFILES.T, axis=1)
+    best = np.argmax(z @ PROFILES.T, axis=1)
     best = np.where(std[:, 0] > 0, best, 0)
     return best % 12, best >= 12
 
@@ -152,11 +151,12 @@ class KeyTracker:
     :data:`KEY_HALF_LIFE` beats and starts again on a key change (:data:`KEY_CHANGE_SHARE`).
 
     Per beat: :meth:`view` at the beat's first step (again when that step changes: the last
-    call counts), then :meth:`advance` with the finished beat's chroma."""
+    call counts), then :meth:`advance` with the finished beat's chroma. ``hint``: what it
+    starts from (:meth:`KeyHint.histogram`), else nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, hint: np.ndarray | None = None) -> None:
         self.decay = 0.5 ** (1.0 / KEY_HALF_LIFE)
-        self.acc = np.zeros(12)  # beats before the current one, decayed
+        self.acc = np.zeros(12) if hint is None else np.array(hint, dtype=np.float64)  # beats before the current one, decayed
         self.last = np.zeros(12)  # the two beats before the current one
         self.before = np.zeros(12)  # the beat before the current one
         self.seed = self.last  # after a key change, the stretch it was heard in
@@ -248,11 +248,12 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return x / np.where(s > 0, s, 1.0)
 
 
-def features(bl: BeatLead, style: np.ndarray, *, causal: bool) -> tuple[np.ndarray, np.ndarray]:
+def features(bl: BeatLead, style: np.ndarray, *, causal: bool, key: KeyHint | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, F) float32, tonic (N,)) for every beat of a lead.
 
     causal: the previous beat's chroma and this beat's first step, key from the tracker;
-    bidirectional: this beat's chroma and its first step, key from the whole lead.
+    bidirectional: this beat's chroma and its first step, key from the whole lead (``key``:
+    the hinted one, of a key signature's two the one the lead fits better).
     """
     n = len(bl.chroma)
     prev = np.vstack([np.zeros((1, 12)), bl.chroma[:-1]]) if n else bl.chroma
@@ -260,7 +261,8 @@ def features(bl: BeatLead, style: np.ndarray, *, causal: bool) -> tuple[np.ndarr
         tonic, minor = keys_of(bl.key_track[0])
         heard = prev
     else:
-        t, m = keys_of(bl.chroma.sum(axis=0, keepdims=True))
+        whole = bl.chroma.sum(axis=0, keepdims=True)
+        t, m = keys_of(whole) if key is None else (np.array([k]) for k in key.pick(whole[0]))
         tonic, minor = np.repeat(t, n), np.repeat(m, n)
         heard = bl.chroma
     pos = np.zeros((n, BEAT_SLOTS))
@@ -394,28 +396,29 @@ class Planner:
         return self
 
     @torch.inference_mode()
-    def song_plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray) -> Plan:
+    def song_plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray,
+                  key: KeyHint | None = None) -> Plan:
         """The plan of a finished melody (``accomp render --whole-song``): both planners as one
         ensemble, their log-probabilities averaged (:data:`SONG_CAUSAL_WEIGHT`; in a merged
         file each kind is its members' mean), each rotated out of its own key frame, and
         chords that hold the beat's melody favoured as live
         (:data:`MELODY_BONUS`, here on the share of the whole beat's note time a chord holds);
         the chords are the best path through the beats, a change costing the style's
-        :data:`SONG_CHANGE_COST`. The key is the whole melody's; "no chord" only before its
-        first note."""
+        :data:`SONG_CHANGE_COST`. The key is the whole melody's (``key``: the hinted one, of a
+        key signature's two the one the melody fits better); "no chord" only before its first note."""
         bl = beat_lead(lead, beat_in_bar, steps_per_beat)
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
-        chords, key_tonic, minor = self.song_beats(bl, style)
+        chords, key_tonic, minor = self.song_beats(bl, style, key)
         return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
 
     @torch.inference_mode()
-    def song_beats(self, bl: BeatLead, style: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def song_beats(self, bl: BeatLead, style: np.ndarray, key: KeyHint | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`song_plan` per beat of a lead with at least one beat: (chord, key tonic, minor)."""
         scores = np.zeros((len(bl.chroma), self.cfg.n_chords))
         for kind, causal, weight in ((1, False, 1.0 - SONG_CAUSAL_WEIGHT), (0, True, SONG_CAUSAL_WEIGHT)):
-            feats, tonic = features(bl, style, causal=causal)
+            feats, tonic = features(bl, style, causal=causal, key=None if causal else key)
             x = torch.from_numpy(feats)[None]
             logp = sum(torch.log_softmax(pair[kind](x)[0][0], dim=-1) for pair in self.pairs).numpy() / len(self.pairs)
             scores += weight * _absolute(logp.astype(np.float64), tonic)
@@ -525,7 +528,8 @@ class PlannerStream:
 
     Call :meth:`decide` at a beat's first step with what the lead holds there (again, from
     the same state, when a late note changes it: :meth:`decide` with ``revise=True``), and
-    :meth:`hear` with the lead frame of every step. Everything is preallocated.
+    :meth:`hear` with the lead frame of every step. Everything is preallocated. ``hint``: the
+    key the band is told (:class:`KeyHint`), taken at the next :meth:`reset`.
     """
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
@@ -541,13 +545,14 @@ class PlannerStream:
         fold[np.arange(n_keys), (lowest_pitch + np.arange(n_keys)) % 12] = 1.0
         self.fold = fold
         self.x = torch.zeros(1, 1, self.cfg.n_features)
+        self.hint: KeyHint | None = None
         self.reset()
 
     def reset(self) -> None:
         zero = torch.zeros(len(self._gru), 1, self.cfg.hidden)
         self.h_before = zero  # the GRU's hidden state before the current beat, per layer
         self.h_after = zero.clone()
-        self.keys = KeyTracker()
+        self.keys = KeyTracker(None if self.hint is None else self.hint.histogram())
         self.beat_chroma = np.zeros(12)  # the current beat so far
         self.prev_chroma = np.zeros(12)
         self.heard_any = False

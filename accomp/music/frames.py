@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import KeySignatureError
 import numpy as np
 
 from accomp.config import (
@@ -66,6 +67,7 @@ class Score:
     tempos: list[tuple[int, int]]  # (tick, microseconds per beat), sorted, first at 0
     meters: list[tuple[int, int, int]]  # (tick, numerator, denominator), sorted, first at 0
     end_tick: int
+    keys: list[tuple[int, str]] = field(default_factory=list)  # key signatures (tick, name as mido gives it), sorted
 
 
 @dataclass
@@ -201,7 +203,7 @@ def load_midi(path: str | os.PathLike) -> mido.MidiFile:
         raise MidiFileError(f"{path}: empty file")
     try:
         return mido.MidiFile(path, clip=True)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, KeySignatureError) as exc:
         raise MidiFileError(f"{path}: not a readable MIDI file ({type(exc).__name__}: {exc})") from None
 
 
@@ -213,6 +215,7 @@ def read_score(midi: mido.MidiFile, source: str = "MIDI file") -> Score:
     tracks: list[SourceTrack] = []
     tempos: list[tuple[int, int]] = []
     meters: list[tuple[int, int, int]] = []
+    keys: list[tuple[int, str]] = []
     end_tick = 0
     for index, track in enumerate(midi.tracks):
         tick = 0
@@ -227,6 +230,8 @@ def read_score(midi: mido.MidiFile, source: str = "MIDI file") -> Score:
                 tempos.append((tick, msg.tempo))
             elif msg.type == "time_signature":
                 meters.append((tick, msg.numerator, msg.denominator))
+            elif msg.type == "key_signature":
+                keys.append((tick, msg.key))
             elif msg.type == "note_on" and msg.velocity > 0:
                 if msg.channel != DRUM_CHANNEL:
                     held.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
@@ -253,7 +258,7 @@ def read_score(midi: mido.MidiFile, source: str = "MIDI file") -> Score:
     meters = _from_zero(sorted(meters, key=lambda e: e[0]), (0, 4, 4))
     if not any(t.notes for t in tracks):
         raise MidiFileError(f"{source}: no notes")
-    return Score(tpb, tracks, tempos, meters, end_tick)
+    return Score(tpb, tracks, tempos, meters, end_tick, sorted(keys, key=lambda e: e[0]))
 
 
 def _from_zero(events: list, default: tuple) -> list:
