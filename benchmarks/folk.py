@@ -1,7 +1,8 @@
 """Folk songs the project never trained on, rendered as a user would: many melodies, not ten.
 
     .venv/bin/python benchmarks/folk.py [--preset pop] [--whole-song] [--per-collection 20]
-                                        [--collection NAME ...] [--tempo 100] [--out FILE]
+                                        [--collection NAME ...] [--tempo 100] [--told none|key|signature]
+                                        [--out FILE]
 
 ``tunes.py`` reads the band's chords under ten tunes everybody knows; this reads them under
 a hundred folk songs from the Essen folk song collection as music21 ships it (its corpus,
@@ -12,7 +13,11 @@ bars and a single melody line (ties joined; a pickup bar padded in front so bar 
 on whole bars), renders each with ``accomp render --preset P --meter N/4`` (the live path;
 ``--whole-song`` plans from the whole melody) and reads the band's chord per beat back
 exactly as ``tunes.py`` does. The key a song is measured in is music21's estimate from the
-whole melody (Krumhansl-Schmuckler), which the band never sees.
+whole melody (Krumhansl-Schmuckler), which the band is not told unless ``--told key`` (with
+``render --key``) or ``--told signature`` (as the MIDI file's key signature) says so, as a
+musician names the key of a song they know. (Not the key the song is notated in: music21
+gives an Essen song the tonic its collection names and most often the major mode, also where
+the melody is minor.)
 
 Per collection and over all songs:
 
@@ -25,7 +30,8 @@ Per collection and over all songs:
 
 These songs have no chords written in them, so there is no agreement with a human's chords
 here: a band that changes chord with every note would score high on the first measure, which
-is why the second and third sit beside it. Writes ``benchmarks/results/folk_<preset>[_whole].json``.
+is why the second and third sit beside it. Writes
+``benchmarks/results/folk_<preset>[_whole][_told_key|_told_signature].json``.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_io import write_result  # noqa: E402
-from tunes import check_notes  # noqa: E402
+from tunes import TOLD, TOLD_HELP, check_notes, key_name, told_suffix  # noqa: E402
 
 from accomp.music.chords import chord_index  # noqa: E402
 
@@ -95,7 +101,8 @@ def main() -> int:
     ap.add_argument("--collection", action="append", help=f"an essenFolksong file (repeatable; default {', '.join(COLLECTIONS)})")
     ap.add_argument("--tempo", type=float, default=100.0)
     ap.add_argument("--accomp", default=f"{sys.executable} -m accomp", help="the command that runs accomp")
-    ap.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/folk_<preset>[_whole].json)")
+    ap.add_argument("--told", choices=TOLD, default="none", help=TOLD_HELP + " (the key the song is measured in)")
+    ap.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/folk_<preset>[_whole][_told_...].json)")
     a = ap.parse_args()
     if a.per_collection < 1:
         raise SystemExit("--per-collection: at least 1")
@@ -113,7 +120,7 @@ def main() -> int:
                     continue
                 notes, tonic, mode, per_bar = song
                 row = check_notes(f"{name}-{i + 1}", notes, tonic, mode, per_bar, a.preset, a.whole_song, a.tempo,
-                                  a.accomp.split(), Path(td))  # fmt: skip
+                                  a.accomp.split(), Path(td), told=a.told, told_key=key_name(tonic, mode))  # fmt: skip
                 row["collection"], row["title"] = name, (score.metadata.title or "").strip()
                 row["first_chord_tonic"] = first_chord_is_tonic(row, notes, tonic, mode, per_bar)
                 rows.append(row)
@@ -139,10 +146,10 @@ def main() -> int:
     for name, t in groups.items():
         print(f"{name:<12}{t['songs']:>6}{t['on_beat_in_chord']:>16.3f}{t['in_key']:>8.3f}{t['changes_per_bar']:>13.2f}"
               f"{t['first_chord_tonic']:>13.2f}")  # fmt: skip
-    out = a.out or ROOT / "benchmarks" / "results" / f"folk_{a.preset}{'_whole' if a.whole_song else ''}.json"
+    out = a.out or ROOT / "benchmarks" / "results" / f"folk_{a.preset}{'_whole' if a.whole_song else ''}{told_suffix(a.told)}.json"
     write_result(out, {"what": "the band's chords under Essen folk songs (music21's corpus), rendered by accomp render",
                        "command": "benchmarks/folk.py " + " ".join(sys.argv[1:]),
-                       "settings": {"preset": a.preset, "whole_song": a.whole_song, "tempo": a.tempo,
+                       "settings": {"preset": a.preset, "whole_song": a.whole_song, "tempo": a.tempo, "told": a.told,
                                     "per_collection": a.per_collection, "collections": a.collection or list(COLLECTIONS)},
                        "totals": groups, "songs": rows})  # fmt: skip
     return 0

@@ -1,7 +1,7 @@
 """Tunes everybody knows, rendered as a user would: the chord the band plays on each beat.
 
     .venv/bin/python benchmarks/tunes.py [--preset pop] [--whole-song] [--tempo 100]
-                                         [--tune NAME ...] [--out FILE] [--quiet]
+                                         [--tune NAME ...] [--told none|key|signature] [--out FILE] [--quiet]
 
 Ten public-domain melodies in major and minor keys, in 4/4 and 3/4, some with a pickup,
 none of them in any training corpus: Twinkle Twinkle (C), Ode to Joy (D), Frere Jacques (F),
@@ -9,7 +9,9 @@ When the Saints (G), Amazing Grace (G, 3/4), Happy Birthday (C, 3/4), Greensleev
 (A minor, 3/4), and three that open on the key's third or fifth with repeated notes, where
 the first notes cannot name the key: Mary Had a Little Lamb (C), Jingle Bells (G) and London
 Bridge (C). Each is written to a MIDI file and rendered by ``accomp render --preset P``
-(the live path; ``--whole-song`` plans from the whole melody), then read back: the band's
+(the live path; ``--whole-song`` plans from the whole melody; ``--told key`` tells the band the
+tune's key with ``--key``, ``--told signature`` writes it into the MIDI file as a key
+signature), then read back: the band's
 sounding note time per beat (every track but the lead, drums left out) is named by the
 chord vocabulary's best template (``accomp.music.chords.match_chords``).
 
@@ -25,7 +27,7 @@ Per tune it prints the chord under every beat, bar by bar, and:
 - **distinct chords** the band used.
 
 Writes one JSON with every tune's rows and the totals (default
-``benchmarks/results/tunes_<preset>[_whole].json``).
+``benchmarks/results/tunes_<preset>[_whole][_told_key|_told_signature].json``).
 """
 
 from __future__ import annotations
@@ -117,13 +119,32 @@ def parse(melody: str, beats_per_bar: int) -> list[tuple[int | None, float, floa
     return notes
 
 
-def write_tune(path: Path, notes: list, beats_per_bar: int, tempo: float) -> None:
+KEY_NAMES = ("C Db D Eb E F F# G Ab A Bb B".split(), "C C#m D Ebm E F F#m G G#m A Bbm B".split())
+
+
+def key_name(tonic: int, mode: str) -> str:
+    """A key as ``accomp --key`` and a MIDI key signature (mido) name it: ``Bb``, ``F#m``."""
+    return KEY_NAMES[0][tonic] if mode == "major" else KEY_NAMES[1][tonic].rstrip("m") + "m"
+
+
+TOLD = ("none", "key", "signature")
+TOLD_HELP = ("how the band is told the song's key: none (it hears it), key (render --key), signature (a key signature "
+             "in the MIDI file)")
+
+
+def told_suffix(told: str) -> str:
+    return "" if told == "none" else f"_told_{told}"
+
+
+def write_tune(path: Path, notes: list, beats_per_bar: int, tempo: float, signature: str | None = None) -> None:
     mid = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     mid.tracks.append(track)
     track.append(mido.MetaMessage("track_name", name="lead", time=0))
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
     track.append(mido.MetaMessage("time_signature", numerator=beats_per_bar, denominator=4, time=0))
+    if signature:
+        track.append(mido.MetaMessage("key_signature", key=signature, time=0))
     events = []
     for p, start, beats in notes:
         if p is not None:
@@ -158,20 +179,24 @@ def band_beats(path: Path, n_beats: int, tempo: float) -> np.ndarray:
     return weights
 
 
-def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], tmp: Path) -> dict:
+def check(name: str, preset: str, whole: bool, tempo: float, accomp: list[str], tmp: Path, told: str = "none") -> dict:
     tonic, mode, per_bar, melody = TUNES[name]
-    return check_notes(name, parse(melody, per_bar), tonic, mode, per_bar, preset, whole, tempo, accomp, tmp)
+    return check_notes(name, parse(melody, per_bar), tonic, mode, per_bar, preset, whole, tempo, accomp, tmp,
+                       told=told, told_key=key_name(tonic, mode))  # fmt: skip
 
 
 def check_notes(name: str, notes: list, tonic: int, mode: str, per_bar: int, preset: str, whole: bool, tempo: float,
-                accomp: list[str], tmp: Path) -> dict:
+                accomp: list[str], tmp: Path, *, told: str = "none", told_key: str = "") -> dict:
     """Render one melody (``parse``'s notes, bar lines on whole bars) with ``accomp render`` and
-    read the band's chords back: the row this benchmark prints and writes for a tune."""
+    read the band's chords back: the row this benchmark prints and writes for a tune. ``told``:
+    how the band is told ``told_key`` (a key name, :func:`key_name`): ``none``, ``key`` (``render
+    --key``) or ``signature`` (the MIDI file's key signature)."""
     n_beats = int(np.ceil(max(start + beats for _, start, beats in notes)))
     lead, out = tmp / f"{name}.mid", tmp / f"{name}_band.mid"
-    write_tune(lead, notes, per_bar, tempo)
+    write_tune(lead, notes, per_bar, tempo, told_key if told == "signature" else None)
     cmd = accomp + ["render", str(lead), "--preset", preset, "-o", str(out), "--tempo", f"{tempo:g}",
                     "--meter", f"{per_bar}/4"] + (["--whole-song"] if whole else [])  # fmt: skip
+    cmd += ["--key", told_key] if told == "key" else []
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if run.returncode != 0:
         raise SystemExit(f"render of {name} failed: {(run.stderr or run.stdout).strip()[-500:]}")
@@ -203,11 +228,12 @@ def main() -> int:
     ap.add_argument("--accomp", default=f"{sys.executable} -m accomp", help="the command that runs accomp")
     ap.add_argument("--out", type=Path, help="JSON to write (default benchmarks/results/tunes_<preset>[_whole].json)")
     ap.add_argument("--quiet", action="store_true", help="totals only, not the chords")
+    ap.add_argument("--told", choices=TOLD, default="none", help=TOLD_HELP)
     a = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as td:
         for name in a.tune or list(TUNES):
-            row = check(name, a.preset, a.whole_song, a.tempo, a.accomp.split(), Path(td))
+            row = check(name, a.preset, a.whole_song, a.tempo, a.accomp.split(), Path(td), a.told)
             rows.append(row)
             if not a.quiet:
                 print(f"{name} ({row['key']}, {row['meter']}): the band's chord per beat, bar by bar")
@@ -222,10 +248,10 @@ def main() -> int:
               "changes_per_bar": round(float(np.mean([r["changes_per_bar"] for r in rows])), 2)}  # fmt: skip
     print(f"all {len(rows)} tunes: on-beat melody notes in the chord {hit}/{total} ({totals['on_beat_in_chord']:.3f}), "
           f"in key {totals['in_key']:.3f}, changes per bar {totals['changes_per_bar']:.2f}")  # fmt: skip
-    out = a.out or ROOT / "benchmarks" / "results" / f"tunes_{a.preset}{'_whole' if a.whole_song else ''}.json"
+    out = a.out or ROOT / "benchmarks" / "results" / f"tunes_{a.preset}{'_whole' if a.whole_song else ''}{told_suffix(a.told)}.json"
     write_result(out, {"what": "the band's chord per beat under known tunes, rendered by accomp render",
                        "command": "benchmarks/tunes.py " + " ".join(sys.argv[1:]),
-                       "settings": {"preset": a.preset, "whole_song": a.whole_song, "tempo": a.tempo},
+                       "settings": {"preset": a.preset, "whole_song": a.whole_song, "tempo": a.tempo, "told": a.told},
                        "totals": totals, "tunes": rows})  # fmt: skip
     return 0
 
