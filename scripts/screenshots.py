@@ -5,9 +5,9 @@ the distill dialog running.
     .venv/bin/python scripts/screenshots.py [--preset pop] [--teacher PATH] [--out docs] [--shots main,chart,distill]
 
 Everything is real: the script starts a virtual X screen (Xvfb) and a JACK server with the
-dummy driver of its own, opens the app there with private settings, presses Play, plays a
-melody on the computer-keyboard piano (in time with the audio clock) and grabs the window
-during its last note; then it plays the blues chart of ``resources/charts`` with bass and
+dummy driver of its own, opens the app there with private settings (the song's key told: C),
+presses Play, plays a melody on the computer-keyboard piano (Mary Had a Little Lamb, in time
+with the audio clock) and grabs the window during its last note; then it plays the blues chart of ``resources/charts`` with bass and
 drums and grabs the window in its fifth bar (the chord display, the chart with its bar
 marked, the chords on the piano roll); then it starts a distillation in the dialog, waits
 for its first progress event, grabs the dialog and cancels the run.
@@ -76,7 +76,7 @@ def shoot(args: argparse.Namespace, work: Path) -> int:
 
     settings_path().parent.mkdir(parents=True, exist_ok=True)
     settings_path().write_text(json.dumps({"version": SETTINGS_VERSION, "host_api": "JACK", "preset": args.preset,
-                                           "tempo": 96, "count_in": 1, "click": True}))  # fmt: skip
+                                           "tempo": 96, "count_in": 1, "click": True, "song_key": "C"}))  # fmt: skip
     app = QApplication([sys.argv[0]])
     apply_theme(app)
     from accomp.gui.main_window import MainWindow
