@@ -32,8 +32,8 @@ def test_a_key_that_is_no_key_is_refused_in_one_line(text):
 
 
 def test_a_key_signature_names_its_key_and_the_relative_one_but_c_major_names_none():
-    assert KeyHint.signature("F") == KeyHint(((F, False), (D, True)), (2 / 3, 1 / 3))
-    assert KeyHint.signature("Dm") == KeyHint(((D, True), (F, False)), (2 / 3, 1 / 3))
+    assert KeyHint.signature("F") == KeyHint(((F, False), (D, True)), (2 / 3, 1 / 3), firm=False)
+    assert KeyHint.signature("Dm") == KeyHint(((D, True), (F, False)), (2 / 3, 1 / 3), firm=False)
     assert _first_key(KeyHint.signature("F"), [A]) == (F, False) and _first_key(KeyHint.signature("Dm"), [A]) == (D, True)
     assert KeyHint.signature("C") is None and KeyHint.signature("Am") is None  # what sequencers write by default
     assert KeyHint.signature("nonsense") is None
@@ -85,8 +85,12 @@ def test_a_finished_melodys_plan_is_made_in_the_told_key_or_the_signatures_bette
     lead, beats = melody(128), np.arange(128) % 16  # C major scale notes
     assert set(planner.song_plan(lead, beats, 4, style).tonic.tolist()) == {0}
     assert set(planner.song_plan(lead, beats, 4, style, KeyHint.parse("Bbm")).tonic.tolist()) == {10}
-    sig = KeyHint(((0, False), (9, True)))  # a signature's two keys: C major fits a C major melody better
+    sig = KeyHint(((0, False), (9, True)), firm=False)  # a signature's two keys: C major fits a C major melody better
     assert set(planner.song_plan(lead, beats, 4, style, sig).minor.tolist()) == {False}
+    wrong = KeyHint.signature("F#")  # a melody in C fits neither F# major nor D# minor: the signature is overruled
+    assert set(planner.song_plan(lead, beats, 4, style, wrong).tonic.tolist()) == {0}
+    firm = KeyHint.parse("F#")  # ... but a key the user names is taken as named
+    assert set(planner.song_plan(lead, beats, 4, style, firm).tonic.tolist()) == {6}
 
 
 def _lead_file(path, key: str | None, notes=((69, 0), (67, 1), (67, 1.5), (65, 2), (69, 3), (67, 4), (65, 5), (65, 6))):

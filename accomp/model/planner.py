@@ -253,7 +253,8 @@ def features(bl: BeatLead, style: np.ndarray, *, causal: bool, key: KeyHint | No
 
     causal: the previous beat's chroma and this beat's first step, key from the tracker;
     bidirectional: this beat's chroma and its first step, key from the whole lead (``key``:
-    the hinted one, of a key signature's two the one the lead fits better).
+    the hinted one, of a key signature's two the one the lead fits better, unless it fits
+    neither: :meth:`KeyHint.pick`).
     """
     n = len(bl.chroma)
     prev = np.vstack([np.zeros((1, 12)), bl.chroma[:-1]]) if n else bl.chroma
@@ -262,7 +263,8 @@ def features(bl: BeatLead, style: np.ndarray, *, causal: bool, key: KeyHint | No
         heard = prev
     else:
         whole = bl.chroma.sum(axis=0, keepdims=True)
-        t, m = keys_of(whole) if key is None else (np.array([k]) for k in key.pick(whole[0]))
+        told = None if key is None else key.pick(whole[0])
+        t, m = keys_of(whole) if told is None else (np.array([told[0]]), np.array([told[1]]))
         tonic, minor = np.repeat(t, n), np.repeat(m, n)
         heard = bl.chroma
     pos = np.zeros((n, BEAT_SLOTS))

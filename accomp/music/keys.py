@@ -43,6 +43,7 @@ class KeyHint:
 
     keys: tuple[tuple[int, bool], ...]  # (tonic pitch class, minor)
     weights: tuple[float, ...] = ()  # each key's share of the tracker's start (default: equal)
+    firm: bool = True  # False (a file's key signature): a whole melody that fits none of the keys overrules it
 
     @classmethod
     def parse(cls, text: str) -> "KeyHint":
@@ -68,7 +69,7 @@ class KeyHint:
         if root == (9 if minor else 0):
             return None
         relative = ((root + 3) % 12, False) if minor else ((root + 9) % 12, True)
-        return cls(((root, minor), relative), (2 / 3, 1 / 3))
+        return cls(((root, minor), relative), (2 / 3, 1 / 3), firm=False)
 
     def histogram(self) -> np.ndarray:
         """(12,) what the key tracker starts from: the keys' profiles, each above its lowest
@@ -80,12 +81,15 @@ class KeyHint:
             total += weight * profile / profile.sum()
         return total * KEY_HINT_WEIGHT
 
-    def pick(self, hist: np.ndarray) -> tuple[int, bool]:
-        """Of the hinted keys, the one a (12,) pitch-class histogram fits best (Krumhansl-Schmuckler)."""
+    def pick(self, hist: np.ndarray) -> tuple[int, bool] | None:
+        """Of the hinted keys, the one a (12,) pitch-class histogram fits best (Krumhansl-Schmuckler);
+        None where the hint is not firm and the histogram fits none of its keys (a negative
+        correlation: a key signature left from before a transposition, say)."""
         h = np.asarray(hist, dtype=np.float64)
         z = (h - h.mean()) / (h.std() or 1.0)
         fit = [float(z @ PROFILES[tonic + 12 * minor]) for tonic, minor in self.keys]
-        return self.keys[int(np.argmax(fit))]
+        best = int(np.argmax(fit))
+        return self.keys[best] if self.firm or fit[best] > 0 else None
 
     def __str__(self) -> str:
         return " or ".join(f"{chord_name(chord_index(t, 'min' if m else 'maj'))}" for t, m in self.keys)
