@@ -150,3 +150,29 @@ def test_a_key_that_is_no_key_is_a_one_line_error_and_writes_nothing(tmp_path, c
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode != 0 and "--key: 'H#m7' is not a key" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.mid").exists()
+
+
+def test_told_a_key_the_tonic_chord_is_in_its_mode_unless_the_melody_sounds_the_other_third(monkeypatch):
+    import torch
+
+    from accomp.model.planner import PlannerStream
+    from accomp.music.chords import chord_index
+
+    planner, style = random_planner(seed=1), np.array([0.0, 1.0, 0.0])
+    minor_tonic = torch.full((planner.cfg.n_chords,), -5.0)
+    minor_tonic[chord_index(0, "min")] = 5.0  # key-relative: the planner prefers the minor tonic
+    monkeypatch.setattr(PlannerStream, "_step_net", lambda self: minor_tonic.clone())
+
+    def first_chord(hint, pitch):
+        stream = PlannerStream(planner, style, 4, 21, K)
+        stream.hint = hint
+        stream.reset()
+        lead = np.zeros((2, K), np.uint8)
+        lead[:, pitch - 21] = 1
+        return stream.decide(lead, 0)
+
+    assert first_chord(None, 60) == chord_index(0, "min")  # untold: as the planner says
+    assert first_chord(KeyHint.parse("C"), 60) == chord_index(0, "maj")  # told C major: C
+    assert first_chord(KeyHint.parse("C"), 63) == chord_index(0, "min")  # ... unless the melody sounds Eb
+    assert first_chord(KeyHint.signature("G"), 67) == chord_index(7, "min")  # a signature is not a key named
+    assert first_chord(KeyHint.parse("Cm"), 60) == chord_index(0, "min")

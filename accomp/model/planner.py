@@ -602,10 +602,26 @@ class PlannerStream:
             scores[_TRANSPOSED[-tonic % 12, self.prev_chord]] += STAY_BONUS * (WEAK_BEAT_STAY if weak else 1.0)
         if heard:
             scores[NO_CHORD] = -np.inf
-        chord = int(_TRANSPOSED[tonic, int(np.argmax(scores))]) if heard else NO_CHORD
+        best = int(np.argmax(scores))
+        minor = self.keys.minor
+        if best == _TONIC[int(not minor)] and self._told_mode(tonic, minor, first):
+            best = int(_TONIC[int(minor)])
+        chord = int(_TRANSPOSED[tonic, best]) if heard else NO_CHORD
         self.revised = revise and chord != self.chord
         self.chord, self.tonic, self.minor = chord, tonic, self.keys.minor
         return chord
+
+    def _told_mode(self, tonic: int, minor: bool, first: np.ndarray) -> bool:
+        """Whether the tonic chord must be the tracked mode's: the band was told this very key
+        (``--key``, not a signature) and the beat's first notes do not sound the other mode's
+        third. Early in a song the planner prefers the minor tonic in a major frame (from
+        minor songs whose first notes read as major: Twinkle's C C G G read C Cm Cm Cm on the
+        lead sheet while the band, its Eb held back by the guard, played C-G); told C major,
+        the tonic is C."""
+        hint = self.hint
+        if hint is None or not hint.firm or hint.keys != ((tonic, minor),):
+            return False
+        return not first[(tonic + (4 if minor else 3)) % 12]
 
     def _step_net(self) -> torch.Tensor:
         """One beat of :class:`PlannerNet` by its weights (the module call costs more than the
