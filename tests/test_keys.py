@@ -176,3 +176,16 @@ def test_told_a_key_the_tonic_chord_is_in_its_mode_unless_the_melody_sounds_the_
     assert first_chord(KeyHint.parse("C"), 63) == chord_index(0, "min")  # ... unless the melody sounds Eb
     assert first_chord(KeyHint.signature("G"), 67) == chord_index(7, "min")  # a signature is not a key named
     assert first_chord(KeyHint.parse("Cm"), 60) == chord_index(0, "min")
+
+
+def test_render_says_which_key_it_was_told(tmp_path, capsys):
+    from accomp.cli import main
+
+    out = str(tmp_path / "out.mid")
+    signed = _lead_file(tmp_path / "signed.mid", "F")
+    assert main(["render", signed, "--preset", "pop", "-o", out]) == 0
+    assert "told the key F or Dm (its key signature)" in capsys.readouterr().out
+    assert main(["render", signed, "--preset", "pop", "-o", out, "--key", "Bb"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("told the key Bb")
+    assert main(["render", signed, "--preset", "pop", "-o", out, "--key", "heard"]) == 0
+    assert "told the key" not in capsys.readouterr().out

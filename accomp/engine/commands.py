@@ -74,6 +74,9 @@ def _playing_line(spec: SessionSpec, session) -> str:
         mode += f", chart '{chart.title}' ({len(chart.bars)} bars, looping)"
     if spec.split_key is not None:
         mode += f", arranger mode: keys below {spec.split_key} name the chords"
+    told = spec.key_hint()
+    if told is not None:
+        mode += f", told the key {told}"
     band = engine.rhythm.band
     if band.playing:
         mode += ", with " + " and ".join(p for p in ("bass" if band.bass else "", f"{band.drums} drums" if band.drums else "") if p)
@@ -143,7 +146,9 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> int:
         wait_ms = 1000 * done.engine.chord_wait / done.engine.settings.sample_rate
         waits = (f", {m.chord_waits_out} beats struck {wait_ms:.0f} ms late (no lead note on them, or in arranger mode no "
                  f"new chord)") if m.chord_waits_out else ""  # fmt: skip
-        print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided{waits}, model step p50 {m.step_ms_p50:.2f} ms")
+        told = spec.key_hint(lead)
+        key = f"; told the key {told}{' (its key signature)' if spec.key is None else ''}" if told is not None else ""
+        print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided{waits}, model step p50 {m.step_ms_p50:.2f} ms{key}")
         return 0
     a, follower = done.heard.analyzer, done.engine.follower
     tempo = f"followed from {done.start_tempo:g} to {follower.tempo:.1f} bpm" if follower else f"{done.start_tempo:g} bpm"
