@@ -146,7 +146,7 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> int:
         wait_ms = 1000 * done.engine.chord_wait / done.engine.settings.sample_rate
         waits = (f", {m.chord_waits_out} beats struck {wait_ms:.0f} ms late (no lead note on them, or in arranger mode no "
                  f"new chord)") if m.chord_waits_out else ""  # fmt: skip
-        told = spec.key_hint(lead)
+        told = done.key
         key = f"; told the key {told}{' (its key signature)' if spec.key is None else ''}" if told is not None else ""
         print(f"{wrote}: {speed}, {m.steps} steps + {m.redos} re-decided{waits}, model step p50 {m.step_ms_p50:.2f} ms{key}")
         return 0

@@ -229,7 +229,6 @@ class Scheduler:
         self.waited_out += 1
         at = max(self.transport.step_sample(step) + self.chord_wait, self.earliest(self._after(now)) + self.slack)
         self.voice.play(step, self._waiting, at, self._velocity(step))
-        self._release_bass(now)
 
     def _release_bass(self, now: int) -> None:
         """The wait for a beat's lead note is over without one: the bass note that waited with it, from now."""

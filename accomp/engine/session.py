@@ -85,14 +85,12 @@ class SessionSpec:
         if self.key is not None and self.key != HEARD:
             KeyHint.parse(self.key)
 
-    def key_hint(self, lead: str | None = None) -> KeyHint | None:
-        """What the band is told of the key before the lead comes in: ``--key``'s, else a MIDI
-        ``lead`` file's key signature (:func:`file_key`), else nothing (it hears the key)."""
+    def key_hint(self, signature: KeyHint | None = None) -> KeyHint | None:
+        """What the band is told of the key before the lead comes in: ``--key``'s, else the MIDI
+        lead's key ``signature`` (:func:`lead_events` reads it), else nothing (it hears the key)."""
         if self.key == HEARD:
             return None
-        if self.key is not None:
-            return KeyHint.parse(self.key)
-        return file_key(lead) if lead else None
+        return KeyHint.parse(self.key) if self.key is not None else signature
 
     @property
     def sample_rate(self) -> int:
@@ -211,14 +209,17 @@ class RenderResult:
     engine: object  # the engine, for its metrics
     heard: object | None = None  # a recording's analyser (HeardAudio), when the lead was audio
     start_tempo: float | None = None  # a recording's starting tempo
+    key: KeyHint | None = None  # the key the band was told
 
 
 def lead_events(path: str, sample_rate: int, origin: int):
     """The lead of any MIDI file as timed note messages, unquantised (as a player plays them).
 
-    Returns ``(events, tempo_changes, meter, seconds, bpm)``: events ``(sample, status, pitch,
-    velocity)`` sorted, tempo changes ``(sample, bpm)`` after the first, the first meter, the
-    length of the lead in seconds and the first tempo.
+    Returns ``(events, tempo_changes, meter, seconds, bpm, signature)``: events ``(sample,
+    status, pitch, velocity)`` sorted, tempo changes ``(sample, bpm)`` after the first, the first
+    meter, the length of the lead in seconds, the first tempo, and the key the file's key
+    signature names for the lead (the last one at or before its first note;
+    :meth:`KeyHint.signature`: C major / A minor, the default, names none).
     """
     import numpy as np
 
@@ -241,18 +242,10 @@ def lead_events(path: str, sample_rate: int, origin: int):
     changes = [(sample(t), 60e6 / us) for t, us in score.tempos[1:]]
     _, num, den = score.meters[0]
     seconds = (sample(max(n.end for n in lead.notes)) - origin) / sample_rate
-    return events, changes, (num, den), seconds, 60e6 / score.tempos[0][1]
-
-
-def file_key(path: str) -> KeyHint | None:
-    """The key a MIDI file's key signature names for its lead (the last one at or before the
-    lead's first note; :meth:`KeyHint.signature`: C major / A minor, the default, names none)."""
-    from accomp.model.pieces import lead_track
-
-    score, lead = lead_track(path)
     first = lead.notes[0].start if lead.notes else 0
     names = [name for tick, name in score.keys if tick <= first]
-    return KeyHint.signature(names[-1]) if names else None
+    signature = KeyHint.signature(names[-1]) if names else None
+    return events, changes, (num, den), seconds, 60e6 / score.tempos[0][1], signature
 
 
 def _plan_whole_song(accompanist, lead_path: str, bar_steps: int, key: KeyHint | None) -> None:
@@ -281,10 +274,11 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     sr = spec.sample_rate
     if lead:
         probe = spec.engine(TransportSettings(count_in_bars=0, click=False))
-        events, tempo_changes, meter, seconds, bpm = lead_events(lead, sr, probe.lookahead)
+        events, tempo_changes, meter, seconds, bpm, signature = lead_events(lead, sr, probe.lookahead)
         if chart is not None and tuple(meter) != chart.meter:
             raise SettingsError(f"{chart.source} is in {chart.meter[0]}/{chart.meter[1]} but {lead} in {meter[0]}/{meter[1]}")
     elif chart is not None:  # the chart alone, once through: a backing track
+        signature = None
         bpm = spec.tempo or chart.tempo or DEFAULT_TEMPO
         events, tempo_changes, meter, seconds = [], [], chart.meter, len(chart.per_beat()) * 60.0 / bpm
     else:
@@ -294,13 +288,13 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     except ValueError as exc:
         raise MidiFileError(f"{lead}: {exc}") from None
     engine = spec.engine(transport)
-    key = spec.key_hint(lead)
+    key = spec.key_hint(signature)
     band = _with_player(spec, engine, key=key)
     if spec.whole_song:
         _plan_whole_song(engine.player, lead, engine.transport.steps_per_bar, key)
     music = seconds + 60.0 / bpm
     took = _run(spec, engine, band, out, "playing", music, events, tempo_changes=tempo_changes)
-    return RenderResult(music, took, engine)
+    return RenderResult(music, took, engine, key=key)
 
 
 def _render_audio(spec: SessionSpec, lead: str, out: RenderOutputs) -> RenderResult:
