@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import wave
 from pathlib import Path
 
@@ -269,3 +270,50 @@ def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
     assert summary["midi_in"]["received"] > sent // 4  # JACK's MIDI buffer may drop some of a flood
     assert session.synth.sounding() == 0 and summary["engine"]["accomp_sounding"] == 0
     assert session.error is None and engine.transport.tempo == 90
+
+
+def until(condition, seconds: float) -> bool:
+    """Whether ``condition()`` came true within ``seconds`` (looked at every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        pace(0.01)
+    return True
+
+
+def test_a_keyboard_unplugged_with_a_key_down_leaves_no_note_and_is_picked_up_again(jack):
+    import rtmidi
+
+    name = f"{CLIENT}-unplug"
+
+    def plug_in():
+        keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+        keys.open_virtual_port("keys")
+        return keys
+
+    keyboard = plug_in()
+    engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=0, click=False)), Fifth())
+    settings = LiveSettings(audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
+                            midi_in=f"{name}:keys", midi_api="jack")  # fmt: skip
+    session = LiveSession(engine, settings)
+    try:
+        session.start()
+        keyboard.send_message([NOTE_ON, 67, 100])
+        assert until(lambda: session.synth.sounding() == 2, 3)  # the key, and the band's fifth below it
+        keyboard.delete()  # unplugged, the key still down: its note-off never comes
+        keyboard = None
+        assert until(lambda: session.notices, 5), "the unplugged keyboard went unnoticed"
+        assert "went away" in session.notices[0] and f"{name}:keys" in session.notices[0]
+        assert until(lambda: session.synth.sounding() == 0, 3), "the held key still sounds, or the band still answers it"
+        keyboard = plug_in()  # plugged in again
+        assert until(lambda: len(session.notices) == 2, 5) and "is back" in session.notices[1]
+        keyboard.send_message([NOTE_ON, 64, 100])
+        assert until(lambda: session.synth.sounding() == 2, 3)
+        keyboard.send_message([NOTE_OFF, 64, 0])
+        assert until(lambda: session.synth.sounding() == 0, 3)
+        assert session.error is None and session.audio.alive()
+    finally:
+        session.stop()
+        if keyboard is not None:
+            keyboard.delete()

@@ -8,7 +8,7 @@ import numpy as np
 
 from accomp.config import ONSET, SUSTAIN
 from accomp.engine.engine import ACCOMP, Engine, EngineSettings
-from accomp.realtime.notes import NOTE_OFF, NOTE_ON
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CONTROL, NOTE_OFF, NOTE_ON
 from accomp.engine.offline import run_offline
 from accomp.engine.recorder import Recorder
 from accomp.engine.transport import TransportSettings
@@ -334,3 +334,43 @@ def test_no_wait_when_it_is_off_or_the_lead_note_came_before_the_decision():
     run = run_offline(e, [(early, NOTE_ON, 72, 100), (early + 2 * STEP, NOTE_OFF, 72, 0)], seconds=(o + 7 * STEP) / SR)
     (start, _), = notes_by_pitch(run)[PITCH]
     assert start == o + 4 * STEP and e.redos == 0 and e.scheduler.waited_out == 0
+
+
+class Hearing:
+    """Plays nothing; keeps the lead keys each step's first decision saw held."""
+
+    def __init__(self):
+        self.held = {}
+
+    def step(self, step, lead, beat_in_bar):
+        self.held[step] = set(np.flatnonzero(lead[SUSTAIN]).tolist())
+        return np.zeros_like(lead)
+
+    redo = step
+
+
+def test_the_keyboards_all_notes_off_lets_a_stuck_lead_key_up():
+    player = Hearing()
+    e = engine(player)
+    o = e.lookahead
+    lead = [(o + 2 * STEP, NOTE_ON, PITCH, 90),  # its note-off is lost
+            (o + 8 * STEP, CONTROL, CC_ALL_NOTES_OFF, 0)]  # fmt: skip
+    run_offline(e, lead, seconds=(o + 14 * STEP) / SR)
+    assert all(KEY in player.held[s] for s in range(2, 8))
+    assert all(KEY not in player.held[s] for s in range(9, 14))
+
+
+def test_panic_lets_every_lead_key_up():
+    player = Hearing()
+    e = engine(player)
+    o = e.lookahead
+    e.start(0)
+    e.receive(o + 2 * STEP, NOTE_ON, PITCH, 90)
+    e.receive(o + 2 * STEP, NOTE_ON, PITCH + 4, 90)
+    for t in range(0, o + 6 * STEP, e.block):
+        e.poll(t)
+    assert {KEY, KEY + 4} <= player.held[5]
+    e.panic(o + 6 * STEP)
+    for t in range(o + 6 * STEP, o + 12 * STEP, e.block):
+        e.poll(t)
+    assert all(not player.held[s] for s in range(8, 12))

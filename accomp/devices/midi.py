@@ -6,7 +6,9 @@ server then carries MIDI too). :func:`midi_api` makes that choice; ``api=`` over
 :class:`MidiInput`'s callback (rtmidi's thread) stamps each message with the sample clock,
 drops system messages (sysex, clock, active sensing: the lead is notes, pedal and
 controllers), and hands the rest to the engine's ring-filling ``receive``; then it nudges the
-worker through a non-blocking pipe (a system call, not a lock).
+worker through a non-blocking pipe (a system call, not a lock). A keyboard unplugged shows
+as its port gone (:meth:`MidiInput.present`, asked by the session's watch thread), and
+:meth:`MidiInput.reopen` listens to it again once it is back.
 
 :class:`MidiOutput` runs its own thread: it sends each queued event when its sample time
 comes, keeps an :class:`~accomp.realtime.notes.ActiveNotes` of what it sent, and on a flush
@@ -16,6 +18,7 @@ comes, keeps an :class:`~accomp.realtime.notes.ActiveNotes` of what it sent, and
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -157,6 +160,7 @@ class MidiInput:
         self._client = _client("input", self.api, CLIENT_NAME)
         self._client.ignore_types(sysex=True, timing=True, active_sense=True)
         self.port_name = _open(self._client, "input", port, virtual, self.api)
+        self._virtual = virtual is not None
         self.received = 0
         self.ignored = 0
         self._client.set_callback(self._callback)
@@ -173,12 +177,48 @@ class MidiInput:
         if self._wake_fd is not None:
             wake(self._wake_fd)
 
+    def _matching(self) -> int | None:
+        """Index of the port this input listens to, in the ports there are now (None: gone).
+        ALSA numbers a port by its client, and a keyboard plugged in again may get another
+        number: the name without it is compared."""
+        want = _unnumbered(self.port_name)
+        try:
+            ports = self._client.get_ports()
+        except _rtmidi().RtMidiError:
+            return None
+        return next((i for i, p in enumerate(ports) if _unnumbered(p) == want), None)
+
+    def present(self) -> bool:
+        """Whether the port still exists (the app's own virtual port always does). Not for a
+        real-time thread: it asks the MIDI system for its ports."""
+        return self._virtual or self._client is None or self._matching() is not None
+
+    def reopen(self) -> bool:
+        """Listen to the port again if it is back (a keyboard plugged in again); True if so."""
+        index = None if self._virtual or self._client is None else self._matching()
+        if index is None:
+            return False
+        rtmidi = _rtmidi()
+        try:
+            self._client.cancel_callback()
+            self._client.close_port()
+            self._client.open_port(index, name=f"{CLIENT_NAME} input")
+        except rtmidi.RtMidiError:
+            return False
+        self._client.set_callback(self._callback)
+        return True
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             client.cancel_callback()
             client.close_port()
             client.delete()
+
+
+def _unnumbered(port: str) -> str:
+    """A port's name without ALSA's trailing client:port numbers ("Keys:Keys MIDI 1 20:0")."""
+    return re.sub(r"\s+\d+:\d+$", "", port)
 
 
 class MidiOutput:

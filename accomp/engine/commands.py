@@ -43,7 +43,7 @@ def play(spec: SessionSpec, options: PlayOptions) -> int:
         print(f"accomp: {HELP if options.keys_help else NOTICE}", file=sys.stderr)
     print(f"accomp: {_playing_line(spec, session)}; Ctrl+C stops", file=sys.stderr)
     try:
-        session.wait(options.duration)
+        session.wait(options.duration, on_notice=lambda text: print(f"accomp: {text}", file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         pass
     finally:

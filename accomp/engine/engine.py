@@ -156,6 +156,19 @@ class Engine:
         if self.lead.named_chord != NO_CHORD and hasattr(player, "hold_chord"):
             player.hold_chord(self.lead.named_chord)
 
+    def panic(self, now: int) -> None:
+        """End every sounding note now and let every lead key up (the transport keeps running):
+        a stuck note neither sounds nor goes on being harmonized."""
+        self.set_player(self.player, now)
+        self.release_lead()
+        self.click_synth.request_flush()
+
+    def release_lead(self) -> None:
+        """Every lead key up, and the player's own notes on the synth end (a keyboard unplugged
+        with keys down, a panic)."""
+        self.lead.release_held()
+        self.lead_monitor.request_flush()
+
     def stop(self, now: int) -> None:
         """Stop the transport and end every note this engine scheduled (sinks flush)."""
         self.scheduler.stop(now)

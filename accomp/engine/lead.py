@@ -19,6 +19,10 @@ split point name a chord, which goes to the player (re-deciding the open step wi
 grace window, as a late lead note does); they are recorded but are not the lead. In follow
 mode the follower sees every onset (and every :data:`PULSE`).
 
+A key whose note-off never comes would hold its lead note for good: the keyboard's own
+panic (all notes off, CC 123, or all sound off, CC 120) and the app's (:meth:`release_held`,
+from :meth:`~accomp.engine.engine.Engine.panic`) let every key up.
+
 Dynamics: :attr:`level` is a running estimate of the lead's velocity, an exponential moving
 average of its note-ons (``LEAD_LEVEL_RATE`` per note).
 
@@ -39,7 +43,7 @@ from accomp.engine.settings import EngineSettings
 from accomp.engine.transport import Transport
 from accomp.music.chords import NO_CHORD
 from accomp.music.fingering import recognise
-from accomp.realtime.notes import NOTE_OFF, NOTE_ON, PULSE, RETRACT
+from accomp.realtime.notes import CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF, CONTROL, NOTE_OFF, NOTE_ON, PULSE, RETRACT
 from accomp.realtime.rings import EventRing, earliest
 
 ONSET_SLOTS = 8  # lead onsets kept for this many upcoming steps
@@ -150,6 +154,9 @@ class LeadInput:
             if status == RETRACT and 0 <= key < spec.n_keys:
                 self._retract(when, pitch, key)
                 continue
+            if kind == CONTROL and pitch in (CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF):
+                self.release_held()  # the keyboard's own panic: its keys still down are up
+                continue
             if kind not in (NOTE_ON, NOTE_OFF) or not 0 <= key < spec.n_keys:
                 continue
             if kind == NOTE_OFF:
@@ -181,6 +188,13 @@ class LeadInput:
             self._onsets[step % ONSET_SLOTS, key] = 1
             self.pending.append((when, pitch))
             self._placed_at[key], self._placed_step[key] = when, step
+
+    def release_held(self) -> None:
+        """Every key counts as released: a note-off that never came (a lost message, a keyboard
+        unplugged with a key down) no longer holds a lead note for the planner to harmonize.
+        Onsets already placed for coming steps stay: they were played."""
+        self._held[:] = 0
+        self._chord_keys[:] = False
 
     def chord_hand_up(self) -> bool:
         """Arranger mode, and no key below the split point is held: the hand is between chords,

@@ -11,7 +11,10 @@ sinks flush: every note ends, on the synth and on MIDI out), the audio device cl
 the synth has played the flush, MIDI input closes (the terminal's keys, when they are the
 lead, close first: their last note-off reaches the engine), MIDI output sends its note-offs and CCs
 and closes, the recording is written.
-A device that failed leaves its one-line reason in :attr:`LiveSession.error`.
+A device that failed leaves its one-line reason in :attr:`LiveSession.error`. A MIDI
+keyboard unplugged while playing is not a failure: a watch thread sees its port go, lets every
+lead key up (nothing stays held, on the synth or for the band), says so in
+:attr:`LiveSession.notices`, and listens to it again when it is back.
 
 For waveforms and meters, :attr:`LiveSession.output_monitor` (and, with an audio input,
 :attr:`LiveSession.input_monitor`) receive a copy of every block the callback plays (and
@@ -34,6 +37,7 @@ import select
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priority
@@ -51,6 +55,7 @@ FIRST_CALLBACK_S = 5.0
 WORKER_TICK_S = 0.05  # the worker looks at the devices at least this often
 RECORDER_TICK_S = 0.05
 WAIT_SLICE_S = 0.1  # LiveSession.wait wakes this often, to see a Ctrl+C
+MIDI_WATCH_S = 0.5  # the MIDI input's port is looked for this often (a keyboard unplugged?)
 FLUSH_WAIT_S = 1.0
 # The audio callback is Python: it needs the GIL, which a busy worker hands over only every
 # switch interval (5 ms by default, longer than a 128-frame block). Shorter while playing.
@@ -103,6 +108,7 @@ class LiveSession:
         self.output_monitor = AudioRing(monitor, 2)
         self.input_monitor = AudioRing(monitor, settings.audio.input_channels) if settings.audio.input_device is not None else None
         self.error: str | None = None
+        self.notices: list[str] = []  # what the player should know while playing (a keyboard unplugged, back)
         self.listener = None  # the audio input's analysis thread, when listening
         self._tap = TapTempo(settings.audio.sample_rate)
         self._stop = threading.Event()
@@ -114,6 +120,7 @@ class LiveSession:
         os.set_blocking(self._wake_w, False)
         self._worker: threading.Thread | None = None
         self._recorder_thread: threading.Thread | None = None
+        self._watch_thread: threading.Thread | None = None
         self._stopped = False
         self._switch_interval = sys.getswitchinterval()
 
@@ -183,16 +190,25 @@ class LiveSession:
         if self.recorder is not None:
             self._recorder_thread = threading.Thread(target=self._record, name="accomp-recorder", daemon=True)
             self._recorder_thread.start()
+        if isinstance(self.midi_in, midi.MidiInput) and s.midi_in_virtual is None:
+            self._watch_thread = threading.Thread(target=self._watch_midi_in, name="accomp-midi-watch", daemon=True)
+            self._watch_thread.start()
 
-    def wait(self, seconds: float | None) -> None:
-        """Play for ``seconds`` (None: until a device fails or :meth:`stop` is called).
+    def wait(self, seconds: float | None, on_notice: Callable[[str], None] | None = None) -> None:
+        """Play for ``seconds`` (None: until a device fails or :meth:`stop` is called);
+        ``on_notice`` is told each of :attr:`notices` as it comes.
 
         Waits in slices of :data:`WAIT_SLICE_S`: Ctrl+C's signal may be delivered to another
         thread (an audio or MIDI library's), and Python runs its handler on the main thread
         only when that thread wakes; an untimed wait slept through it (``accomp play`` did
         not stop on Ctrl+C, now and then)."""
         deadline = None if seconds is None else time.monotonic() + seconds
+        told = 0
         while not self.ended.is_set():
+            if on_notice is not None:
+                while told < len(self.notices):
+                    on_notice(self.notices[told])
+                    told += 1
             left = WAIT_SLICE_S if deadline is None else min(WAIT_SLICE_S, deadline - time.monotonic())
             if left <= 0:
                 return
@@ -281,6 +297,8 @@ class LiveSession:
             self.midi_in.close()  # the terminal's keys end their last note while the engine still listens
         self._stop.set()
         self._nudge()
+        if self._watch_thread is not None:
+            self._watch_thread.join(timeout=10)  # before the input it watches closes
         if self.listener is not None:
             self.listener.stop()
         if self._worker is not None:
@@ -339,9 +357,7 @@ class LiveSession:
                 while not self._controls.empty():
                     self._controls.get_nowait()(e, clock.now())
                 if self._panic:  # cleared once done: whoever waits on it sees every note ended
-                    e.set_player(e.player, clock.now())
-                    e.lead_monitor.request_flush()
-                    e.click_synth.request_flush()
+                    e.panic(clock.now())
                     self._panic = False
                 if not self.audio.alive():
                     self.error = self.audio.failed
@@ -351,6 +367,22 @@ class LiveSession:
             e.stop(clock.now())
             if self.error:
                 self.ended.set()
+
+    def _watch_midi_in(self) -> None:
+        """A keyboard unplugged with keys down would leave them held for good, sounding on the
+        synth and harmonized by the band: when its port goes, every lead key is let up (and a
+        notice says so); when it comes back, it is listened to again."""
+        m, gone = self.midi_in, False
+        while not self._stop.wait(MIDI_WATCH_S):
+            if not gone and not m.present():
+                gone = True
+                self._controls.put(lambda e, now: e.release_lead())
+                self._nudge()
+                self.notices.append(f"MIDI input '{m.port_name}' went away: its notes were let go; "
+                                    "plug it in again and it is picked up")  # fmt: skip
+            elif gone and m.reopen():
+                gone = False
+                self.notices.append(f"MIDI input '{m.port_name}' is back")
 
     def _record(self) -> None:
         while not self._stop.wait(RECORDER_TICK_S):

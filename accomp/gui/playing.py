@@ -36,6 +36,7 @@ class Playing:
         self.last_summary: dict | None = None  # of the last play
         self.stopping = False
         self.frame = 0  # timer ticks while playing
+        self.notices_shown = 0  # of the session's notices (a MIDI keyboard unplugged, back)
 
     def set_playing(self, on: bool) -> None:
         if on and self.session is None and not self.stopping:
@@ -68,6 +69,7 @@ class Playing:
 
     def started(self, session) -> None:
         self.session = session
+        self.notices_shown = 0
         self.window.listen.set_playing(session)
         self.window.transport.taps_to_engine = self.window.settings.follow  # follow mode: taps on the audio clock
         if self.window.player is None or session.engine.player is not self.window.player:
@@ -151,6 +153,9 @@ class Playing:
         if session.ended.is_set():  # a device failed: the engine has stopped itself
             self.stop(session.error or "the audio device stopped")
             return
+        while self.notices_shown < len(session.notices):
+            self.window.notices.show_notice(session.notices[self.notices_shown], "warning")
+            self.notices_shown += 1
         engine = session.engine
         t = engine.transport
         position = t.position(session.clock.now()) if t.running else None
