@@ -151,7 +151,9 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     assert window.presets.list.currentItem() is window.presets.item_for(presets["tiny-chorale"])
     assert window.statusBar().currentMessage().startswith(f"Playing {window.player.name} on")  # the new preset's name
     assert "tiny-pop" not in window.statusBar().currentMessage()
+    session.notices.append("MIDI input 'keys' went away: its notes were let go")  # as the session's watch says it
     window._tick()
+    assert notice_with(window, "MIDI input 'keys' went away")  # the session's notices reach the window
     assert window.transport.big_beat[1].text().count(".") == 1
     assert window.roll.image.image.max() > 0  # the piano roll shows notes
     assert "steps" in window.latency.stats.text() and "xruns" in window.latency.stats.text()
