@@ -152,9 +152,11 @@ class KeyTracker:
 
     Per beat: :meth:`view` at the beat's first step (again when that step changes: the last
     call counts), then :meth:`advance` with the finished beat's chroma. ``hint``: what it
-    starts from (:meth:`KeyHint.histogram`), else nothing."""
+    starts from (:meth:`KeyHint.histogram`), else nothing; ``scoring``: how a histogram is
+    read as a key (:func:`keys_of`; ``benchmarks/key_tracking.py`` tries another)."""
 
-    def __init__(self, hint: np.ndarray | None = None) -> None:
+    def __init__(self, hint: np.ndarray | None = None, scoring=None) -> None:
+        self.scoring = scoring or keys_of  # histograms (N, 12) -> (tonic, minor); another reading, to compare one
         self.decay = 0.5 ** (1.0 / KEY_HALF_LIFE)
         self.acc = np.zeros(12) if hint is None else np.array(hint, dtype=np.float64)  # beats before the current one, decayed
         self.last = np.zeros(12)  # the two beats before the current one
@@ -167,7 +169,7 @@ class KeyTracker:
     def view(self, first: np.ndarray) -> np.ndarray:
         """The histogram the key is read from at a beat's first step; sets tonic and minor."""
         np.add(self.acc, first, out=self.hist)
-        tonic, minor = keys_of(self.hist[None])
+        tonic, minor = self.scoring(self.hist[None])
         self.restart = False
         scale = _scale(tonic[0], minor[0])
         for stretch in (self.last, self.before):  # the longer stretch first: it seeds a steadier key
@@ -177,7 +179,7 @@ class KeyTracker:
                 continue
             outside = recent * ~scale
             if outside.sum() >= KEY_CHANGE_SHARE * total and np.count_nonzero(outside) >= 2:
-                new_tonic, new_minor = keys_of(recent[None])
+                new_tonic, new_minor = self.scoring(recent[None])
                 if recent[_scale(new_tonic[0], new_minor[0])].sum() >= KEY_CHANGE_FIT * total:
                     self.restart = True
                     self.seed = stretch
