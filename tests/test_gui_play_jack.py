@@ -154,6 +154,12 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     session.notices.append("MIDI input 'keys' went away: its notes were let go")  # as the session's watch says it
     window._tick()
     assert notice_with(window, "MIDI input 'keys' went away")  # the session's notices reach the window
+    session.midi_in = type("Port", (), {"port_name": "keys"})()  # the input it watched (here the computer keyboard)
+    session.notices.append("MIDI input 'keys' is back")
+    window._tick()
+    assert not notice_with(window, "MIDI input 'keys' went away")  # plugged in again: the warning goes
+    assert "is back" in window.statusBar().currentMessage()
+    session.midi_in = None
     assert window.transport.big_beat[1].text().count(".") == 1
     assert window.roll.image.image.max() > 0  # the piano roll shows notes
     assert "steps" in window.latency.stats.text() and "xruns" in window.latency.stats.text()

@@ -64,6 +64,15 @@ WORKER_NICE = -5  # the engine's thread, when allowed: below the audio thread, a
 MONITOR_S = 0.5  # audio kept for the monitor rings
 
 
+def midi_in_gone(port: str) -> str:
+    """How a notice that the MIDI input went away begins (a window takes it down when it is back)."""
+    return f"MIDI input '{port}' went away"
+
+
+def midi_in_back(port: str) -> str:
+    return f"MIDI input '{port}' is back"
+
+
 @dataclass(frozen=True)
 class LiveSettings:
     audio: AudioSettings = field(default_factory=AudioSettings)
@@ -378,11 +387,10 @@ class LiveSession:
                 gone = True
                 self._controls.put(lambda e, now: e.release_lead())
                 self._nudge()
-                self.notices.append(f"MIDI input '{m.port_name}' went away: its notes were let go; "
-                                    "plug it in again and it is picked up")  # fmt: skip
+                self.notices.append(f"{midi_in_gone(m.port_name)}: its notes were let go; plug it in again and it is picked up")
             elif gone and m.reopen():
                 gone = False
-                self.notices.append(f"MIDI input '{m.port_name}' is back")
+                self.notices.append(f"{midi_in_back(m.port_name)}")
 
     def _record(self) -> None:
         while not self._stop.wait(RECORDER_TICK_S):

@@ -56,6 +56,12 @@ class Notices(QWidget):
     def texts(self) -> list[str]:
         return [f.findChild(QLabel, "noticeText").text() for f in self.frames()]
 
+    def dismiss(self, prefix: str) -> None:
+        """Take down the notices whose text begins with ``prefix`` (a problem that went away)."""
+        for frame, text in zip(self.frames(), self.texts()):
+            if text.startswith(prefix):
+                self._remove(frame)
+
     def clear(self) -> None:
         for frame in self.frames():
             self._remove(frame)

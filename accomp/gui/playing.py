@@ -154,8 +154,16 @@ class Playing:
             self.stop(session.error or "the audio device stopped")
             return
         while self.notices_shown < len(session.notices):
-            self.window.notices.show_notice(session.notices[self.notices_shown], "warning")
+            from accomp.engine.live import midi_in_back, midi_in_gone
+
+            text = session.notices[self.notices_shown]
             self.notices_shown += 1
+            port = session.midi_in.port_name if session.midi_in is not None else ""
+            if text == midi_in_back(port):  # the keyboard is plugged in again: its warning goes
+                self.window.notices.dismiss(midi_in_gone(port))
+                self.window.show_status(text, 4000)
+            else:
+                self.window.notices.show_notice(text, "warning")
         engine = session.engine
         t = engine.transport
         position = t.position(session.clock.now()) if t.running else None
