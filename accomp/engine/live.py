@@ -390,7 +390,7 @@ class LiveSession:
                 self.notices.append(f"{midi_in_gone(m.port_name)}: its notes were let go; plug it in again and it is picked up")
             elif gone and m.reopen():
                 gone = False
-                self.notices.append(f"{midi_in_back(m.port_name)}")
+                self.notices.append(midi_in_back(m.port_name))
 
     def _record(self) -> None:
         while not self._stop.wait(RECORDER_TICK_S):
