@@ -123,6 +123,7 @@ def folk() -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
     from music21 import corpus
 
     from accomp.config import DEFAULT_SPEC
+    from accomp.music.frames import notes_to_roll
     from folk import COLLECTIONS, song_notes
 
     spb, lowest = DEFAULT_SPEC.steps_per_beat, DEFAULT_SPEC.lowest_pitch
@@ -137,11 +138,9 @@ def folk() -> list[tuple[np.ndarray, np.ndarray, int, bool]]:
             notes = [n for n in notes if n[0] is not None]
             end = max(s + d for _, s, d in notes)
             steps = int(np.ceil(end / per_bar) * per_bar * spb)
-            lead = np.zeros((steps, 2, DEFAULT_SPEC.n_keys), dtype=np.uint8)
-            for pitch, start, length in notes:
-                a = int(round(start * spb))
-                lead[a, 0, pitch - lowest] = 1
-                lead[a : max(int(round((start + length) * spb)), a + 1), 1, pitch - lowest] = 1
+            on_grid = [(a := round(start * spb), max(round((start + length) * spb), a + 1), pitch - lowest)
+                       for pitch, start, length in notes]  # fmt: skip
+            lead = notes_to_roll(on_grid, steps, DEFAULT_SPEC)
             out.append((lead, np.arange(steps) % (per_bar * spb), tonic, mode == "minor"))
             taken += 1
             if taken == FOLK_PER_COLLECTION:
