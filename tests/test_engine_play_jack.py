@@ -3,7 +3,8 @@
 A test client plays a melody into the app's MIDI input and records the app's audio output.
 Every accompaniment note the app scheduled must have sounded (the synth's count of notes
 played equals the accompaniment's note-ons in the app's recording), what the client heard
-must be what the app rendered, and after the stop nothing may sound.
+must be what the app rendered, sample for sample but for the cycles an xrun dropped, and
+after the stop nothing may sound.
 """
 
 from __future__ import annotations
@@ -43,9 +44,37 @@ def preset(tmp_path):
     return busy_preset(tmp_path)
 
 
-def envelope(signal: np.ndarray, hop: int = 480) -> np.ndarray:
-    n = len(signal) // hop
-    return np.sqrt((signal[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
+def heard_blocks(heard: np.ndarray, rendered: np.ndarray, block: int = 128, reach: int = 4096) -> tuple[int, int]:
+    """Walk the app's recording block by block through what the listener heard (both 16-bit):
+    (blocks heard sample for sample, blocks not heard). Blocks before the first heard one (the
+    ports were not yet connected) and silent ones are not counted. A cycle JACK drops shifts
+    what follows by whole blocks, so each block is first looked for where the one before it was
+    heard, then within `reach` samples of there."""
+
+    def heard_at(j: int, part: np.ndarray) -> bool:
+        return 0 <= j <= len(heard) - block and np.array_equal(heard[j : j + block], part)
+
+    def look(part: np.ndarray, lo: int, hi: int) -> int | None:
+        lo, hi = max(0, lo), min(len(heard) - block, hi)
+        starts = np.nonzero(heard[lo : hi + 1] == part[0])[0] + lo
+        for k in (1, 2, 3):
+            starts = starts[heard[starts + k] == part[k]]
+        return next((int(j) for j in starts if heard_at(j, part)), None)
+
+    offset, found, missing = None, 0, 0
+    for i in range(0, len(rendered) - block + 1, block):
+        part = rendered[i : i + block]
+        if np.abs(part.astype(np.int32)).max() < 32:
+            continue
+        if offset is not None and heard_at(offset + i, part):
+            found += 1
+            continue
+        j = look(part, 0, len(heard)) if offset is None else look(part, offset + i - reach, offset + i + reach)
+        if j is not None:
+            offset, found = j - i, found + 1
+        elif offset is not None:
+            missing += 1
+    return found, missing
 
 
 def test_accomp_play_end_to_end(jack, preset, tmp_path):
@@ -55,8 +84,14 @@ def test_accomp_play_end_to_end(jack, preset, tmp_path):
     keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=CLIENT)
     keys.open_virtual_port("keys")
     heard = AudioRing(SR * 30, 2)
-    listener = sd.InputStream(samplerate=SR, blocksize=BLOCK, channels=2, dtype="float32",
-                              callback=lambda indata, frames, t, status: heard.write(indata))  # fmt: skip
+    xruns = []  # the listener's own
+
+    def listen(indata, frames, t, status):
+        heard.write(indata)
+        if status:
+            xruns.append(status)
+
+    listener = sd.InputStream(samplerate=SR, blocksize=BLOCK, channels=2, dtype="float32", callback=listen)
     listener.start()
     own_ports = set(jack_ports(jack))
     take = tmp_path / "take"
@@ -114,8 +149,9 @@ def test_accomp_play_end_to_end(jack, preset, tmp_path):
     assert np.abs(got).max() > 0.01
     assert np.abs(got[-SR // 10 :]).max() < 1e-4  # silence after the stop
     with wave.open(f"{take}.wav") as w:
-        rendered = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)[:, 0] / 32767
-    a, b = envelope(got[:, 0]), envelope(rendered)
-    lag = int(np.argmax(np.correlate(a, b, mode="valid"))) if len(a) >= len(b) else 0
-    match = np.corrcoef(a[lag : lag + len(b)], b)[0, 1]
-    assert match > 0.9, f"what was heard does not follow what the app rendered (r = {match:.2f})"
+        rendered = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)[:, 0]
+    # As the recorder writes it: scaled in float32, clipped, truncated to 16 bits.
+    found, missing = heard_blocks(np.clip(got[:, 0] * np.float32(32767), -32768, 32767).astype(np.int16), rendered)
+    # What was heard is what the app rendered, sample for sample, but for the cycles an xrun
+    # dropped (the app's late callbacks, or the listener's) on a loaded machine.
+    assert found > 2 * missing and missing <= summary["audio"]["xruns"] + len(xruns), (found, missing, summary["audio"], len(xruns))
