@@ -152,6 +152,24 @@ def test_a_key_that_is_no_key_is_a_one_line_error_and_writes_nothing(tmp_path, c
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.mid").exists()
 
 
+@pytest.mark.parametrize(("flag", "value", "said"), [
+    ("--tempo", "-3", "--tempo: tempo must be"), ("--tempo", "nan", "--tempo: tempo must be"),
+    ("--meter", "abc", "--meter: 'abc' is not a meter"), ("--meter", "0/4", "--meter: impossible meter 0/4"),
+    ("--meter", "3/5", "--meter: impossible meter 3/5"),
+])  # fmt: skip
+def test_an_impossible_tempo_or_meter_is_a_one_line_error_even_for_a_midi_lead(tmp_path, flag, value, said):
+    """A MIDI lead plays at its own tempo and meter, but an impossible one given with it is
+    still refused, not passed over in silence."""
+    import subprocess
+    import sys
+
+    lead = _lead_file(tmp_path / "lead.mid", None)
+    done = subprocess.run([sys.executable, "-m", "accomp", "render", lead, "-o", str(tmp_path / "out.mid"), "--preset", "pop",
+                           f"{flag}={value}"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode != 0 and said in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.mid").exists()
+
+
 def test_told_a_key_the_tonic_chord_is_in_its_mode_unless_the_melody_sounds_the_other_third(monkeypatch):
     import torch
 

@@ -36,7 +36,7 @@ def play(args: argparse.Namespace) -> int:
                         midi_out=args.midi_out, midi_out_virtual=args.midi_out_virtual, midi_api=args.midi_api,
                         record_midi=record_midi, record_wav=record_wav, input=args.input,
                         listen=_listen(args), follow=follow)  # fmt: skip
-    spec = _spec(args, live, chart=chart, split_key=split_key, tempo=args.tempo, meter=_meter(args.meter),
+    spec = _spec(args, live, chart=chart, split_key=split_key, tempo=_tempo(args.tempo), meter=_meter(args.meter),
                  count_in=args.count_in, click=not args.no_click, midi_clock=args.midi_clock, key=args.key)  # fmt: skip
     options = PlayOptions(duration=args.duration, metrics_json=Path(args.metrics_json) if args.metrics_json else None,
                           keys_help=args.keys)  # fmt: skip
@@ -59,7 +59,7 @@ def render(args: argparse.Namespace) -> int:
     follow = None if args.no_follow or not audio_lead else _checked(lambda: FollowSettings(wait_for_player=True, silence=args.silence))
     live = LiveSettings(audio=AudioSettings(sample_rate=args.sample_rate, block_frames=args.buffer), soundfont=args.soundfont,
                         listen=_listen(args), follow=follow)  # fmt: skip
-    spec = _spec(args, live, chart=chart, split_key=split_key, tempo=args.tempo, meter=_meter(args.meter), count_in=0,
+    spec = _spec(args, live, chart=chart, split_key=split_key, tempo=_tempo(args.tempo), meter=_meter(args.meter), count_in=0,
                  click=False, whole_song=args.whole_song, key=args.key)  # fmt: skip
     chords = check_output(args.chords, (".txt",), "lead sheet", SettingsError) if args.chords else None
     return render_spec(spec, args.lead, RenderOutputs(midi=midi, wav=wav, chords=chords))
@@ -113,11 +113,26 @@ def _split(args: argparse.Namespace) -> int | None:
 
 
 def _meter(text: str | None) -> tuple[int, int] | None:
-    """``--meter`` ("3/4") as (beats, beat value); None when not given."""
+    """``--meter`` ("3/4") as (beats, beat value); None when not given. Checked here, whatever
+    the lead: a MIDI lead brings its own meter, and an impossible one must not pass unsaid."""
     if not text:
         return None
-    num, _, den = text.partition("/")
-    return _checked(lambda: (int(num), int(den or 4)))
+    num, _, den = text.strip().partition("/")
+    try:
+        meter = int(num), int(den or 4)
+    except ValueError:
+        raise SettingsError(f"--meter: '{text}' is not a meter (e.g. 4/4, 3/4, 6/8)") from None
+    from accomp.engine.transport import TransportSettings
+
+    _checked(lambda: TransportSettings(meter=meter), flag="--meter")
+    return meter
+
+
+def _tempo(bpm: float | None) -> float | None:
+    """``--tempo``, checked whatever the lead (a MIDI lead plays at its own tempo)."""
+    from accomp.engine.transport import check_tempo
+
+    return None if bpm is None else _checked(lambda: check_tempo(bpm), flag="--tempo")
 
 
 def _listen(args: argparse.Namespace):
@@ -126,11 +141,11 @@ def _listen(args: argparse.Namespace):
     return _checked(lambda: ListenSettings(gain_db=args.input_gain, gate_db=args.gate, mode=args.listen_mode))
 
 
-def _checked(make):
+def _checked(make, flag: str = ""):
     try:
         return make()
     except ValueError as exc:
-        raise SettingsError(str(exc)) from None
+        raise SettingsError(f"{flag}: {exc}" if flag else str(exc)) from None
 
 
 def wants_terminal_keys(args: argparse.Namespace) -> bool:
