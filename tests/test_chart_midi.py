@@ -20,8 +20,8 @@ C_MAJ, A_MIN, F_MAJ, G7 = (chord_index(0, "maj"), chord_index(9, "min"), chord_i
 TONES = {C_MAJ: (48, 52, 55), A_MIN: (45, 48, 52), F_MAJ: (41, 45, 48), G7: (43, 47, 50, 53)}
 
 
-def write_song(path, bars: list[int], *, markers: bool = False, accomp: bool = True, meter=(4, 4)) -> None:
-    """A melody and (optionally) block chords, one chord per bar; chord names as markers."""
+def write_song(path, bars: list[int], *, markers: bool = False, accomp: bool = True, meter=(4, 4), tones=TONES) -> None:
+    """A melody and (optionally) block chords (``tones``), one chord per bar; chord names as markers."""
     beats = meter[0] * 4 // meter[1]
     bar_ticks = beats * TPB
     conductor = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1]),
@@ -30,10 +30,10 @@ def write_song(path, bars: list[int], *, markers: bool = False, accomp: bool = T
     for i, chord in enumerate(bars):
         t0 = i * bar_ticks
         for b in range(beats):
-            pitch = 72 + (TONES[chord][b % len(TONES[chord])] % 12)
+            pitch = 72 + (tones[chord][b % len(tones[chord])] % 12)
             events_lead += [(t0 + b * TPB, mido.Message("note_on", note=pitch, velocity=90)),
                             (t0 + (b + 1) * TPB - 10, mido.Message("note_off", note=pitch))]  # fmt: skip
-        for p in TONES[chord]:
+        for p in tones[chord]:
             events_acc += [(t0, mido.Message("note_on", note=p, velocity=70, channel=1)),
                            (t0 + bar_ticks - 10, mido.Message("note_off", note=p, channel=1))]  # fmt: skip
         events_mark.append((t0, mido.MetaMessage("marker", text=chord_name(chord))))
@@ -56,6 +56,15 @@ def test_chords_from_the_accompaniment(tmp_path):
     assert per_bar(chart.text) == song
     assert "accompaniment" in chart.source and "melody" in chart.source
     assert parse_chart(chart.text).tempo == 96 and parse_chart(chart.text).meter == (4, 4)
+
+
+def test_two_note_shapes_read_as_a_musician_reads_them(tmp_path):
+    """A beat of two notes fits every chord that holds both alike; the bass decides (F-A over
+    F is F, not C#aug; A-C over A is Am, not F), then the commoner chord."""
+    song = [F_MAJ, chord_index(7, "maj"), A_MIN, C_MAJ]
+    dyads = {F_MAJ: (41, 45), chord_index(7, "maj"): (43, 47), A_MIN: (45, 48), C_MAJ: (48, 52)}
+    write_song(tmp_path / "song.mid", song, tones=dyads)
+    assert per_bar(midi_chart(tmp_path / "song.mid").text) == song
 
 
 def test_chord_symbols_in_the_file_win(tmp_path):
