@@ -79,7 +79,7 @@ def main() -> int:
             logits = planner.causal(torch.from_numpy(feats)[None])[0][0].numpy()
         plans = {"causal planner": decide(logits, tonic, bl, causal=True),
                  "rule-based harmonizer": harmonizer_chords(lead, seg.beat_in_bar, spb)}  # fmt: skip
-        human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats))
+        human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats), metrics.beat_bass(accomp, bl.beats))
         labels = {name: metrics.chord_labels(CHROMA[plan].astype(np.float64)) for name, plan in plans.items()}
         both = (human >= 0) & np.logical_and.reduce([lab >= 0 for lab in labels.values()])
         for b in np.flatnonzero(both & (np.arange(len(human)) >= entry)):

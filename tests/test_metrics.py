@@ -147,6 +147,18 @@ def test_chord_labels_fold_sevenths_onto_triads_and_ignore_single_notes():
     assert labels[3] == -1
 
 
+def test_a_two_note_beat_is_read_over_its_bass():
+    """G-Bb fits Eb, Gm and more alike: over a G bass it is Gm, so a G minor triad agrees with it
+    and holds the melody's D; F-A over F is F (the lowest root would read C#aug)."""
+    human = roll(8, [(0, 4, 43), (0, 4, 58), (4, 8, 41), (4, 8, 57)])  # G2+Bb3, then F2+A3
+    band = roll(8, [(0, 4, p) for p in (55, 58, 62)] + [(4, 8, p) for p in (53, 57, 60)])  # Gm, F
+    lead = roll(8, [(0, 4, 74), (4, 8, 72)])  # D over the first, C over the second
+    assert M.beat_bass(human, M.beat_index(bars(8), SPB)).tolist() == [7, 5]
+    assert M.chord_agreement(lead, band, bars(8), SPB, reference=human) == 1.0
+    assert M.note_in_chord(lead, human, bars(8), SPB) == 1.0
+    assert M.beat_bass(roll(8, []), M.beat_index(bars(8), SPB)).tolist() == [-1, -1]
+
+
 def test_pooled_aggregation_weights_by_counts():
     lead = roll(4, [(0, 4, 72)])
     good = M.piece_tally(lead, roll(4, [(0, 4, 48)]), bars(4), SPB)  # 1 consonant pair per step

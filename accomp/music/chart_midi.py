@@ -8,9 +8,8 @@ Where the chords come from, in this order:
 2. otherwise a template match, per beat of the time signature, of the pitch classes its
    accompaniment sounds (every track but the lead, found as the corpora find it; a file
    with a single part is matched whole), weighted by how long each note sounds in the
-   beat: the same matching the metrics and the chorale labels use, but where chords tie (a
-   two-note beat fits every chord that holds both) the bass decides, then the commoner
-   chord (:func:`~accomp.music.chords.read_chords`: F-A over an F bass reads F, not C#aug).
+   beat, ties broken by its bass: the same matching the metrics and the chorale labels use
+   (:func:`~accomp.music.chords.match_chords`: F-A over an F bass reads F, not C#aug).
 
 A beat where nothing names a chord keeps the one before; whole bars before the first chord
 are left out. The chart takes the file's first time signature and tempo.
@@ -28,7 +27,7 @@ import numpy as np
 
 from accomp.errors import MidiFileError, SettingsError
 from accomp.music.charts import CHART_SUFFIX, chart_text, parse_chart, parse_chord, read_chart
-from accomp.music.chords import NO_CHORD, read_chords
+from accomp.music.chords import NO_CHORD, match_chords
 from accomp.music.corpora import pick_roles, split_channels
 from accomp.music.frames import Score, load_midi, read_score
 
@@ -93,7 +92,7 @@ def _from_notes(score: Score, beat_ticks: float, n_beats: int) -> tuple[np.ndarr
                 if overlap > 0:
                     chroma[b, n.pitch % 12] += overlap
                     lowest[b] = min(lowest[b], n.pitch)
-    return read_chords(chroma, np.where(lowest < 128, lowest % 12, -1)), what
+    return match_chords(chroma, bass=np.where(lowest < 128, lowest % 12, -1)), what
 
 
 def midi_chart(path: str | Path) -> MidiChart:

@@ -94,25 +94,7 @@ def transpose(chords: np.ndarray, semitones: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- template match
 
 
-def best_template(chroma: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Index of the best cosine match of each (B, 12) chroma row against unit ``rows``."""
-    norms = np.linalg.norm(chroma, axis=1, keepdims=True)
-    return np.argmax((chroma / np.maximum(norms, 1e-12)) @ rows.T, axis=1)
-
-
 _UNIT = CHROMA[1:] / np.linalg.norm(CHROMA[1:], axis=1, keepdims=True)
-
-
-def match_chords(chroma: np.ndarray, min_classes: int = 2) -> np.ndarray:
-    """Vocabulary chord per (B, 12) chroma row; no chord where fewer than ``min_classes``
-    pitch classes sound. A tie goes to the lowest index (the lowest root): the labels the
-    bundled models were trained on and the metrics were measured with. :func:`read_chords`
-    breaks ties as a musician would."""
-    chroma = np.asarray(chroma, dtype=np.float64).reshape(-1, 12)
-    if not len(chroma):
-        return np.zeros(0, dtype=np.int64)
-    best = 1 + best_template(chroma, _UNIT)
-    return np.where((chroma > 0).sum(axis=1) >= min_classes, best, NO_CHORD)
 
 
 # The cosine match ties often: a beat of two pitch classes fits every chord that holds both
@@ -122,37 +104,44 @@ def match_chords(chroma: np.ndarray, min_classes: int = 2) -> np.ndarray:
 TIE_QUALITIES: tuple[str, ...] = ("maj", "min", "7", "min7", "maj7", "sus4", "sus2", "dim", "hdim7", "aug")
 
 
-def _tie_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(N_CHORDS - 1, 13) where each pitch class (last column: no bass known) stands in each
-    chord (0 root .. 3 seventh, 4 not in it), and (N_CHORDS - 1,) each chord's quality rank."""
-    place = np.full((N_CHORDS - 1, 13), 4, dtype=np.int64)
-    rank = np.zeros(N_CHORDS - 1, dtype=np.int64)
-    for chord in range(1, N_CHORDS):
-        root, quality = root_of(chord), quality_of(chord)
-        for i, interval in enumerate(INTERVALS[quality]):
-            place[chord - 1, (root + interval) % 12] = i
-        rank[chord - 1] = TIE_QUALITIES.index(quality)
-    return place, rank
+def tie_tables(templates: Sequence[tuple[int, Sequence[int], int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For templates (root, intervals above it, quality rank): where each pitch class stands
+    in each (0 root .. 3 seventh, 4 not in it; (R, 13), the last column for no bass known),
+    their ranks (R,) and their roots (R,): what :func:`best_fits` breaks ties with."""
+    place = np.full((len(templates), 13), 4, dtype=np.int64)
+    for row, (root, intervals, _) in enumerate(templates):
+        for i, interval in enumerate(intervals):
+            place[row, (root + interval) % 12] = min(place[row, (root + interval) % 12], i)
+    return place, np.array([t[2] for t in templates]), np.array([t[0] for t in templates])
 
 
-_TIE_PLACE, _TIE_RANK = _tie_tables()
-_ROOTS = np.array([root_of(c) for c in range(1, N_CHORDS)])
+def best_fits(chroma: np.ndarray, rows: np.ndarray, ties: tuple[np.ndarray, np.ndarray, np.ndarray],
+              bass: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Index of the best cosine match of each (B, 12) chroma row against unit ``rows``, a tie
+    going to the row whose root the bass is, else its third, fifth, seventh; then the lower
+    quality rank; then the root that sounds longer (``ties``: :func:`tie_tables`)."""
+    place, rank, roots = ties
+    fit = (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-12)) @ rows.T
+    tied = fit >= fit.max(axis=1, keepdims=True) - 1e-9
+    bass = np.full(len(chroma), -1) if bass is None else np.asarray(bass, dtype=np.int64).reshape(-1)
+    where = place[:, np.where(bass >= 0, bass, 12)].T  # (B, R)
+    loudest = np.maximum(chroma.max(axis=1, keepdims=True), 1e-12)
+    cost = 100.0 * where + rank + 0.5 * (1.0 - chroma[:, roots] / loudest)
+    return np.argmin(np.where(tied, cost, np.inf), axis=1)
 
 
-def read_chords(chroma: np.ndarray, bass: np.ndarray | None = None, min_classes: int = 2) -> np.ndarray:
-    """:func:`match_chords` with its ties broken as a musician reads a beat (see
-    :data:`TIE_QUALITIES`). ``bass``: (B,) the pitch class of each beat's lowest note, -1 where
+_TIES = tie_tables([(root_of(c), INTERVALS[quality_of(c)], TIE_QUALITIES.index(quality_of(c))) for c in range(1, N_CHORDS)])
+
+
+def match_chords(chroma: np.ndarray, min_classes: int = 2, bass: np.ndarray | None = None) -> np.ndarray:
+    """Vocabulary chord per (B, 12) chroma row, the best cosine match, its ties broken as a
+    musician reads a beat (:data:`TIE_QUALITIES`); no chord where fewer than ``min_classes``
+    pitch classes sound. ``bass``: (B,) the pitch class of each beat's lowest note, -1 where
     none is known (then the quality decides)."""
     chroma = np.asarray(chroma, dtype=np.float64).reshape(-1, 12)
     if not len(chroma):
         return np.zeros(0, dtype=np.int64)
-    fit = (chroma / np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-12)) @ _UNIT.T
-    tied = fit >= fit.max(axis=1, keepdims=True) - 1e-9
-    bass = np.full(len(chroma), -1) if bass is None else np.asarray(bass, dtype=np.int64).reshape(-1)
-    place = _TIE_PLACE[:, np.where(bass >= 0, bass, 12)].T  # (B, N_CHORDS - 1)
-    loudest = np.maximum(chroma.max(axis=1, keepdims=True), 1e-12)
-    cost = 100.0 * place + _TIE_RANK + 0.5 * (1.0 - chroma[:, _ROOTS] / loudest)
-    best = 1 + np.argmin(np.where(tied, cost, np.inf), axis=1)
+    best = 1 + best_fits(chroma, _UNIT, _TIES, bass)
     return np.where((chroma > 0).sum(axis=1) >= min_classes, best, NO_CHORD)
 
 

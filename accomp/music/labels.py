@@ -11,7 +11,7 @@ import numpy as np
 from accomp.config import ACCOMP
 from accomp.music.chords import annotation_steps, match_chords, read_annotation
 from accomp.music.frames import Piece
-from accomp.music.metrics import beat_chroma, beat_index, pc_counts
+from accomp.music.metrics import beat_bass, beat_chroma, beat_index, pc_counts
 
 
 def accomp_tracks(piece: Piece) -> np.ndarray:
@@ -28,7 +28,7 @@ def template_steps(accomp: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: 
     if not len(beats):
         return np.zeros(0, dtype=np.int64)
     chroma = beat_chroma(pc_counts(accomp, lowest_pitch), beats)
-    return match_chords(chroma)[beats]
+    return match_chords(chroma, bass=beat_bass(accomp, beats, lowest_pitch))[beats]
 
 
 def label_by_template(piece: Piece) -> Piece:

@@ -22,7 +22,10 @@ sounding beats; and the pitch-class overlap, which compares pooled histograms.
 - ``chord_agreement``: share of beats, among those where both candidate and reference
   name a chord, whose chords agree in root and triad family (sevenths fold onto their
   triads). A chord is the best cosine match of the beat's chroma against the templates of
-  :data:`CHORD_TEMPLATES`; a beat with fewer than two pitch classes names no chord.
+  :data:`CHORD_TEMPLATES`, a tie (two pitch classes fit every chord that holds both) going to
+  the chord of the beat's lowest note, then the commoner chord
+  (:data:`accomp.music.chords.TIE_QUALITIES`); a beat with fewer than two pitch classes
+  names no chord.
 - ``note_in_chord``: share of sounding lead note-steps whose pitch class is a tone of the
   chord the accompaniment names in that beat, over the lead note-steps in beats where the
   accompaniment names a chord (the beat's accomp chroma matched against the chord
@@ -109,6 +112,9 @@ def _chord_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _CHORD_ROWS, _CHORD_LABELS = _chord_tables()
+_TEMPLATE_RANK = {q: i for i, q in enumerate((*chords.TIE_QUALITIES, "dim7"))}
+_CHORD_TIES = chords.tie_tables([(root, intervals, _TEMPLATE_RANK[quality])
+                                 for quality, (intervals, _) in CHORD_TEMPLATES.items() for root in range(12)])  # fmt: skip
 
 # ----------------------------------------------------------------------------- building blocks
 
@@ -176,10 +182,21 @@ def piece_key(lead: Roll, reference: Roll | None = None, lowest_pitch: int = LOW
     return estimate_key(hist)
 
 
-def chord_labels(chroma: np.ndarray) -> np.ndarray:
-    """Per beat: root * 6 + triad family of the best template, or -1 (< 2 pitch classes)."""
-    labels = _CHORD_LABELS[chords.best_template(chroma, _CHORD_ROWS)]
+def chord_labels(chroma: np.ndarray, bass: np.ndarray | None = None) -> np.ndarray:
+    """Per beat: root * 6 + triad family of the best template, or -1 (< 2 pitch classes).
+    Ties are broken as :func:`accomp.music.chords.match_chords` breaks them (``bass``: (B,)
+    each beat's lowest pitch class, -1 where none)."""
+    labels = _CHORD_LABELS[chords.best_fits(np.asarray(chroma, dtype=np.float64), _CHORD_ROWS, _CHORD_TIES, bass)]
     return np.where((chroma > 0).sum(axis=1) >= 2, labels, -1)
+
+
+def beat_bass(roll: np.ndarray, beats: np.ndarray, lowest_pitch: int = LOWEST) -> np.ndarray:
+    """(B,) the pitch class of each beat's lowest sounding note, -1 in a beat where none sounds."""
+    on = sounding(roll)
+    n_beats = int(beats[-1]) + 1 if beats.size else 0
+    lowest = np.full(n_beats, on.shape[1])
+    np.minimum.at(lowest, beats, np.where(on.any(axis=1), on.argmax(axis=1), on.shape[1]))
+    return np.where(lowest < on.shape[1], (lowest + lowest_pitch) % 12, -1)
 
 
 def histogram_overlap(p: np.ndarray, q: np.ndarray) -> float:
@@ -235,16 +252,19 @@ def piece_tally(
     in_key = acc_hist[key_pitch_classes(tonic, mode)].sum()
 
     chroma = beat_chroma(acc_pc, beats)
+    bass = beat_bass(accomp, beats, lowest_pitch)
     agree = both = 0.0
     if reference is not None:
         t = min(len(accomp), len(reference))
         ref_chroma = beat_chroma(pc_counts(reference[:t], lowest_pitch), beats[:t])
-        mine, theirs = chord_labels(chroma[: len(ref_chroma)]), chord_labels(ref_chroma)
+        ref_bass = beat_bass(reference[:t], beats[:t], lowest_pitch)
+        mine = chord_labels(chroma[: len(ref_chroma)], bass[: len(ref_chroma)])
+        theirs = chord_labels(ref_chroma, ref_bass)
         named = (mine >= 0) & (theirs >= 0)
         agree, both = float((mine == theirs)[named].sum()), float(named.sum())
 
     lead_chroma = beat_chroma(lead_pc, beats)  # (B, 12) lead note-steps
-    acc_chords = chords.match_chords(chroma)  # (B,) the accomp's chord per beat
+    acc_chords = chords.match_chords(chroma, bass=bass)  # (B,) the accomp's chord per beat
     in_chord = (lead_chroma * (chords.CHROMA[acc_chords] > 0)).sum()
     lead_named = lead_chroma[acc_chords != chords.NO_CHORD].sum()
 
