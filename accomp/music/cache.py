@@ -4,7 +4,7 @@ A *slot* is (kind, resolved source folder, style, frame spec): its file lives un
 ``platformdirs.user_cache_dir("accomp")/corpora`` (or ``$ACCOMP_CACHE_DIR``), so a changed
 source overwrites its own file instead of piling up stale ones. Inside, the file records the
 *key* it was built for: a hash of the slot, :data:`accomp.config.ENCODER_VERSION`,
-:data:`CACHE_FORMAT` and a fingerprint of the source (file names, sizes, mtimes; the music21
+:data:`CACHE_FORMAT`, :data:`accomp.music.labels.LABELS_VERSION` and a fingerprint of the source (file names, sizes, mtimes; the music21
 version for the chorales). A file with another key, or one that cannot be read, is ignored
 and rebuilt.
 
@@ -35,7 +35,7 @@ import platformdirs
 from accomp.config import ENCODER_VERSION, FrameSpec
 from accomp.files import replacing
 from accomp.music.frames import Piece
-from accomp.music.labels import label_by_template, piece_chords
+from accomp.music.labels import LABELS_VERSION, label_by_template, piece_chords
 
 CACHE_FORMAT = 2  # bump when the file layout above changes
 CACHE_ENV = "ACCOMP_CACHE_DIR"
@@ -66,6 +66,7 @@ def cache_key(kind: str, source: str, style: str, spec: FrameSpec, fingerprint: 
             "spec": spec.to_dict(),
             "encoder": ENCODER_VERSION,
             "format": CACHE_FORMAT,
+            "labels": LABELS_VERSION,
             "fingerprint": fingerprint,
         }
     )

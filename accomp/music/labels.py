@@ -13,6 +13,10 @@ from accomp.music.chords import annotation_steps, match_chords, read_annotation
 from accomp.music.frames import Piece
 from accomp.music.metrics import beat_bass, beat_chroma, beat_index, pc_counts
 
+# Bump when the template labels change: cached corpora hold them (:mod:`accomp.music.cache`).
+# 2: a tie between chords goes to the chord of the beat's bass, then the commoner chord.
+LABELS_VERSION = 2
+
 
 def accomp_tracks(piece: Piece) -> np.ndarray:
     """Every accompaniment role of a piece merged into one roll (T, 2, K)."""
