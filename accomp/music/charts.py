@@ -302,14 +302,17 @@ def chart_scores(accomp: np.ndarray, chords_per_beat: np.ndarray, steps_per_beat
     the share of its note time on the chart's key (Krumhansl-Schmuckler over the chart's
     chord tones) or on the tones of the chart's chord of that beat (a blues' flat sevenths are
     the chart's, not wrong notes)."""
-    from accomp.music.chords import CHROMA
-    from accomp.music.metrics import beat_chroma, chord_labels, estimate_key, key_pitch_classes, pc_counts
+    from accomp.music.chords import BASS, CHROMA
+    from accomp.music.metrics import beat_bass, beat_chroma, chord_labels, estimate_key, key_pitch_classes, pc_counts
 
     chart = np.asarray(chords_per_beat, dtype=np.int64)
     steps = min(len(accomp), len(chart) * steps_per_beat)
-    chroma = beat_chroma(pc_counts(accomp[:steps], lowest_pitch), np.arange(steps) // steps_per_beat)
+    beats = np.arange(steps) // steps_per_beat
+    chroma = beat_chroma(pc_counts(accomp[:steps], lowest_pitch), beats)
     chart = chart[: len(chroma)]
-    mine, theirs = chord_labels(chroma), chord_labels(CHROMA[chart].astype(np.float64))
+    roots = np.where(chart != NO_CHORD, BASS[chart].argmax(axis=1), -1)  # a chart's chord stands on its root
+    mine = chord_labels(chroma, beat_bass(accomp[:steps], beats, lowest_pitch))
+    theirs = chord_labels(CHROMA[chart].astype(np.float64), roots)
     named = (mine >= 0) & (theirs >= 0)
     tonic, mode = estimate_key(CHROMA[chart].sum(axis=0))
     allowed = key_pitch_classes(tonic, mode)[None, :] | (CHROMA[chart] > 0)
