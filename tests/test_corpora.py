@@ -266,6 +266,8 @@ def test_cache_keeps_skipped_and_invalidates_on_change(pop909, cache_dir, monkey
 
     monkeypatch.setattr(cache_mod, "ENCODER_VERSION", 999)
     assert load_corpus("pop909", str(pop909)).cache == "built"
+    monkeypatch.setattr(cache_mod, "LABELS_VERSION", 999)  # the chord labels read another way
+    assert load_corpus("pop909", str(pop909)).cache == "built"
     assert len(list(cache_dir.glob("*.npz"))) == 1  # one slot, overwritten
 
 
