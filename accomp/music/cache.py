@@ -4,9 +4,9 @@ A *slot* is (kind, resolved source folder, style, frame spec): its file lives un
 ``platformdirs.user_cache_dir("accomp")/corpora`` (or ``$ACCOMP_CACHE_DIR``), so a changed
 source overwrites its own file instead of piling up stale ones. Inside, the file records the
 *key* it was built for: a hash of the slot, :data:`accomp.config.ENCODER_VERSION`,
-:data:`CACHE_FORMAT`, :data:`accomp.music.labels.LABELS_VERSION` and a fingerprint of the source (file names, sizes, mtimes; the music21
-version for the chorales). A file with another key, or one that cannot be read, is ignored
-and rebuilt.
+:data:`CACHE_FORMAT`, :data:`accomp.music.labels.LABELS_VERSION` and a fingerprint of the
+source (file names, sizes, mtimes; the music21 version for the chorales). A file with another
+key, or one that cannot be read, is ignored and rebuilt.
 
 A *pack* (``accomp data pack``) is the same file plus an ``origin`` in ``meta``: it is read
 by path, whatever its key, so a corpus can travel to a machine without its source files
