@@ -153,6 +153,28 @@ def test_saved_preset_that_broke_falls_back_to_the_default_with_a_notice(qtbot, 
     assert window.settings.preset == str(window.player.path)
 
 
+def test_saved_preset_whose_planner_is_gone_falls_back_to_the_default_with_a_notice(qtbot, fresh_config, presets, monkeypatch):
+    """A saved preset that reads but cannot play (its chord planner is nowhere: a folder moved,
+    an old checkout deleted; the loader says so with a CheckpointError) is a broken saved
+    choice too, not a window with no band."""
+    from accomp.errors import CheckpointError
+
+    orphan = presets["tiny-pop"]
+    real = play.load_player
+
+    def load(path, *args, **kwargs):
+        if Path(path) == orphan:
+            raise CheckpointError(f"{path}: its chord planner 'planner.safetensors' (hash 0000000000000000) is not in ...")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(play, "load_player", load)
+    write_settings(preset=str(orphan))
+    window = open_window(qtbot)
+    qtbot.waitUntil(lambda: window.player is not None and not window.jobs.busy(), timeout=WAIT_MS)
+    assert notice_with(window, "The saved preset cannot be used") and notice_with(window, "chord planner")
+    assert window.player.path != orphan and window.settings.preset == str(window.player.path)
+
+
 def test_unexpected_error_shows_a_dialog_naming_the_log_file(qtbot, fresh_config, presets):
     from accomp.gui.logs import log_path, setup_logging
 

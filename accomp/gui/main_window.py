@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from accomp.errors import AccompError, PresetError
+from accomp.errors import AccompError, CheckpointError, PresetError
 from accomp.gui import player as play
 from accomp.gui.chords_panel import ChordsPanel
 from accomp.gui.collector import MainThreadCollector
@@ -280,7 +280,7 @@ class MainWindow(QMainWindow):
             try:
                 found = play.find_preset(choice)  # a saved preset may have been deleted since
                 return play.load_player(found, bar_steps), None
-            except PresetError as exc:
+            except (PresetError, CheckpointError) as exc:  # a file gone or broken, or its teacher or planner gone
                 fallback = play.find_preset(None) if path is None and choice is not None else None
                 if fallback is None or fallback == found:
                     raise
