@@ -1,7 +1,7 @@
 """Key changes, live: how soon the band plays in the lead's new key (issue "harmony first").
 
     .venv/bin/python benchmarks/key_change.py [--phrases 10] [--preset pop] [--tempo 100] [--no-synth]
-                                              [--jack-server NAME] [--out FILE]
+                                              [--jack-server NAME] [--offline] [--out FILE]
 
 Bar: the median key change is followed within one beat.
 
@@ -38,8 +38,14 @@ MIDI arrivals, a block before the band's notes are heard (2.7 ms at 128 frames).
 also the share of accompaniment note-ons on the new key's scale during the second bar of the
 phrase. Pitch classes at random would give 7/12 = 58%.
 
+``--offline`` plays the same take through ``accomp render`` instead (the lead written as a
+MIDI file, the band read from the file it writes): the same engine and planner with every note
+on time and no clock, so what it measures is the band's decisions alone, the same on a loaded
+machine as on a quiet one; live, a machine that runs the app's steps late (xruns, notes past
+their grace window) adds its own delays. Times are then the file's, with no output latency.
+
 Writes a table (one row per key change, then median and max) and
-``benchmarks/results/key_change.json``.
+``benchmarks/results/key_change.json`` (``--offline``: ``key_change_offline.json``).
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from latency import start_jack  # noqa: E402
+from latency import die_with_parent, start_jack  # noqa: E402
 from results_io import write_result  # noqa: E402
 
 PLAYER, LISTENER = "key-change-player", "key-change-listener"
@@ -180,6 +186,12 @@ def app_command(args: argparse.Namespace, seconds: float) -> list[str]:
     return cmd + (["--no-synth"] if args.no_synth else [])
 
 
+def app_preexec() -> None:
+    """The app's start: Ctrl+C as at a terminal, and killed if this script dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent(signal.SIGKILL)
+
+
 def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, int]:
     """Play the take into the app; returns (sent, received, the app's summary, its exit code)."""
     import rtmidi
@@ -197,7 +209,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
         # job inherits SIGINT ignored, and the app, as any program, keeps it so (it then never
         # stopped: the "hang after Ctrl+C" seen in 3 runs of ~25, all of them background runs).
         app = subprocess.Popen(app_command(args, seconds), stdout=out, stderr=err, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                               preexec_fn=app_preexec)  # fmt: skip
     try:
         deadline = time.monotonic() + 300
         while not grid.started.wait(0.5):  # the app's clock starts with its transport
@@ -228,6 +240,41 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
     if code != 0:
         print((tmp / "app.err").read_text(errors="replace")[-3000:], file=sys.stderr)
     return sent, list(listener.messages), summary, code
+
+
+def offline(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, int]:
+    """The take through ``accomp render``: (sent, received, None, its exit code) on the file's clock."""
+    import mido
+
+    beat_s, tpb = 60.0 / args.tempo, 480
+    events = [(beat + COUNT_IN_BARS * 4, status, pitch, phrase) for beat, status, pitch, phrase in phrase_events(args.phrases)]
+    lead = mido.MidiFile(ticks_per_beat=tpb)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(args.tempo)),
+                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])  # fmt: skip
+    lead.tracks.append(track)
+    last = 0
+    for beat, status, pitch, _ in events:  # a silent bar first, as the count-in
+        tick = round(beat * tpb)
+        kind = "note_on" if status == NOTE_ON else "note_off"
+        track.append(mido.Message(kind, note=pitch, velocity=90 if status == NOTE_ON else 0, time=tick - last))
+        last = tick
+    lead.save(tmp / "lead.mid")
+    cmd = [sys.executable, "-m", "accomp", "render", str(tmp / "lead.mid"), "-o", str(tmp / "band.mid"), "--preset", args.preset]
+    done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
+    if done.returncode != 0:
+        raise SystemExit(f"key_change.py: accomp render failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+    band = mido.MidiFile(tmp / "band.mid")
+    received = []
+    for part in band.tracks:
+        if part.name == "lead":
+            continue
+        t = 0.0
+        for msg in part:
+            t += mido.tick2second(msg.time, band.ticks_per_beat, mido.bpm2tempo(args.tempo))
+            if msg.type in ("note_on", "note_off"):
+                received.append((t, (NOTE_ON if msg.type == "note_on" else NOTE_OFF) | msg.channel, msg.note, msg.velocity))
+    sent = [(beat * beat_s, status, pitch, phrase) for beat, status, pitch, phrase in events]
+    return sent, sorted(received), None, 0
 
 
 # ----------------------------------------------------------------------------- the measure
@@ -303,7 +350,7 @@ def shares(values: list[float | None]) -> dict:
 
 def print_table(r: dict) -> None:
     s = r["settings"]
-    print(f"key_change.py: preset {s['preset']}, {s['phrases']} phrases at {s['tempo']:g} bpm, synth {s['synth']}; "
+    print(f"key_change.py: preset {s['preset']}, {s['phrases']} phrases at {s['tempo']:g} bpm, {s['mode']}, synth {s['synth']}; "
           f"in the new key: >= {THRESHOLD:.0%} of one beat's sounding note time on its scale")  # fmt: skip
     print(f"{'change':<10}{'s':>9}{'beats':>9}{'bar 2 in key':>14}{'notes':>7}")
 
@@ -329,20 +376,27 @@ def main() -> int:
     ap.add_argument("--tempo", type=float, default=100.0)
     ap.add_argument("--no-synth", action="store_true", help="the app without its synth (MIDI out only)")
     ap.add_argument("--jack-server", help="use this running JACK server (default: start a dummy one)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "key_change.json"))
+    ap.add_argument("--offline", action="store_true", help="through accomp render: the band's decisions without a clock")
+    ap.add_argument("--out", help="default: benchmarks/results/key_change.json (--offline: key_change_offline.json)")
     args = ap.parse_args()
     if args.phrases < 2:
         ap.error("--phrases must be at least 2 (one key change)")
-    name = args.jack_server or f"accomp-key-change-{os.getpid()}"
-    jack = None if args.jack_server else start_jack(name, 48000, 128)
-    os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-    try:
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / f"key_change{'_offline' if args.offline else ''}.json")
+    jack = None
+    if args.offline:
         with tempfile.TemporaryDirectory(prefix="accomp-key-change-") as tmp:
-            sent, received, summary, code = run(args, Path(tmp))
-    finally:
-        if jack is not None:
-            jack.terminate()
-            jack.wait(timeout=20)
+            sent, received, summary, code = offline(args, Path(tmp))
+    else:
+        name = args.jack_server or f"accomp-key-change-{os.getpid()}"
+        jack = None if args.jack_server else start_jack(name, 48000, 128)
+        os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+        try:
+            with tempfile.TemporaryDirectory(prefix="accomp-key-change-") as tmp:
+                sent, received, summary, code = run(args, Path(tmp))
+        finally:
+            if jack is not None:
+                jack.terminate()
+                jack.wait(timeout=20)
     rows = measure(sent, received, args.tempo)
     after_s, after_beats = spread([r["in_key_after_s"] for r in rows]), spread([r["in_key_after_beats"] for r in rows])
     audio = (summary or {}).get("audio", {})
@@ -352,8 +406,10 @@ def main() -> int:
         "command": "benchmarks/key_change.py " + " ".join(sys.argv[1:]),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1min": round(os.getloadavg()[0], 2)},  # fmt: skip
-        "settings": {"preset": args.preset, "phrases": args.phrases, "tempo": args.tempo, "synth": not args.no_synth,
-                     "jack_server": "started" if jack is not None else args.jack_server, "count_in_bars": COUNT_IN_BARS,
+        "settings": {"preset": args.preset, "phrases": args.phrases, "tempo": args.tempo, "synth": not (args.no_synth or args.offline),
+                     "jack_server": None if args.offline else "started" if jack is not None else args.jack_server,
+                     "mode": "offline: accomp render, every note on time" if args.offline else "live: accomp play over JACK",
+                     "count_in_bars": COUNT_IN_BARS,
                      "keys": [NAMES[KEYS[i % len(KEYS)]] for i in range(args.phrases)]},  # fmt: skip
         "rule": {"window_beats": 1, "threshold": THRESHOLD, "weighting": "sounding note time", "from": "accompaniment note-ons"},
         "changes": rows,

@@ -31,10 +31,12 @@ do-nothing client's. Writes a table and ``benchmarks/results/latency.json``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -151,10 +153,18 @@ def make_accompanist(preset: str | None, bar_steps: int):
     return acc, "random 'small' student (no trained preset)"
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """A ``preexec_fn``: the child is sent ``sig`` when this script ends in any way, a crash
+    included (Linux ``PR_SET_PDEATHSIG``), so that no JACK server or app outlives a benchmark
+    that died (a segfault at teardown once left both running, and every later run slower)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(sig), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
 def start_jack(name: str, rate: int, buffer: int) -> subprocess.Popen:
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
     proc = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(buffer)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, preexec_fn=die_with_parent)  # fmt: skip
     deadline = time.monotonic() + 20
     while subprocess.run(["jack_lsp"], env={**env, "JACK_DEFAULT_SERVER": name}, capture_output=True).returncode:
         if time.monotonic() > deadline or proc.poll() is not None:
