@@ -76,7 +76,7 @@ def main() -> int:
         entry = int(np.argmax(heard))
         feats, tonic = features(bl, style, causal=True)
         with torch.inference_mode():
-            logits = planner.causal(torch.from_numpy(feats)[None])[0][0].numpy()
+            logits = planner.live_scores(torch.from_numpy(feats)[None])
         plans = {"causal planner": decide(logits, tonic, bl, causal=True),
                  "rule-based harmonizer": harmonizer_chords(lead, seg.beat_in_bar, spb)}  # fmt: skip
         human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats), metrics.beat_bass(accomp, bl.beats))

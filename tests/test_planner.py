@@ -267,9 +267,10 @@ def test_planner_files_round_trip_and_a_foreign_one_is_refused(tmp_path):
         load_planner(path)
 
 
-def test_merged_planners_decide_live_as_the_first_and_plan_a_finished_melody_together(tmp_path, monkeypatch, capsys):
+def test_merged_planners_decide_live_and_plan_a_finished_melody_together(tmp_path, monkeypatch, capsys):
     import accomp.model.planner as planner_module
     from accomp.cli import main
+    from accomp.model.planner import beat_lead, decide, features
 
     first, second = random_planner(seed=1), random_planner(styles=("pop", "chorale"), seed=2)  # styles in another order
     a, b, out = tmp_path / "a.safetensors", tmp_path / "b.safetensors", tmp_path / "merged.safetensors"
@@ -283,11 +284,18 @@ def test_merged_planners_decide_live_as_the_first_and_plan_a_finished_melody_tog
     assert merged.cfg.members == 2 and [m["hash"] for m in header["training"]["merged"]] == [file_hash(a), file_hash(b)]
     assert 0.0 <= header["metrics"]["val"]["song"] <= 1.0 and header["metrics"]["val_by_style"]["pop"]["beats"] > 0
     lead, beat, style = melody(96), np.arange(96) % 16, np.array([0.0, 1.0, 0.0])
-    assert np.array_equal(merged.plan(lead, beat, 4, style).chords, first.plan(lead, beat, 4, style).chords)  # live: the first
-    assert np.array_equal(streamed(merged, lead, style), streamed(first, lead, style))
+    swapped, _ = load_planner(b, STYLES)  # the second as the merged file holds it: its style inputs in the first's order
+    bl = beat_lead(lead, beat, 4)
+    feats, tonic = features(bl, style, causal=True)
+    x = torch.from_numpy(feats)[None]
+    with torch.inference_mode():  # live: both causal planners, their mean log-probability
+        mean = sum(torch.log_softmax(p.causal(x)[0][0], dim=-1) for p in (first, swapped)).numpy() / 2
+    live = merged.plan(lead, beat, 4, style).chords
+    assert np.array_equal(live, decide(mean, tonic, bl, causal=True)[bl.beats])
+    assert np.array_equal(streamed(merged, lead, style), live)  # beat by beat as in one pass
+    assert not np.array_equal(live, first.plan(lead, beat, 4, style).chords)  # the second one counts
     monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
     lead[:10] = 0
-    swapped, _ = load_planner(b, STYLES)  # the second as the merged file holds it: its style inputs in the first's order
     want = each_beats_best_song_chord([first, swapped], lead, beat, style)
     assert np.array_equal(merged.song_plan(lead, beat, 4, style).chords[::4][3:], want[3:])
     assert not np.array_equal(want, each_beats_best_song_chord([first], lead, beat, style))  # the second one counts

@@ -353,7 +353,7 @@ def _add_planner(sub) -> None:
     p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=command("accomp.model.planner_train", "planner_train", "PlannerTrainOptions"))
-    p = psub.add_parser("merge", help="one planner file of several trained apart: the first decides live, all plan a finished melody")
+    p = psub.add_parser("merge", help="one planner file of several trained apart: all decide live and plan a finished melody together")
     p.add_argument("planners", nargs="+", metavar="PLANNER", help="planner files (.safetensors), at least two")
     p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
     _add_corpus_args(p, required=True, multiple=True)

@@ -364,8 +364,10 @@ class Guard:
 class Planner:
     """The planners of one checkpoint: a causal and a bidirectional network and, in a merged
     file (``cfg.members`` > 1, :func:`~accomp.model.planner_train.planner_merge`), further
-    pairs trained apart. The first pair decides live and plans the distillation's leads; a
-    finished melody is planned by every network together (:meth:`song_plan`)."""
+    pairs trained apart. Live, every member's causal planner decides together (their mean
+    log-probability, :meth:`live_scores`); the first pair's bidirectional one plans the
+    distillation's leads; a finished melody is planned by every network together
+    (:meth:`song_plan`)."""
 
     cfg: PlannerConfig
     causal: PlannerNet
@@ -439,17 +441,28 @@ class Planner:
         return chords, key_tonic, minor
 
     @torch.inference_mode()
+    def live_scores(self, x: torch.Tensor) -> np.ndarray:
+        """The live decision's key-relative chord scores for causal features ``x`` (1, N, F):
+        the causal planner's logits, or in a merged file its members' mean log-probability
+        (:class:`PlannerStream` computes the same beat by beat)."""
+        if not self.more:
+            return self.causal(x)[0][0].numpy()
+        return (sum(torch.log_softmax(pair[0](x)[0][0], dim=-1) for pair in self.pairs) / len(self.pairs)).numpy()
+
+    @torch.inference_mode()
     def plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray, *, whole: bool = False) -> Plan:
-        """The chord plan of one lead (T, 2, K): by the (first pair's) causal planner as it
-        decides live (one parallel pass, the same numbers as :class:`PlannerStream` beat by
-        beat), or with ``whole`` by the bidirectional one from the whole lead."""
+        """The chord plan of one lead (T, 2, K): by the causal planners as they decide live (one
+        parallel pass, the same numbers as :class:`PlannerStream` beat by beat; in a merged file
+        all its members), or with ``whole`` by the first pair's bidirectional one from the whole
+        lead (the distillation's plans)."""
         bl = beat_lead(lead, beat_in_bar, steps_per_beat)
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
         feats, tonic = features(bl, style, causal=not whole)
-        logits, _ = (self.whole if whole else self.causal)(torch.from_numpy(feats)[None])
-        chords = decide(logits[0].numpy(), tonic, bl, causal=not whole)
+        x = torch.from_numpy(feats)[None]
+        scores = self.whole(x)[0][0].numpy() if whole else self.live_scores(x)
+        chords = decide(scores, tonic, bl, causal=not whole)
         minor = features_minor(feats)
         return Plan(chords[bl.beats], tonic[bl.beats], minor[bl.beats])
 
@@ -537,10 +550,9 @@ class PlannerStream:
     """
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
-        self.net = planner.causal.eval()
-        gru = self.net.gru
-        self._gru = [tuple(getattr(gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-                     for layer in range(gru.num_layers)]  # fmt: skip
+        self.nets = [pair[0].eval() for pair in planner.pairs]  # every member's causal planner
+        self._grus = [[tuple(getattr(net.gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+                       for layer in range(net.gru.num_layers)] for net in self.nets]  # fmt: skip
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
@@ -553,8 +565,8 @@ class PlannerStream:
         self.reset()
 
     def reset(self) -> None:
-        zero = torch.zeros(len(self._gru), 1, self.cfg.hidden)
-        self.h_before = zero  # the GRU's hidden state before the current beat, per layer
+        zero = torch.zeros(len(self.nets), len(self._grus[0]), 1, self.cfg.hidden)
+        self.h_before = zero  # the GRUs' hidden state before the current beat, per member and layer
         self.h_after = zero.clone()
         self.keys = KeyTracker(None if self.hint is None else self.hint.histogram())
         self.beat_chroma = np.zeros(12)  # the current beat so far
@@ -626,16 +638,23 @@ class PlannerStream:
         return not first[(tonic + (4 if minor else 3)) % 12]
 
     def _step_net(self) -> torch.Tensor:
-        """One beat of :class:`PlannerNet` by its weights (the module call costs more than the
-        arithmetic): ``self.x`` and ``h_before`` in, ``h_after`` written -> logits (n_chords,)."""
-        net = self.net
-        y = F.gelu(F.linear(self.x[0], net.inp[0].weight, net.inp[0].bias))
-        for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(self._gru):
-            y = torch.gru_cell(y, self.h_before[layer], w_ih, w_hh, b_ih, b_hh)
-            self.h_after[layer].copy_(y)
-        norm, head = net.out[0], net.out[1]
-        y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        return F.linear(y, head.weight, head.bias)[0]
+        """One beat of each member's :class:`PlannerNet` by its weights (the module call costs
+        more than the arithmetic): ``self.x`` and ``h_before`` in, ``h_after`` written -> the
+        scores (n_chords,) of :meth:`Planner.live_scores`."""
+        total = None
+        for m, (net, gru) in enumerate(zip(self.nets, self._grus)):
+            y = F.gelu(F.linear(self.x[0], net.inp[0].weight, net.inp[0].bias))
+            for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(gru):
+                y = torch.gru_cell(y, self.h_before[m, layer], w_ih, w_hh, b_ih, b_hh)
+                self.h_after[m, layer].copy_(y)
+            norm, head = net.out[0], net.out[1]
+            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+            logits = F.linear(y, head.weight, head.bias)[0]
+            if len(self.nets) == 1:
+                return logits
+            logp = torch.log_softmax(logits, dim=-1)
+            total = logp if total is None else total + logp
+        return total / len(self.nets)
 
     def hear(self, lead_frame: np.ndarray) -> None:
         """Count a step's sounding lead notes into the current beat."""

@@ -121,17 +121,19 @@ def _fit(net, data, *, kind: str, minutes: float, steps: int, seed: int, log, te
 
 @torch.inference_mode()
 def accuracies(planner: Planner, data: list[BeatData]) -> dict:
-    """Exact chord accuracy per beat (beats whose label is a chord) of the first pair's
-    planners (the live one, and the bidirectional one the distillation plans with) and of a
+    """Exact chord accuracy per beat (beats whose label is a chord) of the live decision (every
+    member's causal planner: :meth:`Planner.live_scores`), of the first pair's bidirectional
+    planner (the one the distillation plans with) and of a
     finished melody's plan by all the file's networks (:meth:`Planner.song_plan`)."""
     hits = {"causal": 0, "bidirectional": 0, "song": 0}
     total = 0
     for d in data:
         named = d.chords != NO_CHORD
         total += int(named.sum())
-        for name, net, kind in (("causal", planner.causal, "causal"), ("bidirectional", planner.whole, "whole")):
-            logits = net(torch.from_numpy(getattr(d, kind))[None])[0][0].numpy()
-            pred = decide(logits, d.tonic[kind], d.beat_lead, causal=kind == "causal")
+        for name, kind in (("causal", "causal"), ("bidirectional", "whole")):
+            x = torch.from_numpy(getattr(d, kind))[None]
+            scores = planner.live_scores(x) if kind == "causal" else planner.whole(x)[0][0].numpy()
+            pred = decide(scores, d.tonic[kind], d.beat_lead, causal=kind == "causal")
             hits[name] += int((pred == d.chords)[named].sum())
         hits["song"] += int((song_chords(planner, d) == d.chords)[named].sum())
     return {k: round(v / max(total, 1), 4) for k, v in hits.items()} | {"beats": total}
@@ -256,9 +258,10 @@ class PlannerMergeOptions(CorpusChoice):
 
 def planner_merge(options: PlannerMergeOptions) -> int:
     """`accomp planner merge`: one file of planners trained apart (the same recipe with
-    another seed, say). The first file's pair decides live and plans the distillation's
-    leads, as it did alone; a finished melody is planned by all of them together
-    (:meth:`Planner.song_plan`). Measured on the corpora's validation split, like a trained one."""
+    another seed, say). Their causal planners decide live together (:meth:`Planner.live_scores`),
+    the first file's bidirectional one plans the distillation's leads as it did alone, and a
+    finished melody is planned by all of them together (:meth:`Planner.song_plan`). Measured on
+    the corpora's validation split, like a trained one."""
     from accomp.config import DEFAULT_SPEC
     from accomp.model.pieces import load_pieces
 
