@@ -540,6 +540,15 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     return out
 
 
+def _step_weights(net: PlannerNet) -> tuple:
+    """A causal :class:`PlannerNet`'s tensors as :meth:`PlannerStream._step_net` uses them."""
+    gru, norm, head = net.gru, net.out[0], net.out[1]
+    layers = [tuple(getattr(gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+              for layer in range(gru.num_layers)]  # fmt: skip
+    return (net.inp[0].weight.detach(), net.inp[0].bias.detach(), layers,
+            (norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps), head.weight.detach(), head.bias.detach())  # fmt: skip
+
+
 class PlannerStream:
     """The causal planner run live, one beat at a time, with a revisable decision.
 
@@ -551,8 +560,10 @@ class PlannerStream:
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
         self.nets = [pair[0].eval() for pair in planner.pairs]  # every member's causal planner
-        self._grus = [[tuple(getattr(net.gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-                       for layer in range(net.gru.num_layers)] for net in self.nets]  # fmt: skip
+        self._weights = [_step_weights(net) for net in self.nets]  # taken out once: a module's attributes cost more than its arithmetic
+        layers = self.nets[0].gru.num_layers
+        self._h = torch.zeros(2, len(self.nets), layers, 1, planner.cfg.hidden)  # two buffers: before the beat, after it
+        self._h_views = [[[self._h[b, m, layer] for layer in range(layers)] for m in range(len(self.nets))] for b in (0, 1)]
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
@@ -565,9 +576,8 @@ class PlannerStream:
         self.reset()
 
     def reset(self) -> None:
-        zero = torch.zeros(len(self.nets), len(self._grus[0]), 1, self.cfg.hidden)
-        self.h_before = zero  # the GRUs' hidden state before the current beat, per member and layer
-        self.h_after = zero.clone()
+        self._h.zero_()
+        self._before = 0  # which buffer holds the GRUs' hidden state before the current beat (per member and layer)
         self.keys = KeyTracker(None if self.hint is None else self.hint.histogram())
         self.beat_chroma = np.zeros(12)  # the current beat so far
         self.prev_chroma = np.zeros(12)
@@ -599,7 +609,7 @@ class PlannerStream:
             self.prev_chord = self.chord
             self.keys.advance(self.beat_chroma)
             self.prev_chroma[:] = self.beat_chroma
-            self.h_before, self.h_after = self.h_after, self.h_before
+            self._before = 1 - self._before  # the state after the beat before is the state before this one
             self.beat_chroma[:] = 0.0
         first = (lead_frame.any(axis=0).astype(np.float64) @ self.fold > 0).astype(np.float64)
         onset = bool(lead_frame[0].any())
@@ -639,22 +649,23 @@ class PlannerStream:
 
     def _step_net(self) -> torch.Tensor:
         """One beat of each member's :class:`PlannerNet` by its weights (the module call costs
-        more than the arithmetic): ``self.x`` and ``h_before`` in, ``h_after`` written -> the
-        scores (n_chords,) of :meth:`Planner.live_scores`."""
+        more than the arithmetic): ``self.x`` and the state before the beat in, the state after
+        it written -> the scores (n_chords,) of :meth:`Planner.live_scores`."""
         total = None
-        for m, (net, gru) in enumerate(zip(self.nets, self._grus)):
-            y = F.gelu(F.linear(self.x[0], net.inp[0].weight, net.inp[0].bias))
+        before, after = self._h_views[self._before], self._h_views[1 - self._before]
+        x = self.x[0]
+        for m, (w_in, b_in, gru, norm, w_out, b_out) in enumerate(self._weights):
+            y = F.gelu(F.linear(x, w_in, b_in))
             for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(gru):
-                y = torch.gru_cell(y, self.h_before[m, layer], w_ih, w_hh, b_ih, b_hh)
-                self.h_after[m, layer].copy_(y)
-            norm, head = net.out[0], net.out[1]
-            y = F.layer_norm(y, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-            logits = F.linear(y, head.weight, head.bias)[0]
-            if len(self.nets) == 1:
+                y = torch.gru_cell(y, before[m][layer], w_ih, w_hh, b_ih, b_hh)
+                after[m][layer].copy_(y)
+            y = F.layer_norm(y, *norm)
+            logits = F.linear(y, w_out, b_out)[0]
+            if len(self._weights) == 1:
                 return logits
             logp = torch.log_softmax(logits, dim=-1)
             total = logp if total is None else total + logp
-        return total / len(self.nets)
+        return total / len(self._weights)
 
     def hear(self, lead_frame: np.ndarray) -> None:
         """Count a step's sounding lead notes into the current beat."""
