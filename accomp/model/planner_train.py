@@ -252,7 +252,7 @@ def _val_metrics(planner: Planner, va: list[BeatData], val: list[Piece]) -> dict
 
 @dataclass(frozen=True, kw_only=True)
 class PlannerMergeOptions(CorpusChoice):
-    planners: list[str]  # planner files; the first one's pair decides live
+    planners: list[str]  # planner files; all decide live, the first one's bidirectional planner plans the distillation's leads
     out: str  # planner file to write (.safetensors)
 
 
