@@ -1,7 +1,7 @@
 """The live planner against the rule-based harmonizer, by beats since the lead came in.
 
     .venv/bin/python benchmarks/planner_entry.py [--preset pop] --corpus pop909 --path ../shared/datasets/pop909
-                                                 [--split val] [--max-pieces N] [--out FILE]
+                                                 [--split val] [--max-pieces N] [--every N] [--members] [--out FILE]
 
 Chord agreement with the human accompaniment, the measure of ``accomp student eval`` (the
 chord of each beat's sounding notes by the metrics' template match, on beats where both name
@@ -10,7 +10,10 @@ counted by how many beats have passed since the lead's first note: beat 0 is the
 lead enters on. The causal planner decides beat b from the lead up to b's first step (a
 beat ahead of time, its first note in the grace window); the harmonizer sees all of beat b
 and the whole segment's key. The chords compared are the plans' own (their chord tones), not
-the band's texture. Writes ``benchmarks/results/planner_entry_<preset>_<corpus>_<split>.json``.
+the band's texture. ``--every N`` takes a segment at every N-th bar line instead, as
+``segments.py`` does; ``--members`` adds a row for each of a merged planner file's causal
+planners deciding alone (the live decision is all of them together). Writes
+``benchmarks/results/planner_entry_<preset>_<corpus>_<split>.json``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ def main() -> int:
     ap.add_argument("--path", help="corpus folder (pop909, midi-folder)")
     ap.add_argument("--split", default="val", choices=["train", "val", "all"])
     ap.add_argument("--max-pieces", type=int, help="the first N pieces (the student eval's --max-pieces)")
+    ap.add_argument("--every", type=int, help="a segment at every N-th bar line, not only the opening (segments.py's)")
+    ap.add_argument("--members", action="store_true", help="also each of a merged planner file's causal planners alone")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
 
@@ -62,10 +67,11 @@ def main() -> int:
     planner = load_harmony(header, preset, teacher.cfg.styles, chords=True, guard=1.0).planner
     corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.path else [], style=None, no_cache=False)
     pieces, _ = load_pieces(corpus, spec, a.split)
-    segments = eval_segments(pieces, 4 * 4 * spec.steps_per_beat, a.max_pieces)  # four bars, as the student eval
+    segments = eval_segments(pieces, 4 * 4 * spec.steps_per_beat, a.max_pieces, every=a.every)  # four bars, as the student eval
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     spb = spec.steps_per_beat
-    hits = {name: dict.fromkeys(ROWS, 0) for name in ("causal planner", "rule-based harmonizer")}
+    members = [f"member {i + 1} alone" for i in range(len(planner.pairs))] if a.members and len(planner.pairs) > 1 else []
+    hits = {name: dict.fromkeys(ROWS, 0) for name in ("causal planner", *members, "rule-based harmonizer")}
     counts = dict.fromkeys(ROWS, 0)
     for seg in segments:
         lead, accomp = seg.tracks["lead"], seg.tracks["accomp"]
@@ -76,8 +82,11 @@ def main() -> int:
         entry = int(np.argmax(heard))
         feats, tonic = features(bl, style, causal=True)
         with torch.inference_mode():
-            logits = planner.live_scores(torch.from_numpy(feats)[None])
+            x = torch.from_numpy(feats)[None]
+            logits = planner.live_scores(x)
+            alone = {name: pair[0](x)[0][0].numpy() for name, pair in zip(members, planner.pairs)}
         plans = {"causal planner": decide(logits, tonic, bl, causal=True),
+                 **{name: decide(scores, tonic, bl, causal=True) for name, scores in alone.items()},
                  "rule-based harmonizer": harmonizer_chords(lead, seg.beat_in_bar, spb)}  # fmt: skip
         human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats), metrics.beat_bass(accomp, bl.beats))
         labels = {name: metrics.chord_labels(CHROMA[plan].astype(np.float64)) for name, plan in plans.items()}
