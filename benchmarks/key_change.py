@@ -153,15 +153,21 @@ def tonic_pitch(pc: int) -> int:
     return 60 + pc if pc < 6 else 48 + pc  # tonics F#3..F4: the tunes stay within C#3..F5
 
 
-def phrase_events(phrases: int) -> list[tuple[float, int, int, int]]:
-    """``(beat, status, pitch, phrase)`` of the whole take, note-offs first at a beat."""
-    events = []
+def phrase_notes(phrases: int) -> list[tuple[int, float, float, int]]:
+    """``(pitch, start beat, beats held, phrase)`` of the whole take (each note held 90% of its length)."""
+    notes = []
     for i in range(phrases):
         beat, tonic = i * PHRASE_BEATS, tonic_pitch(KEYS[i % len(KEYS)])
         for offset, length in PHRASE:
-            events.append((beat, NOTE_ON, tonic + offset, i))
-            events.append((beat + 0.9 * length, NOTE_OFF, tonic + offset, i))
+            notes.append((tonic + offset, beat, 0.9 * length, i))
             beat += length
+    return notes
+
+
+def phrase_events(phrases: int) -> list[tuple[float, int, int, int]]:
+    """``(beat, status, pitch, phrase)`` of the whole take, note-offs first at a beat."""
+    events = [e for pitch, start, held, i in phrase_notes(phrases)
+              for e in ((start, NOTE_ON, pitch, i), (start + held, NOTE_OFF, pitch, i))]  # fmt: skip
     return sorted(events, key=lambda e: (e[0], e[1] == NOTE_ON))
 
 
@@ -245,20 +251,12 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
 def offline(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, int]:
     """The take through ``accomp render``: (sent, received, None, its exit code) on the file's clock."""
     import mido
+    from tunes import write_tune
 
-    beat_s, tpb = 60.0 / args.tempo, 480
-    events = [(beat + COUNT_IN_BARS * 4, status, pitch, phrase) for beat, status, pitch, phrase in phrase_events(args.phrases)]
-    lead = mido.MidiFile(ticks_per_beat=tpb)
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(args.tempo)),
-                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])  # fmt: skip
-    lead.tracks.append(track)
-    last = 0
-    for beat, status, pitch, _ in events:  # a silent bar first, as the count-in
-        tick = round(beat * tpb)
-        kind = "note_on" if status == NOTE_ON else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=90 if status == NOTE_ON else 0, time=tick - last))
-        last = tick
-    lead.save(tmp / "lead.mid")
+    beat_s, count_in = 60.0 / args.tempo, COUNT_IN_BARS * 4
+    # A silent bar first, as the count-in; write_tune ends a note 20 ticks (of 480) early.
+    write_tune(tmp / "lead.mid", [(pitch, start + count_in, held + 20 / 480) for pitch, start, held, _ in phrase_notes(args.phrases)],
+               4, args.tempo)  # fmt: skip
     cmd = [sys.executable, "-m", "accomp", "render", str(tmp / "lead.mid"), "-o", str(tmp / "band.mid"), "--preset", args.preset]
     done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
     if done.returncode != 0:
@@ -273,7 +271,7 @@ def offline(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | Non
             t += mido.tick2second(msg.time, band.ticks_per_beat, mido.bpm2tempo(args.tempo))
             if msg.type in ("note_on", "note_off"):
                 received.append((t, (NOTE_ON if msg.type == "note_on" else NOTE_OFF) | msg.channel, msg.note, msg.velocity))
-    sent = [(beat * beat_s, status, pitch, phrase) for beat, status, pitch, phrase in events]
+    sent = [((beat + count_in) * beat_s, status, pitch, phrase) for beat, status, pitch, phrase in phrase_events(args.phrases)]
     return sent, sorted(received), None, 0
 
 

@@ -559,11 +559,11 @@ class PlannerStream:
     """
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
-        self.nets = [pair[0].eval() for pair in planner.pairs]  # every member's causal planner
-        self._weights = [_step_weights(net) for net in self.nets]  # taken out once: a module's attributes cost more than its arithmetic
-        layers = self.nets[0].gru.num_layers
-        self._h = torch.zeros(2, len(self.nets), layers, 1, planner.cfg.hidden)  # two buffers: before the beat, after it
-        self._h_views = [[[self._h[b, m, layer] for layer in range(layers)] for m in range(len(self.nets))] for b in (0, 1)]
+        # Every member's causal planner, its tensors taken out once (a module's attributes cost more than its arithmetic).
+        self._weights = [_step_weights(pair[0].eval()) for pair in planner.pairs]
+        members, layers = len(self._weights), planner.cfg.layers
+        self._h = torch.zeros(2, members, layers, 1, planner.cfg.hidden)  # two buffers: before the beat, after it
+        self._h_views = [[[self._h[b, m, layer] for layer in range(layers)] for m in range(members)] for b in (0, 1)]
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
