@@ -24,10 +24,12 @@ from tiny_models import tiny_teacher
 LOW = 21
 
 
-def accompanist() -> Accompanist:
+def accompanist(style: np.ndarray | None = None) -> Accompanist:
+    """A tiny student and planner (styles pop, chorale), by default in the pop style."""
     student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
-    planner = Planner.create(PlannerConfig(styles=("chorale", "pop"), hidden=16, layers=1))
-    return Accompanist(student, np.array([0.0, 1.0, 0.0]), harmony=Harmony(planner, Guard(0.0)))
+    planner = Planner.create(PlannerConfig(styles=student.cfg.styles, hidden=16, layers=1))
+    style = np.array([1.0, 0.0, 0.0]) if style is None else style
+    return Accompanist(student, style, harmony=Harmony(planner, Guard(0.0)))
 
 
 class Sparse:
@@ -127,6 +129,35 @@ def test_a_planned_major_chord_gets_its_third_only_while_the_melody_sounds_it(mo
     acc.fixed_plan = Plan(np.full(16, f_major), np.zeros(16, np.int64), np.ones(16, bool))
     monkeypatch.setattr(acc.student, "step", Sparse(acc, [53 - LOW, 60 - LOW]))
     assert all(set(np.flatnonzero(acc.step(t, melody[8], t % 16)[SUSTAIN]) + LOW) == {53, 60} for t in range(16))
+
+
+def test_a_chorale_band_does_not_double_the_melodys_major_third_but_still_sounds_a_minor_one(monkeypatch):
+    chorale = np.array([0.0, 1.0, 0.0])  # its part-writing leaves a major chord's third to the soprano
+    acc = accompanist(chorale)
+    assert acc.student.cfg.styles == ("pop", "chorale") and not acc.guides.melody_third
+    acc.fixed_plan = Plan(np.full(8, chord_index(5, "maj")), np.zeros(8, np.int64), np.zeros(8, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [53 - LOW, 60 - LOW]))  # F-C
+    a = np.zeros((2, 88), np.uint8)
+    a[:, 69 - LOW] = 1  # the melody holds F major's third A
+    assert all(set(np.flatnonzero(acc.step(t, a, t % 16)[SUSTAIN]) + LOW) == {53, 60} for t in range(8))
+    acc = accompanist(chorale)
+    acc.fixed_plan = Plan(np.full(8, chord_index(9, "min")), np.zeros(8, np.int64), np.zeros(8, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [57 - LOW, 64 - LOW]))  # A-E under A minor
+    e = np.zeros((2, 88), np.uint8)
+    e[:, 76 - LOW] = 1
+    assert all(set(np.flatnonzero(acc.step(t, e, t % 16)[SUSTAIN]) + LOW) == {57, 60, 64} for t in range(8))  # its C
+
+
+def test_which_style_mixes_double_the_melodys_third():
+    from accomp.model.voicing import doubles_melody_third
+
+    styles = ("pop", "chorale")
+    assert doubles_melody_third(styles, [1.0, 0.0, 0.0])
+    assert not doubles_melody_third(styles, [0.0, 1.0, 0.0])
+    assert doubles_melody_third(styles, [0.5, 0.5, 0.0])  # half the mix doubles: it does
+    assert not doubles_melody_third(styles, [0.3, 0.7, 0.0])
+    assert doubles_melody_third(("jazz",), [1.0, 0.0])  # a style distilled by a user: as pop does
+    assert doubles_melody_third(styles, [0.0, 0.0, 0.0])  # no mix at all: the default
 
 
 def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_included():
