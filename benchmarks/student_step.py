@@ -2,8 +2,10 @@
 and on CUDA when present. On the CPU both weight formats: int8 blocks (what a loaded preset
 streams with on a CPU) and float32 (``load_preset(..., quantize=False)``), side by side;
 then the whole decision the engine asks for per grid step, through the accompanist: the
-chord planner (a GRU step at every beat) and the guard, then the student step; and that
-row's steps on the beat alone, where the planner decides.
+chord planner (a GRU step at every beat) and the guard, then the student step; that row's
+steps on the beat alone, where the planner decides; and the work the engine does after such
+a step, between steps, once the beat's notes are out ("after it": the hidden side of the
+planner's next beat, which would otherwise be on the next beat's step).
 
     .venv/bin/python benchmarks/student_step.py [--preset pop] [--steps 2000] [--threads 1]
 
@@ -31,8 +33,10 @@ from results_io import write_result  # noqa: E402
 from accomp.model.preset import load_preset, resolve_preset  # noqa: E402
 
 
-def measure_accompanist(path, steps: int, warmup: int = 200) -> np.ndarray:
-    """Accompanist.step as the engine calls it: planner at each beat's first step, then the step."""
+def measure_accompanist(path, steps: int, warmup: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Accompanist.step as the engine calls it: planner at each beat's first step, then the
+    step; and after each step, untimed in the first figures and timed apart, the work the
+    engine does between steps (``Accompanist.between_steps``: the next beat's planner state)."""
     from accomp.engine.accompanist import Accompanist
 
     acc = Accompanist.from_preset(path)
@@ -44,13 +48,15 @@ def measure_accompanist(path, steps: int, warmup: int = 200) -> np.ndarray:
         key = 39 + int(rng.integers(0, 14))
         leads[i, :, key] = 1
         leads[i + 1, 1, key] = 1
-    times = np.empty(steps)
+    times, between = np.empty(steps), np.empty(steps)
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         acc.step(i, leads[i % 64], i % 16)
+        t1 = time.perf_counter()
+        acc.between_steps()
         if i >= warmup:
-            times[i - warmup] = time.perf_counter() - t0
-    return times * 1e3
+            times[i - warmup], between[i - warmup] = t1 - t0, time.perf_counter() - t1
+    return times * 1e3, between * 1e3
 
 
 def measure(student, device: torch.device, steps: int, warmup: int = 200) -> np.ndarray:
@@ -94,9 +100,10 @@ def main() -> int:
                      "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max())})
         if not int8:
             params = sum(p.numel() for p in student.parameters())
-    ms = measure_accompanist(path, args.steps)
+    ms, between = measure_accompanist(path, args.steps)
     beat = ms[np.arange(len(ms)) % 4 == 0]  # the beat's first steps (the warm-up is a whole number of beats), where the planner decides
-    for name, part in (("planner+step", ms), ("  on the beat", beat)):
+    ahead = between[np.arange(len(ms)) % 4 == 0]  # after them: the next beat's planner state (no-ops after the others)
+    for name, part in (("planner+step", ms), ("  on the beat", beat), ("  after it", ahead)):
         rows.append({"device": "cpu", "weights": name, "threads": args.threads, "steps": len(part),
                      "p50_ms": float(np.percentile(part, 50)), "p90_ms": float(np.percentile(part, 90)),
                      "p99_ms": float(np.percentile(part, 99)), "max_ms": float(part.max())})

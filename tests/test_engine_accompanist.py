@@ -93,6 +93,44 @@ def test_engine_with_a_student_is_deterministic_in_simulated_time():
     assert m1.accomp_sounding == 0
 
 
+def test_the_engine_prepares_the_planners_next_beat_between_steps_and_plays_the_same(monkeypatch):
+    """The scheduler calls Accompanist.between_steps once no step can be re-decided: each beat
+    finds the planner's hidden side done (PlannerStream.prepare), and the band plays exactly
+    what it plays when every beat does that work itself, late notes and revisions included."""
+    from accomp.model.harmony import Harmony
+    from accomp.model.planner import Guard, Planner, PlannerConfig
+    from tiny_models import tiny_teacher
+
+    def once(between: bool):
+        torch.manual_seed(0)
+        student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+        planner = Planner.create(PlannerConfig(styles=student.cfg.styles, hidden=16, layers=2, members=2))
+        player = Accompanist(student, np.array([1.0, 0.0, 0.0], dtype=np.float32), seed=1, harmony=Harmony(planner, Guard(0.0)))
+        player.warm_up()
+        if not between:
+            monkeypatch.setattr(player, "between_steps", lambda: None)
+        found, step_net = [], player.plan._step_net
+
+        def counted():
+            found.append(player.plan._ready[player.plan._before])  # the beat's hidden side already done
+            return step_net()
+
+        monkeypatch.setattr(player.plan, "_step_net", counted)
+        engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=1, click=False)))
+        engine.player = player
+        lead = []
+        for i in range(24):
+            t = engine.lookahead + (16 + 2 * i) * 6000 + (i % 3) * 400  # on the beat and late
+            lead += [(t, NOTE_ON, 60 + (i * 5) % 12, 90), (t + 5000, NOTE_OFF, 60 + (i * 5) % 12, 0)]
+        run = run_offline(engine, sorted(lead), seconds=8.0)
+        return run.midi_out, found, engine.metrics()
+
+    (prepared, found, metrics), (plain, unprepared, _) = once(True), once(False)
+    assert metrics.redos > 0 and len(found) > 12 and all(found)
+    assert not any(unprepared[:1])  # without it the first beat did the work itself
+    assert prepared == plain and len(prepared) > 0
+
+
 def write_lead(path, tempos=((0, 100), (1920 * 2, 80))):
     midi = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()

@@ -23,14 +23,15 @@ K = 88
 STYLES = ("chorale", "pop")
 
 
-def random_planner(styles=STYLES, seed: int = 0) -> Planner:
+def random_planner(styles=STYLES, seed: int = 0, members: int = 1, layers: int = 1) -> Planner:
     torch.manual_seed(seed)
-    planner = Planner.create(PlannerConfig(styles=styles, hidden=32, layers=1))
+    planner = Planner.create(PlannerConfig(styles=styles, hidden=32, layers=layers, members=members))
     with torch.no_grad():
-        for p in [*planner.causal.parameters(), *planner.whole.parameters()]:
-            p.add_(torch.randn_like(p) * 0.3)
-    planner.causal.eval()
-    planner.whole.eval()
+        for pair in planner.pairs:
+            for net in pair:
+                for p in net.parameters():
+                    p.add_(torch.randn_like(p) * 0.3)
+                net.eval()
     return planner
 
 
@@ -207,6 +208,38 @@ def test_a_revision_reruns_the_beat_from_the_same_state():
     revised = a.decide(late, 0, revise=True)
     assert revised == b.decide(late, 0)
     assert a.revised == (revised != first)
+
+
+def test_a_stream_prepared_between_steps_decides_to_the_bit_as_one_that_is_not():
+    """PlannerStream.prepare (the engine calls it between steps) takes the GRUs' hidden side
+    off the beat: the same states and the same decisions with or without it, a beat revised
+    after it included, and the states the planners' own GRUs reach over the same lead."""
+    from accomp.model.planner import beat_lead, features
+
+    planner = random_planner(members=2, layers=2)
+    style = np.array([0.0, 1.0, 0.0])
+    lead = melody(96, seed=7)
+    late = np.zeros((2, K), np.uint8)
+    late[:, 66 - 21] = 1
+    for t in range(4, 96, 8):
+        lead[t] = late  # every other beat's note comes late: the beat is decided on silence, then revised
+    prepared, plain = PlannerStream(planner, style, 4, 21, K), PlannerStream(planner, style, 4, 21, K)
+    prepared.prepare()  # before the first beat too
+    for t in range(0, 96, 4):
+        for s in (prepared, plain):
+            s.decide(np.zeros((2, K), np.uint8), t % 16)
+        prepared.prepare()  # what it prepared is stale after the revision
+        assert prepared.decide(lead[t], t % 16, revise=True) == plain.decide(lead[t], t % 16, revise=True)
+        prepared.prepare()
+        for u in range(t, t + 4):
+            for s in (prepared, plain):
+                s.hear(lead[u])
+        assert torch.equal(prepared._h, plain._h)
+    assert prepared._ready[1 - prepared._before]  # the next beat's hidden side is done
+    x = torch.from_numpy(features(beat_lead(lead, np.arange(96) % 16, 4), style, causal=True)[0])[None]
+    with torch.inference_mode():
+        for m, pair in enumerate(planner.pairs):
+            assert torch.allclose(prepared._h[1 - prepared._before, m, :, 0], pair[0](x)[1][:, 0], atol=1e-5)
 
 
 def _track_keys(beats: list[list[int]]) -> list[tuple[int, bool]]:

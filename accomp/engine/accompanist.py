@@ -184,6 +184,12 @@ class Accompanist:
                 self.chord_log.append((step, self.chord))
         return self._run(lead)
 
+    def between_steps(self) -> None:
+        """Work for the next beat that can wait until this step's notes are out and its grace
+        window has closed (the engine's scheduler calls it then): the planner's next state."""
+        if self.plan is not None:
+            self.plan.prepare()
+
     def hold_chord(self, chord: int | None) -> None:
         """Arranger mode: play ``chord`` from the next step (from the open one if it is
         re-decided) until another is named, in the key its tones suggest (for the guard),

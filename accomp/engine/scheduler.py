@@ -191,6 +191,10 @@ class Scheduler:
             wake = min(wake, t.step_sample(self.waiting_step) + self.chord_wait)
         if self.rhythm.bass_waits >= 0:
             wake = min(wake, t.step_sample(self.rhythm.bass_waits) + self.chord_wait)
+        if lead.open_step is None and self.player is not None:  # no step can be re-decided now: work ahead
+            ahead = getattr(self.player, "between_steps", None)
+            if ahead is not None:
+                ahead()
         return max(wake, now + 1)
 
     def _decide(self, step: int, now: int) -> None:

@@ -17,6 +17,7 @@ Shapes: B batch, N beats, F features.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
@@ -545,7 +546,7 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
 
 
 def _step_weights(net: PlannerNet) -> tuple:
-    """A causal :class:`PlannerNet`'s tensors as :meth:`PlannerStream._step_net` uses them."""
+    """A causal :class:`PlannerNet`'s tensors as :func:`_beat_step` uses them."""
     gru, norm, head = net.gru, net.out[0], net.out[1]
     layers = [tuple(getattr(gru, f"{w}_l{layer}").detach() for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
               for layer in range(gru.num_layers)]  # fmt: skip
@@ -553,21 +554,55 @@ def _step_weights(net: PlannerNet) -> tuple:
             (norm.normalized_shape, norm.weight.detach(), norm.bias.detach(), norm.eps), head.weight.detach(), head.bias.detach())  # fmt: skip
 
 
+def _beat_step(weights: list[tuple], hidden: int):
+    """One beat of every member's causal :class:`PlannerNet`, by its weights (``_step_weights``):
+    ``(x (1, F), the state before the beat (M, L, 1, H), that state's hidden-side gate inputs
+    (M, L, 1, 3H): w_hh h + b_hh, computed ahead, the state after the beat (written))`` -> the
+    scores of :meth:`Planner.live_scores`. The GRU cell is torch's own arithmetic (aten's
+    GRUCell: the same operations in the same order), so the state and the scores are the
+    module's to the bit; only its hidden side is taken out, to be done between beats."""
+
+    def step(x, before, gates, after):
+        total = None
+        for m, (w_in, b_in, gru, norm, w_out, b_out) in enumerate(weights):
+            y = F.gelu(F.linear(x, w_in, b_in))
+            for layer, (w_ih, _, b_ih, _) in enumerate(gru):
+                gi, gh = F.linear(y, w_ih, b_ih), gates[m, layer]
+                rz = gh[:, : 2 * hidden].add(gi[:, : 2 * hidden]).sigmoid_()  # the reset and update gates
+                n = gi[:, 2 * hidden :].add(gh[:, 2 * hidden :].mul(rz[:, :hidden])).tanh_()
+                y = torch.sub(before[m, layer], n).mul_(rz[:, hidden:]).add_(n)
+                after[m, layer].copy_(y)
+            logits = F.linear(F.layer_norm(y, *norm), w_out, b_out)[0]
+            if len(weights) == 1:
+                return logits
+            logp = torch.log_softmax(logits, dim=-1)
+            total = logp if total is None else total + logp
+        return total / len(weights)
+
+    return step
+
+
 class PlannerStream:
     """The causal planner run live, one beat at a time, with a revisable decision.
 
     Call :meth:`decide` at a beat's first step with what the lead holds there (again, from
     the same state, when a late note changes it: :meth:`decide` with ``revise=True``), and
-    :meth:`hear` with the lead frame of every step. Everything is preallocated. ``hint``: the
-    key the band is told (:class:`KeyHint`), taken at the next :meth:`reset`.
+    :meth:`hear` with the lead frame of every step, and :meth:`prepare` between steps once a
+    beat's decision is final, to take a third of the next beat's arithmetic off its step.
+    Everything is preallocated. ``hint``: the key the band is told (:class:`KeyHint`), taken at
+    the next :meth:`reset`.
     """
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
         # Every member's causal planner, its tensors taken out once (a module's attributes cost more than its arithmetic).
         self._weights = [_step_weights(pair[0].eval()) for pair in planner.pairs]
-        members, layers = len(self._weights), planner.cfg.layers
-        self._h = torch.zeros(2, members, layers, 1, planner.cfg.hidden)  # two buffers: before the beat, after it
-        self._h_views = [[[self._h[b, m, layer] for layer in range(layers)] for m in range(members)] for b in (0, 1)]
+        members, layers, hidden = len(self._weights), planner.cfg.layers, planner.cfg.hidden
+        self._h = torch.zeros(2, members, layers, 1, hidden)  # two buffers: before the beat, after it
+        self._gates = torch.zeros(2, members, layers, 1, 3 * hidden)  # each buffer's hidden-side gate inputs
+        self._ready = [False, False]  # whether _gates[b] is buffer b's (prepare)
+        self._hs, self._gs = list(self._h), list(self._gates)
+        self.x = torch.zeros(1, 1, planner.cfg.n_features)
+        self._step = self._traced(_beat_step(self._weights, hidden))
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
@@ -575,12 +610,25 @@ class PlannerStream:
         fold = np.zeros((n_keys, 12))
         fold[np.arange(n_keys), (lowest_pitch + np.arange(n_keys)) % 12] = 1.0
         self.fold = fold
-        self.x = torch.zeros(1, 1, self.cfg.n_features)
         self.hint: KeyHint | None = None
         self.reset()
 
+    @torch.inference_mode()
+    def _traced(self, step):
+        """``step`` traced (TorchScript: a third less time per beat than op by op), on scratch
+        copies of the state so that tracing and warming it up leave the stream untouched."""
+        before, gates, after = self._hs[0].clone(), self._gs[0].clone(), self._hs[1].clone()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed
+            warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
+            traced = torch.jit.trace(step, (self.x[0], before, gates, after), check_trace=False)
+            for _ in range(3):  # TorchScript profiles and optimises on its first calls: not in play
+                traced(self.x[0], before, gates, after)
+        return traced
+
     def reset(self) -> None:
         self._h.zero_()
+        self._ready[:] = (False, False)
         self._before = 0  # which buffer holds the GRUs' hidden state before the current beat (per member and layer)
         self.keys = KeyTracker(None if self.hint is None else self.hint.histogram())
         self.beat_chroma = np.zeros(12)  # the current beat so far
@@ -652,24 +700,28 @@ class PlannerStream:
         return not first[(tonic + (4 if minor else 3)) % 12]
 
     def _step_net(self) -> torch.Tensor:
-        """One beat of each member's :class:`PlannerNet` by its weights (the module call costs
-        more than the arithmetic): ``self.x`` and the state before the beat in, the state after
-        it written -> the scores (n_chords,) of :meth:`Planner.live_scores`."""
-        total = None
-        before, after = self._h_views[self._before], self._h_views[1 - self._before]
-        x = self.x[0]
-        for m, (w_in, b_in, gru, norm, w_out, b_out) in enumerate(self._weights):
-            y = F.gelu(F.linear(x, w_in, b_in))
-            for layer, (w_ih, w_hh, b_ih, b_hh) in enumerate(gru):
-                y = torch.gru_cell(y, before[m][layer], w_ih, w_hh, b_ih, b_hh)
-                after[m][layer].copy_(y)
-            y = F.layer_norm(y, *norm)
-            logits = F.linear(y, w_out, b_out)[0]
-            if len(self._weights) == 1:
-                return logits
-            logp = torch.log_softmax(logits, dim=-1)
-            total = logp if total is None else total + logp
-        return total / len(self._weights)
+        """One beat of each member's :class:`PlannerNet`: ``self.x`` and the state before the
+        beat in, the state after it written -> the scores (n_chords,) of :meth:`Planner.live_scores`."""
+        before, after = self._before, 1 - self._before
+        if not self._ready[before]:  # not prepared between the steps
+            self._gates_of(before)
+        self._ready[after] = False
+        return self._step(self.x[0], self._hs[before], self._gs[before], self._hs[after])
+
+    def _gates_of(self, b: int) -> None:
+        for m, (_, _, gru, _, _, _) in enumerate(self._weights):
+            for layer, (_, w_hh, _, b_hh) in enumerate(gru):
+                torch.addmm(b_hh, self._h[b, m, layer], w_hh.t(), out=self._gates[b, m, layer])
+        self._ready[b] = True
+
+    @torch.inference_mode()
+    def prepare(self) -> None:
+        """What the next beat's decision needs of the state it starts from (the GRUs' hidden
+        side, a third of the beat's arithmetic), done now: between steps, once this beat's
+        decision is final (the engine calls it when the beat's grace window has closed). A
+        decision revised after it makes it again; one not prepared does it itself."""
+        if not self._ready[1 - self._before]:
+            self._gates_of(1 - self._before)
 
     def hear(self, lead_frame: np.ndarray) -> None:
         """Count a step's sounding lead notes into the current beat."""
