@@ -588,7 +588,7 @@ class PlannerStream:
     Call :meth:`decide` at a beat's first step with what the lead holds there (again, from
     the same state, when a late note changes it: :meth:`decide` with ``revise=True``), and
     :meth:`hear` with the lead frame of every step, and :meth:`prepare` between steps once a
-    beat's decision is final, to take a third of the next beat's arithmetic off its step.
+    beat's decision is final, to take nearly half the next beat's arithmetic off its step.
     Everything is preallocated. ``hint``: the key the band is told (:class:`KeyHint`), taken at
     the next :meth:`reset`.
     """
@@ -615,7 +615,7 @@ class PlannerStream:
 
     @torch.inference_mode()
     def _traced(self, step):
-        """``step`` traced (TorchScript: a third less time per beat than op by op), on scratch
+        """``step`` traced (TorchScript: about a quarter less time per beat than op by op), on scratch
         copies of the state so that tracing and warming it up leave the stream untouched."""
         before, gates, after = self._hs[0].clone(), self._gs[0].clone(), self._hs[1].clone()
         with warnings.catch_warnings():
@@ -717,7 +717,7 @@ class PlannerStream:
     @torch.inference_mode()
     def prepare(self) -> None:
         """What the next beat's decision needs of the state it starts from (the GRUs' hidden
-        side, a third of the beat's arithmetic), done now: between steps, once this beat's
+        side, nearly half the beat's weights to read), done now: between steps, once this beat's
         decision is final (the engine calls it when the beat's grace window has closed). A
         decision revised after it makes it again; one not prepared does it itself."""
         if not self._ready[1 - self._before]:
