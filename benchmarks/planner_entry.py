@@ -1,7 +1,8 @@
 """The live planner against the rule-based harmonizer, by beats since the lead came in.
 
     .venv/bin/python benchmarks/planner_entry.py [--preset pop] --corpus pop909 --path ../shared/datasets/pop909
-                                                 [--split val] [--max-pieces N] [--every N] [--members] [--out FILE]
+                                                 [--split val] [--max-pieces N] [--every N] [--members] [--whole-song]
+                                                 [--out FILE]
 
 Chord agreement with the human accompaniment, the measure of ``accomp student eval`` (the
 chord of each beat's sounding notes by the metrics' template match, on beats where both name
@@ -12,7 +13,10 @@ beat ahead of time, its first note in the grace window); the harmonizer sees all
 and the whole segment's key. The chords compared are the plans' own (their chord tones), not
 the band's texture. ``--every N`` takes a segment at every N-th bar line instead, as
 ``segments.py`` does; ``--members`` adds a row for each of a merged planner file's causal
-planners deciding alone (the live decision is all of them together). Writes
+planners deciding alone (the live decision is all of them together); ``--whole-song`` a row
+for the plan of the finished melody (``Planner.song_plan``: ``accomp render --whole-song``).
+Also per row, and for the human accompaniment, how often the chord's root changes from one
+scored beat to the next (a pianist: about once a bar). Writes
 ``benchmarks/results/planner_entry_<preset>_<corpus>_<split>.json``.
 """
 
@@ -45,6 +49,7 @@ def main() -> int:
     ap.add_argument("--max-pieces", type=int, help="the first N pieces (the student eval's --max-pieces)")
     ap.add_argument("--every", type=int, help="a segment at every N-th bar line, not only the opening (segments.py's)")
     ap.add_argument("--members", action="store_true", help="also each of a merged planner file's causal planners alone")
+    ap.add_argument("--whole-song", action="store_true", help="also the plan of the finished melody (render --whole-song)")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
 
@@ -71,8 +76,11 @@ def main() -> int:
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
     spb = spec.steps_per_beat
     members = [f"member {i + 1} alone" for i in range(len(planner.pairs))] if a.members and len(planner.pairs) > 1 else []
-    hits = {name: dict.fromkeys(ROWS, 0) for name in ("causal planner", *members, "rule-based harmonizer")}
+    song = ["whole-song plan"] if a.whole_song else []
+    hits = {name: dict.fromkeys(ROWS, 0) for name in ("causal planner", *members, *song, "rule-based harmonizer")}
     counts = dict.fromkeys(ROWS, 0)
+    changes = dict.fromkeys(("human accompaniment", *hits), 0)  # root changes between consecutive scored beats
+    pairs = 0
     for seg in segments:
         lead, accomp = seg.tracks["lead"], seg.tracks["accomp"]
         bl = beat_lead(lead, seg.beat_in_bar, spb)
@@ -87,11 +95,18 @@ def main() -> int:
             alone = {name: pair[0](x)[0][0].numpy() for name, pair in zip(members, planner.pairs)}
         plans = {"causal planner": decide(logits, tonic, bl, causal=True),
                  **{name: decide(scores, tonic, bl, causal=True) for name, scores in alone.items()},
+                 **({"whole-song plan": planner.song_beats(bl, style)[0]} if song else {}),
                  "rule-based harmonizer": harmonizer_chords(lead, seg.beat_in_bar, spb)}  # fmt: skip
         human = metrics.chord_labels(metrics.beat_chroma(metrics.pc_counts(accomp), bl.beats), metrics.beat_bass(accomp, bl.beats))
         labels = {name: metrics.chord_labels(CHROMA[plan].astype(np.float64)) for name, plan in plans.items()}
         both = (human >= 0) & np.logical_and.reduce([lab >= 0 for lab in labels.values()])
-        for b in np.flatnonzero(both & (np.arange(len(human)) >= entry)):
+        scored = both & (np.arange(len(human)) >= entry)
+        follows = scored[1:] & scored[:-1]  # beat b + 1 scored after a scored beat b
+        pairs += int(follows.sum())
+        for name, lab in {"human accompaniment": human, **labels}.items():
+            roots = lab // 6  # metrics.chord_labels: root * 6 + triad family
+            changes[name] += int((roots[1:] != roots[:-1])[follows].sum())
+        for b in np.flatnonzero(scored):
             for row in (row_of(int(b) - entry), "all"):
                 counts[row] += 1
                 for name, lab in labels.items():
@@ -101,10 +116,13 @@ def main() -> int:
           f"({a.preset}, {a.corpus} {a.split}, {len(segments)} segments)")  # fmt: skip
     print(f"{'beats':<24}" + "".join(f"{counts[row]:>11}" for row in ROWS))
     print_table(table, ROWS, width=11)
+    per_beat = {name: round(n / max(pairs, 1), 3) for name, n in changes.items()}
+    print("root changes per scored beat: " + ", ".join(f"{name} {v:.3f}" for name, v in per_beat.items()))
     out = a.out or ROOT / "benchmarks" / "results" / f"planner_entry_{a.preset}_{a.corpus}_{a.split}.json"
     write_result(out, {"what": "chord agreement with the human accompaniment, by beats since the lead came in",
                        "command": "benchmarks/planner_entry.py " + " ".join(sys.argv[1:]),
-                       "segments": len(segments), "beats": counts, "agreement": table})  # fmt: skip
+                       "segments": len(segments), "beats": counts, "agreement": table,
+                       "root_changes_per_beat": per_beat})  # fmt: skip
     return 0
 
 
