@@ -40,6 +40,15 @@ def row_of(since: int) -> str:
     return ROWS[min(since, 1)] if since < 2 else ("beats 2-3" if since < 4 else "beats 4+")
 
 
+def root_changes(labels: np.ndarray, scored: np.ndarray) -> tuple[int, int]:
+    """How often the chord's root changes from one scored beat to the next scored one right
+    after it, and how many such pairs of beats there are. ``labels``: per beat, the metrics'
+    ``root * 6 + triad family`` (-1: none); ``scored``: the beats counted."""
+    follows = scored[1:] & scored[:-1]
+    roots = labels // 6
+    return int((roots[1:] != roots[:-1])[follows].sum()), int(follows.sum())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="pop")
@@ -101,11 +110,10 @@ def main() -> int:
         labels = {name: metrics.chord_labels(CHROMA[plan].astype(np.float64)) for name, plan in plans.items()}
         both = (human >= 0) & np.logical_and.reduce([lab >= 0 for lab in labels.values()])
         scored = both & (np.arange(len(human)) >= entry)
-        follows = scored[1:] & scored[:-1]  # beat b + 1 scored after a scored beat b
-        pairs += int(follows.sum())
         for name, lab in {"human accompaniment": human, **labels}.items():
-            roots = lab // 6  # metrics.chord_labels: root * 6 + triad family
-            changes[name] += int((roots[1:] != roots[:-1])[follows].sum())
+            changed, n = root_changes(lab, scored)
+            changes[name] += changed
+        pairs += n
         for b in np.flatnonzero(scored):
             for row in (row_of(int(b) - entry), "all"):
                 counts[row] += 1
