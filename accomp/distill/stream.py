@@ -41,8 +41,8 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
     if plans is not None:
         planned = np.stack([p.chords for p in plans])  # (B, T)
         mixes = np.broadcast_to(np.asarray(style, dtype=np.float64), (B, len(student.cfg.styles) + 1))
-        guides = [GuideTones(DEFAULT_SPEC.lowest_pitch, lead.shape[-1], melody_third=doubles_melody_third(student.cfg.styles, mix))
-                  for mix in mixes]  # fmt: skip
+        doubles = [doubles_melody_third(student.cfg.styles, mix) for mix in mixes]
+        guides = [GuideTones(DEFAULT_SPEC.lowest_pitch, lead.shape[-1], melody_third=d) for d in doubles]
         chord = chord_tensor(planned, device)  # (B, T, 24)
         if harmony.guard is not None:
             guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)

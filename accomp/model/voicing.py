@@ -69,6 +69,8 @@ def _tones() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 _NAMED, _PLANNED, _WITH_MELODY = _tones()
+_IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
+
 # Per style: whether its band doubles the melody's major third (a style not named here does).
 DOUBLES_MELODY_THIRD: dict[str, bool] = {"pop": True, "chorale": False}
 
@@ -80,7 +82,6 @@ def doubles_melody_third(styles, weights) -> bool:
     w = np.clip(np.asarray(weights, dtype=np.float64).reshape(-1), 0.0, None)
     doubles = np.array([DOUBLES_MELODY_THIRD.get(name, True) for name in styles] + [True] * (len(w) - len(styles)))
     return bool(w.sum() <= 0 or w[doubles[: len(w)]].sum() >= 0.5 * w.sum())
-_IN_KEY = np.stack([key_pitch_classes(t, mode) for mode in ("major", "minor") for t in range(12)])  # [12 * minor + tonic, pc]
 
 
 def _sounds(lead: np.ndarray | None, keys: np.ndarray) -> bool:
@@ -141,8 +142,9 @@ class GuideTones:
         for slot in (ROOT, THIRD):
             pc = tones[slot]
             if pc < 0 or not (named or (in_key[pc] and not doubt)) or (
-                    slot == THIRD and not named and _WITH_MELODY[chord] and not (self.melody_third and _sounds(lead, self._of_pc[pc]))):
-                # a major third: only while the melody sounds it
+                    slot == THIRD and not named and _WITH_MELODY[chord]
+                    and not (self.melody_third and _sounds(lead, self._of_pc[pc]))):
+                # a major third: only while the melody sounds it (and the style doubles it)
                 self.added[slot] = -1  # not (or no longer) added: struck afresh if it is wanted again
                 continue
             if self.added[slot] < 0:
