@@ -433,8 +433,7 @@ class Planner:
         for kind, causal, weight in ((1, False, 1.0 - SONG_CAUSAL_WEIGHT), (0, True, SONG_CAUSAL_WEIGHT)):
             feats, tonic = features(bl, style, causal=causal, key=None if causal else key)
             x = torch.from_numpy(feats)[None]
-            logp = sum(torch.log_softmax(pair[kind](x)[0][0], dim=-1) for pair in self.pairs).numpy() / len(self.pairs)
-            scores += weight * _absolute(logp.astype(np.float64), tonic)
+            scores += weight * _absolute(self._mean_logp(x, kind).astype(np.float64), tonic)
             if not causal:
                 key_tonic, minor = tonic, features_minor(feats)
         scores += MELODY_BONUS * (_norm(bl.chroma) @ CHROMA.T)
@@ -452,9 +451,12 @@ class Planner:
         """The live decision's key-relative chord scores for causal features ``x`` (1, N, F):
         the causal planner's logits, or in a merged file its members' mean log-probability
         (:class:`PlannerStream` computes the same beat by beat)."""
-        if not self.more:
-            return self.causal(x)[0][0].numpy()
-        return (sum(torch.log_softmax(pair[0](x)[0][0], dim=-1) for pair in self.pairs) / len(self.pairs)).numpy()
+        return self.causal(x)[0][0].numpy() if not self.more else self._mean_logp(x, 0)
+
+    def _mean_logp(self, x: torch.Tensor, kind: int) -> np.ndarray:
+        """Every member's log-probabilities for features ``x`` (1, N, F), averaged: of the
+        causal planners (``kind`` 0) or the bidirectional ones (1) -> (N, n_chords)."""
+        return (sum(torch.log_softmax(pair[kind](x)[0][0], dim=-1) for pair in self.pairs) / len(self.pairs)).numpy()
 
     @torch.inference_mode()
     def plan(self, lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, style: np.ndarray, *, whole: bool = False) -> Plan:
