@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/planner_entry.py [--preset pop] --corpus pop909 --path ../shared/datasets/pop909
                                                  [--split val] [--max-pieces N] [--every N] [--members] [--whole-song]
-                                                 [--out FILE]
+                                                 [--planner FILE] [--out FILE]
 
 Chord agreement with the human accompaniment, the measure of ``accomp student eval`` (the
 chord of each beat's sounding notes by the metrics' template match, on beats where both name
@@ -14,7 +14,8 @@ and the whole segment's key. The chords compared are the plans' own (their chord
 the band's texture. ``--every N`` takes a segment at every N-th bar line instead, as
 ``segments.py`` does; ``--members`` adds a row for each of a merged planner file's causal
 planners deciding alone (the live decision is all of them together); ``--whole-song`` a row
-for the plan of the finished melody (``Planner.song_plan``: ``accomp render --whole-song``).
+for the plan of the finished melody (``Planner.song_plan``: ``accomp render --whole-song``);
+``--planner`` measures another planner file than the preset's (a retrained or merged one).
 Also per row, and for the human accompaniment, how often the chord's root changes from one
 scored beat to the next (a pianist: about once a bar). Writes
 ``benchmarks/results/planner_entry_<preset>_<corpus>_<split>.json``.
@@ -59,6 +60,7 @@ def main() -> int:
     ap.add_argument("--every", type=int, help="a segment at every N-th bar line, not only the opening (segments.py's)")
     ap.add_argument("--members", action="store_true", help="also each of a merged planner file's causal planners alone")
     ap.add_argument("--whole-song", action="store_true", help="also the plan of the finished melody (render --whole-song)")
+    ap.add_argument("--planner", type=Path, help="this planner file instead of the preset's own")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
 
@@ -78,7 +80,7 @@ def main() -> int:
     preset = resolve_preset(a.preset)
     _, header = load_preset(preset, "cpu")
     teacher, spec, _ = load_teacher(find_teacher(header, preset), "cpu")
-    planner = load_harmony(header, preset, teacher.cfg.styles, chords=True, guard=1.0).planner
+    planner = load_harmony(header, preset, teacher.cfg.styles, chords=True, guard=1.0, planner_file=a.planner).planner
     corpus = argparse.Namespace(corpus=[a.corpus], path=[a.path] if a.path else [], style=None, no_cache=False)
     pieces, _ = load_pieces(corpus, spec, a.split)
     segments = eval_segments(pieces, 4 * 4 * spec.steps_per_beat, a.max_pieces, every=a.every)  # four bars, as the student eval
@@ -129,6 +131,7 @@ def main() -> int:
     out = a.out or ROOT / "benchmarks" / "results" / f"planner_entry_{a.preset}_{a.corpus}_{a.split}.json"
     write_result(out, {"what": "chord agreement with the human accompaniment, by beats since the lead came in",
                        "command": "benchmarks/planner_entry.py " + " ".join(sys.argv[1:]),
+                       **({"planner": a.planner.name} if a.planner else {}),
                        "segments": len(segments), "beats": counts, "agreement": table,
                        "root_changes_per_beat": per_beat})  # fmt: skip
     return 0
