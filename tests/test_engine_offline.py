@@ -93,6 +93,63 @@ def test_a_late_note_inside_the_grace_window_redecides_its_step():
     assert row["note"] == late and row["sounds_at"] == t
 
 
+def _ticks(path, track, kind):
+    out, t = [], 0
+    for m in mido.MidiFile(path).tracks[track]:
+        t += m.time
+        if m.type == kind and (kind == "note_off" or m.velocity > 0):
+            out.append((t, m.note))
+    return out
+
+
+def test_a_render_writes_the_bands_answers_on_the_grid_and_a_take_as_they_came(tmp_path):
+    """Notes on the grid and one 10 ms late (inside the grace window): the band answers each
+    in the block after it. A take's file keeps those times; a render's (``on_grid``) writes the
+    band's part on the steps it answered, each note as long as it was decided."""
+    lead = note(origin(engine()) + 4 * STEP, 72, 2 * STEP) + note(origin(engine()) + 8 * STEP + round(0.010 * SR), 74, STEP)
+    files = {}
+    for name, window in (("take", 0), ("render", None)):
+        e = engine(Fifth(), grace_ms=30)
+        rec = Recorder(e.transport, e.record, midi_path=tmp_path / f"{name}.mid",
+                       on_grid=e.open_for + e.block if window is None else window)  # fmt: skip
+        run_offline(e, sorted(lead), seconds=1.5, recorder=rec)
+        files[name] = tmp_path / f"{name}.mid"
+    per_16th = 120  # ticks (480 a beat)
+    assert _ticks(files["take"], 1, "note_on") == [(4 * per_16th, 72), (8 * per_16th + 10, 74)]  # the lead as played
+    for name in files:
+        assert _ticks(files[name], 1, "note_on") == _ticks(files["take"], 1, "note_on")  # the lead is never moved
+    take_ons, render_ons = _ticks(files["take"], 2, "note_on"), _ticks(files["render"], 2, "note_on")
+    assert [p for _, p in take_ons] == [p for _, p in render_ons] == [65, 67]
+    assert all(t % per_16th for t, _ in take_ons)  # live: a block past the step (and past the late note)
+    assert render_ons == [(4 * per_16th, 65), (8 * per_16th, 67)]
+    take_offs = _ticks(files["take"], 2, "note_off")
+    assert _ticks(files["render"], 2, "note_off") == [(t // per_16th * per_16th, p) for t, p in take_offs]
+    assert all(t % per_16th == 0 for t, _ in _ticks(files["render"], 2, "note_off"))
+
+
+def test_a_note_ended_within_its_window_keeps_a_length():
+    """A band note struck and ended in one grid window would be written on one tick, note-off
+    first, and never end: it keeps its own times, a tick long at the least."""
+    e = engine(Fifth())
+    rec = Recorder(e.transport, e.record, on_grid=e.open_for + e.block)
+    run_offline(e, [], seconds=0.2, recorder=rec)
+    at = e.transport.step_sample(4) + 64
+    rec._notes += [(at, ACCOMP, NOTE_ON, 60, 90), (at + 32, ACCOMP, NOTE_OFF, 60, 0)]
+    (on, _), = _ticks_of(rec.to_midi(), "note_on")
+    (off, _), = _ticks_of(rec.to_midi(), "note_off")
+    assert on == 4 * 120 and off > on
+
+
+def _ticks_of(midi, kind):
+    track = next(t for t in midi.tracks if t.name == "accomp")
+    out, t = [], 0
+    for m in track:
+        t += m.time
+        if m.type == kind:
+            out.append((t, m.note))
+    return out
+
+
 def test_a_note_after_the_grace_window_counts_for_the_next_step():
     player = Fifth()
     e = engine(player, grace_ms=10)

@@ -8,6 +8,15 @@ loop), drains both: audio goes straight into a 16-bit PCM .wav being written und
 temporary name, events into a list. :meth:`Recorder.close` (idempotent, and called from
 ``finally`` blocks so a failing device or an interrupt still ends here) ends notes left
 open, writes the .mid, and moves both files into place (:mod:`accomp.files`).
+
+Live, the band answers a beat when the lead's note on it has come (the grace window), a few
+milliseconds past the beat, and a take's file keeps that. An offline render plays the same
+engine in simulated time, where that wait is the simulation's, not music: with ``on_grid``
+its file writes the band's events (every part but the lead, and the chord markers) that
+came within ``on_grid`` samples of a grid step's start at that start, as a sequencer writes
+a part on its grid. A chord changed on the beat then starts and ends on it, where the old
+chord's last millisecond in the new beat read, to a chord reader of the band's notes, as
+another chord (an open fifth C-G, with an F ending a millisecond in, as Csus4).
 """
 
 from __future__ import annotations
@@ -49,8 +58,10 @@ class Recorder:
         buffer_seconds: float = 4.0,
         bass_program: int = BASS_PROGRAM,
         accomp_program: int = 0,
+        on_grid: int = 0,
     ) -> None:
         self.transport = transport
+        self.on_grid = on_grid  # samples: the band's events this soon after a grid step's start are written at it (0: as they came)
         self.bass_program = bass_program  # the bass track's program change
         self.accomp_program = accomp_program  # the accompaniment's (written when not the GM default, 0)
         self.events = events
@@ -139,10 +150,17 @@ class Recorder:
         def tick(sample: int) -> int:
             return max(0, round(t.beats_since_origin(sample) * tpb))
 
+        def band_tick(sample: int) -> int:
+            if self.on_grid > 0:
+                start = t.step_sample(t.step_at(sample))
+                if sample - start <= self.on_grid:
+                    return tick(start)
+            return tick(sample)
+
         num, den = t.settings.meter
         conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
         conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
-        conductor += [(tick(when), mido.MetaMessage("marker", text=chord_name(c))) for when, c in self.chords()]
+        conductor += [(band_tick(when), mido.MetaMessage("marker", text=chord_name(c))) for when, c in self.chords()]
         midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
         midi.tracks.append(delta_track("conductor", sorted(conductor, key=lambda e: e[0])))
         end = max([t.origin + self.frames_written] + [e[0] for e in self._notes])
@@ -154,28 +172,38 @@ class Recorder:
                 timed.append((0, 0, mido.Message("program_change", channel=channel, program=self.bass_program)))
             elif part == ACCOMP and self.accomp_program:
                 timed.append((0, 0, mido.Message("program_change", channel=channel, program=self.accomp_program)))
-            sounding: set[int] = set()
+            sounding: dict[int, int] = {}  # pitch -> its note-on's tick
+            at = tick if part == LEAD else band_tick
             for when, p, status, pitch, velocity in self._notes:
                 if p != part:
                     continue
                 kind = status & 0xF0
                 if kind == NOTE_ON and velocity > 0:
                     if pitch in sounding:
-                        timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))
-                    sounding.add(pitch)
-                    timed.append((tick(when), 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+                        timed.append((self._off_tick(at, tick, when, sounding.pop(pitch)), 0,
+                                      mido.Message("note_off", channel=channel, note=pitch)))  # fmt: skip
+                    sounding[pitch] = at(when)
+                    timed.append((at(when), 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
                 elif kind in (NOTE_ON, NOTE_OFF) and pitch in sounding:
-                    sounding.discard(pitch)
-                    timed.append((tick(when), 0, mido.Message("note_off", channel=channel, note=pitch)))
+                    timed.append((self._off_tick(at, tick, when, sounding.pop(pitch)), 0,
+                                  mido.Message("note_off", channel=channel, note=pitch)))  # fmt: skip
                 elif kind == 0xB0:
                     msg = mido.Message("control_change", channel=channel, control=pitch, value=velocity)
-                    timed.append((tick(when), 1, msg))
+                    timed.append((at(when), 1, msg))
             self.unended[name] = len(sounding)
             for pitch in sorted(sounding):  # notes that never ended end with the recording
                 timed.append((tick(end), 0, mido.Message("note_off", channel=channel, note=pitch)))
             timed.sort(key=lambda e: (e[0], e[1]))
             midi.tracks.append(delta_track(name, [(tk, m) for tk, _, m in timed]))
         return midi
+
+    @staticmethod
+    def _off_tick(at, tick, when: int, on: int) -> int:
+        """A note-off's tick, after its note-on's ``on``: on the grid where that leaves the note
+        some length, else as it came, and a tick after the note-on at the least (at the same
+        tick the note-off would be written first, and the note never end)."""
+        off = at(when)
+        return off if off > on else max(tick(when), on + 1)
 
     def chords(self) -> list[tuple[int, int]]:
         """``(sample, chord index)`` where the band's chord changed (a re-decided beat's latest

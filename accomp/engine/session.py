@@ -339,8 +339,9 @@ def _run(spec: SessionSpec, engine, band: Band, out: RenderOutputs, what: str, s
 
         synth = Synth(sr, block, engine.synth_inputs, parts, spec.live.soundfont)
         synth = with_input(synth) if with_input is not None else synth
+    # The band's answers to a step come within its open window and the block after it: on the grid in the file.
     recorder = Recorder(engine.transport, engine.record, midi_path=out.midi, wav_path=out.wav, bass_program=band.bass_program,
-                        accomp_program=parts[1].program)  # fmt: skip
+                        accomp_program=parts[1].program, on_grid=engine.open_for + engine.block)  # fmt: skip
     started = time.perf_counter()
     progress = Progress(what, round(seconds * sr), sr)
     try:
