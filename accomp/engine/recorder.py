@@ -157,6 +157,13 @@ class Recorder:
                     return tick(start)
             return tick(sample)
 
+        def off_tick(at, when: int, on: int) -> int:
+            """A note-off's tick, after its note-on's ``on``: ``at`` its time where that leaves
+            the note some length, else as it came, and a tick after the note-on at the least (at
+            the same tick the note-off would be written first, and the note never end)."""
+            off = at(when)
+            return off if off > on else max(tick(when), on + 1)
+
         num, den = t.settings.meter
         conductor = [(0, mido.MetaMessage("time_signature", numerator=num, denominator=den))]
         conductor += [(round(b * tpb), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm))) for b, bpm in t.tempo_map()]
@@ -180,13 +187,11 @@ class Recorder:
                 kind = status & 0xF0
                 if kind == NOTE_ON and velocity > 0:
                     if pitch in sounding:
-                        timed.append((self._off_tick(at, tick, when, sounding.pop(pitch)), 0,
-                                      mido.Message("note_off", channel=channel, note=pitch)))  # fmt: skip
-                    sounding[pitch] = at(when)
-                    timed.append((at(when), 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+                        timed.append((off_tick(at, when, sounding.pop(pitch)), 0, mido.Message("note_off", channel=channel, note=pitch)))
+                    sounding[pitch] = on = at(when)
+                    timed.append((on, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
                 elif kind in (NOTE_ON, NOTE_OFF) and pitch in sounding:
-                    timed.append((self._off_tick(at, tick, when, sounding.pop(pitch)), 0,
-                                  mido.Message("note_off", channel=channel, note=pitch)))  # fmt: skip
+                    timed.append((off_tick(at, when, sounding.pop(pitch)), 0, mido.Message("note_off", channel=channel, note=pitch)))
                 elif kind == 0xB0:
                     msg = mido.Message("control_change", channel=channel, control=pitch, value=velocity)
                     timed.append((at(when), 1, msg))
@@ -196,14 +201,6 @@ class Recorder:
             timed.sort(key=lambda e: (e[0], e[1]))
             midi.tracks.append(delta_track(name, [(tk, m) for tk, _, m in timed]))
         return midi
-
-    @staticmethod
-    def _off_tick(at, tick, when: int, on: int) -> int:
-        """A note-off's tick, after its note-on's ``on``: on the grid where that leaves the note
-        some length, else as it came, and a tick after the note-on at the least (at the same
-        tick the note-off would be written first, and the note never end)."""
-        off = at(when)
-        return off if off > on else max(tick(when), on + 1)
 
     def chords(self) -> list[tuple[int, int]]:
         """``(sample, chord index)`` where the band's chord changed (a re-decided beat's latest
