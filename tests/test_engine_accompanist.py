@@ -93,10 +93,11 @@ def test_engine_with_a_student_is_deterministic_in_simulated_time():
     assert m1.accomp_sounding == 0
 
 
-def test_the_engine_prepares_the_planners_next_beat_between_steps_and_plays_the_same(monkeypatch):
+def test_the_engine_decides_the_planners_next_beat_between_steps_and_plays_the_same(monkeypatch):
     """The scheduler calls Accompanist.between_steps once no step can be re-decided: each beat
-    finds the planner's hidden side done (PlannerStream.prepare), and the band plays exactly
-    what it plays when every beat does that work itself, late notes and revisions included."""
+    that starts on silence or one pitch class finds its chord decided ahead
+    (PlannerStream.anticipate) and only looks it up, a late note's revision included, and the
+    band plays what it plays when every beat does that work itself."""
     from accomp.model.harmony import Harmony
     from accomp.model.planner import Guard, Planner, PlannerConfig
     from tiny_models import tiny_teacher
@@ -109,13 +110,13 @@ def test_the_engine_prepares_the_planners_next_beat_between_steps_and_plays_the_
         player.warm_up()
         if not between:
             monkeypatch.setattr(player, "between_steps", lambda: None)
-        found, step_net = [], player.plan._step_net
+        looked_up, recall = [], player.plan._recall
 
-        def counted():
-            found.append(player.plan._ready[player.plan._before])  # the beat's hidden side already done
-            return step_net()
+        def counted(row, position):
+            looked_up.append(recall(row, position))
+            return looked_up[-1]
 
-        monkeypatch.setattr(player.plan, "_step_net", counted)
+        monkeypatch.setattr(player.plan, "_recall", counted)
         engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=1, click=False)))
         engine.player = player
         lead = []
@@ -123,12 +124,13 @@ def test_the_engine_prepares_the_planners_next_beat_between_steps_and_plays_the_
             t = engine.lookahead + (16 + 2 * i) * 6000 + (i % 3) * 400  # on the beat and late
             lead += [(t, NOTE_ON, 60 + (i * 5) % 12, 90), (t + 5000, NOTE_OFF, 60 + (i * 5) % 12, 0)]
         run = run_offline(engine, sorted(lead), seconds=8.0)
-        return run.midi_out, found, engine.metrics()
+        return run.midi_out, looked_up, engine.metrics()
 
-    (prepared, found, metrics), (plain, unprepared, _) = once(True), once(False)
-    assert metrics.redos > 0 and len(found) > 12 and all(found)
-    assert not any(unprepared[:1])  # without it the first beat did the work itself
-    assert prepared == plain and len(prepared) > 0
+    (ahead, looked_up, metrics), (plain, unprepared, _) = once(True), once(False)
+    assert metrics.redos > 0 and metrics.plan_revisions > 0
+    assert len(looked_up) > 12 and all(looked_up)  # every beat and every revision, a lookup
+    assert len(unprepared) > 12 and not any(unprepared)
+    assert ahead == plain and len(ahead) > 0
 
 
 def write_lead(path, tempos=((0, 100), (1920 * 2, 80))):

@@ -242,6 +242,59 @@ def test_a_stream_prepared_between_steps_decides_to_the_bit_as_one_that_is_not()
             assert torch.allclose(prepared._h[1 - prepared._before, m, :, 0], pair[0](x)[1][:, 0], atol=1e-5)
 
 
+def test_a_beat_decided_ahead_is_the_beat_decided_as_it_comes():
+    """PlannerStream.anticipate (the engine calls it between steps before each beat) decides the
+    next beat for each first frame it may bring, and the beat then looks its own up: the same
+    chords, keys and networks' states (to float rounding) as a stream that decides every beat
+    as it comes, through a key change and late notes revised. What does not start as foreseen
+    is decided as it comes: a beat on two pitch classes, a beat foreseen from another last
+    step or at another place in the bar, a beat whose predecessor was revised after it."""
+    planner = random_planner(members=2, layers=2)
+    style = np.array([0.0, 1.0, 0.0])
+    T = 192
+    lead = melody(T, seed=5)
+    lead[96:] = 0  # then F# major, a note a beat: its key heard on the beat that starts late
+    for b in range(24):
+        key = 54 + [0, 4, 7, 9, 2, 5, 11][b % 7] - 21
+        lead[96 + 4 * b, 0, key] = 1
+        lead[96 + 4 * b : 99 + 4 * b, 1, key] = 1
+    for t in range(40, T, 48):
+        lead[t, :, 64 - 21] = lead[t, :, 67 - 21] = 1  # two pitch classes on the beat
+    ahead, plain = PlannerStream(planner, style, 4, 21, K), PlannerStream(planner, style, 4, 21, K)
+    looked_up, recall = [], ahead._recall
+    ahead._recall = lambda row, position: looked_up.append(recall(row, position)) or looked_up[-1]
+    silence, prev = np.zeros((2, K), np.uint8), np.zeros((2, K), np.uint8)
+    chords, restarts = set(), 0
+    for t in range(T):
+        for s in (ahead, plain):
+            s.hear(prev)
+        if t % 4 == 0:
+            late = t % 12 == 4
+            for s in (ahead, plain):
+                s.decide(silence if late else lead[t], t % 16)
+            if late:
+                for s in (ahead, plain):
+                    s.decide(lead[t], t % 16, revise=True)
+            assert ahead.chord == plain.chord and (ahead.tonic, ahead.minor) == (plain.tonic, plain.minor)
+            assert ahead.revised == plain.revised and ahead.keys.restart == plain.keys.restart
+            chords.add(ahead.chord)
+            restarts += plain.keys.restart
+        if t % 4 == 3:
+            beat = t // 4 + 1  # the beat foreseen
+            pending = np.ones_like(prev) if beat == 9 else lead[t]  # beat 9: from another last step
+            ahead.anticipate(pending, (t + 1 + 4 * (beat == 13)) % 16)  # beat 13: at another place in the bar
+            if beat == 17:  # the beat before decided again after this one was foreseen
+                for s in (ahead, plain):
+                    s.decide(lead[t - 3], (t - 3) % 16, revise=True)
+        prev = lead[t]
+        torch.testing.assert_close(ahead._h, plain._h, rtol=1e-5, atol=1e-5)
+    assert restarts == 1 and len(chords) > 3
+    assert len(looked_up) == T // 4 + T // 12 + 1  # every decision: revisions, and beat 16's again
+    # As they came: the first beat (not foreseen), beats 10, 22, 34 and 46 revised onto two
+    # pitch classes, beat 9, beat 13's two decisions, beat 16 again and beat 17 after it.
+    assert len(looked_up) - sum(looked_up) == 1 + 4 + 1 + 2 + 2
+
+
 def _track_keys(beats: list[list[int]]) -> list[tuple[int, bool]]:
     """The tracker's (tonic, restarted) at each beat of a lead given as pitch classes per beat
     (two steps each; the first is the beat's first step)."""

@@ -80,6 +80,7 @@ class Accompanist:
         self._heard = np.zeros((2, k), dtype=np.uint8)  # the previous step's lead, counted into the plan at the next step
         self.chord = NO_CHORD
         self.revised = False
+        self._beat_in_bar = -1  # the last step's place in the bar (-1: none since the reset)
         self.fixed_plan = None  # a whole-song plan (accomp render --whole-song) instead of the live planner
         self.plan_loops = False  # a chart's plan: played round and round, the planner bypassed
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
@@ -140,6 +141,7 @@ class Accompanist:
         if self.plan is not None:
             self.plan.reset()
         self._heard[:] = 0
+        self._beat_in_bar = -1
         self._chord.zero_()
         self._guard.zero_()
         self.chord, self.revised = NO_CHORD, False
@@ -161,6 +163,7 @@ class Accompanist:
         transport's even when this accompanist starts mid-play (a preset switch).
         """
         self.state.position = step
+        self._beat_in_bar = beat_in_bar
         _copy_state(self._backup, self.state)
         self.guides.mark()
         with torch.inference_mode():
@@ -186,9 +189,16 @@ class Accompanist:
 
     def between_steps(self) -> None:
         """Work for the next beat that can wait until this step's notes are out and its grace
-        window has closed (the engine's scheduler calls it then): the planner's next state."""
-        if self.plan is not None:
-            self.plan.prepare()
+        window has closed (the engine's scheduler calls it then, as often as it wakes): the
+        planner's next state; and when the next step starts a beat the planner decides, that
+        beat's chord for each first note it may bring (:meth:`PlannerStream.anticipate`), so
+        that the beat's step only looks it up."""
+        if self.plan is None:
+            return
+        self.plan.prepare()
+        upcoming = (self._beat_in_bar + 1) % self.bar_steps
+        if upcoming % self.steps_per_beat == 0 and not self.plan_loops:
+            self.plan.anticipate(self._heard, upcoming)
 
     def hold_chord(self, chord: int | None) -> None:
         """Arranger mode: play ``chord`` from the next step (from the open one if it is

@@ -64,6 +64,12 @@ class ObservedPlayer:
     def chord_after(self, step: int) -> int | None:
         return self.inner.chord_after(step)
 
+    def between_steps(self) -> None:
+        """The accompanist's work ahead between steps (the engine's scheduler calls it)."""
+        ahead = getattr(self.inner, "between_steps", None)
+        if ahead is not None:
+            ahead()
+
     def may_revise(self, step: int, beat_in_bar: int) -> bool:
         """Whether a late lead note may still change the step's chord (its notes wait for it)."""
         ask = getattr(self.inner, "may_revise", None)

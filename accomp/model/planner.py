@@ -17,6 +17,7 @@ Shapes: B batch, N beats, F features.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
@@ -560,11 +561,14 @@ def _step_weights(net: PlannerNet) -> tuple:
 
 def _beat_step(weights: list[tuple], hidden: int):
     """One beat of every member's causal :class:`PlannerNet`, by its weights (``_step_weights``):
-    ``(x (1, F), the state before the beat (M, L, 1, H), that state's hidden-side gate inputs
-    (M, L, 1, 3H): w_hh h + b_hh, computed ahead, the state after the beat (written))`` -> the
-    scores of :meth:`Planner.live_scores`. The GRU cell is torch's own arithmetic (aten's
-    GRUCell: the same operations in the same order), so the state and the scores are the
-    module's to the bit; only its hidden side is taken out, to be done between beats."""
+    ``(x (B, F), the state before the beat (M, L, 1, H), that state's hidden-side gate inputs
+    (M, L, 1, 3H): w_hh h + b_hh, computed ahead, the states after the beat (M, L, B, H),
+    written)`` -> the scores (B, n_chords) of :meth:`Planner.live_scores`, one row per input
+    row: B = 1 for the beat as it comes, or one row per first note the beat may start with,
+    all from the same state (:meth:`PlannerStream.anticipate`). The GRU cell is torch's own
+    arithmetic (aten's GRUCell: the same operations in the same order), so the state and the
+    scores are the module's to the bit; only its hidden side is taken out, to be done between
+    beats."""
 
     def step(x, before, gates, after):
         total = None
@@ -576,7 +580,7 @@ def _beat_step(weights: list[tuple], hidden: int):
                 n = gi[:, 2 * hidden :].add(gh[:, 2 * hidden :].mul(rz[:, :hidden])).tanh_()
                 y = torch.sub(before[m, layer], n).mul_(rz[:, hidden:]).add_(n)
                 after[m, layer].copy_(y)
-            logits = F.linear(F.layer_norm(y, *norm), w_out, b_out)[0]
+            logits = F.linear(F.layer_norm(y, *norm), w_out, b_out)
             if len(weights) == 1:
                 return logits
             logp = torch.log_softmax(logits, dim=-1)
@@ -586,15 +590,31 @@ def _beat_step(weights: list[tuple], hidden: int):
     return step
 
 
+AHEAD_ROWS = 25  # the first frames a beat is decided ahead for: no note, or one pitch class held or struck
+
+
+def _ahead_row(first: np.ndarray, onset: bool) -> int:
+    """The row of :meth:`PlannerStream.anticipate` for a beat's first frame (its pitch classes
+    (12,) 0/1 and whether a note starts there): 0 for silence, ``1 + 2 pc + onset`` for one
+    pitch class; -1 for two or more, which are decided as they come."""
+    count = int(first.sum())
+    if count == 0:
+        return 0
+    return 1 + 2 * int(np.argmax(first)) + int(onset) if count == 1 else -1
+
+
 class PlannerStream:
     """The causal planner run live, one beat at a time, with a revisable decision.
 
     Call :meth:`decide` at a beat's first step with what the lead holds there (again, from
     the same state, when a late note changes it: :meth:`decide` with ``revise=True``), and
-    :meth:`hear` with the lead frame of every step, and :meth:`prepare` between steps once a
-    beat's decision is final, to take nearly half the next beat's arithmetic off its step.
-    Everything is preallocated. ``hint``: the key the band is told (:class:`KeyHint`), taken at
-    the next :meth:`reset`.
+    :meth:`hear` with the lead frame of every step. Between steps, once a beat's decision is
+    final, :meth:`prepare` takes nearly half the next beat's arithmetic off its step; and once
+    the beat's last step is final, :meth:`anticipate` decides the next beat ahead for each
+    first note it may start with, so that the beat's own step only looks its answer up (the
+    cached plan of the issue: proposed a beat ahead, confirmed when the note comes). Everything
+    a beat's step touches is preallocated. ``hint``: the key the band is told
+    (:class:`KeyHint`), taken at the next :meth:`reset`.
     """
 
     def __init__(self, planner: Planner, style: np.ndarray, steps_per_beat: int, lowest_pitch: int, n_keys: int) -> None:
@@ -606,7 +626,19 @@ class PlannerStream:
         self._ready = [False, False]  # whether _gates[b] is buffer b's (prepare)
         self._hs, self._gs = list(self._h), list(self._gates)
         self.x = torch.zeros(1, 1, planner.cfg.n_features)
-        self._step = self._traced(_beat_step(self._weights, hidden))
+        self._step = self._traced(_beat_step(self._weights, hidden), 1)
+        # The next beat decided ahead (anticipate): a row per first frame, the key each first frame
+        # gives the tracker (hist, tonic, minor, restart, which stretch seeded a restart: 0 the last
+        # two beats, 1 the last), the states after it, the scores, and what it was decided from.
+        self._ahead_step = self._traced(_beat_step(self._weights, hidden), AHEAD_ROWS)
+        self._ahead_x = torch.zeros(AHEAD_ROWS, planner.cfg.n_features)
+        self._ahead_h = torch.zeros(members, layers, AHEAD_ROWS, hidden)
+        self._ahead_scores = np.zeros((AHEAD_ROWS, planner.cfg.n_chords))
+        self._ahead_hist = np.zeros((13, 12))
+        self._ahead_key = np.zeros((13, 4), dtype=np.int64)
+        self._ahead_prev = np.zeros(12)
+        self._ahead_firsts = np.vstack([np.zeros((1, 12)), np.eye(12)])  # [(row + 1) // 2]: the row's first frame
+        self._scores = np.zeros(planner.cfg.n_chords)
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
@@ -618,16 +650,18 @@ class PlannerStream:
         self.reset()
 
     @torch.inference_mode()
-    def _traced(self, step):
-        """``step`` traced (TorchScript: about a quarter less time per beat than op by op), on scratch
-        copies of the state so that tracing and warming it up leave the stream untouched."""
-        before, gates, after = self._hs[0].clone(), self._gs[0].clone(), self._hs[1].clone()
+    def _traced(self, step, rows: int):
+        """``step`` traced for ``rows`` input rows (TorchScript: about a quarter less time per beat
+        than op by op), on scratch copies of the state so that tracing and warming it up leave the
+        stream untouched."""
+        x, before, gates = torch.zeros(rows, self.x.shape[-1]), self._hs[0].clone(), self._gs[0].clone()
+        after = torch.zeros(*self._h.shape[1:3], rows, self._h.shape[-1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
-            traced = torch.jit.trace(step, (self.x[0], before, gates, after), check_trace=False)
+            traced = torch.jit.trace(step, (x, before, gates, after), check_trace=False)
             for _ in range(3):  # TorchScript profiles and optimises on its first calls: not in play
-                traced(self.x[0], before, gates, after)
+                traced(x, before, gates, after)
         return traced
 
     def reset(self) -> None:
@@ -642,13 +676,18 @@ class PlannerStream:
         self.prev_chord = NO_CHORD  # the chord of the beat before the current one
         self.tonic, self.minor = 0, False
         self.revised = False
+        self._beats = 0  # beats begun since the reset
+        self._ahead_for = self._ahead_position = -1  # the beat (its number, its place in the bar) decided ahead
 
     def _features(self, first: np.ndarray, onset: bool, position: int) -> int:
         self.keys.view(first)
-        tonic, minor = self.keys.tonic, self.keys.minor
-        x = self.x[0, 0].numpy()
+        self._write_features(self.x[0, 0].numpy(), self.prev_chroma, first, onset, position, self.keys.tonic, self.keys.minor)
+        return self.keys.tonic
+
+    def _write_features(self, x: np.ndarray, prev_chroma: np.ndarray, first: np.ndarray, onset: bool, position: int,
+                        tonic: int, minor: bool) -> None:  # fmt: skip
         rot = self._rot[tonic]
-        prev = self.prev_chroma[rot]
+        prev = prev_chroma[rot]
         x[:12] = prev / prev.sum() if prev.sum() > 0 else 0.0
         x[12:24] = first[rot]
         x[24], x[25] = float(onset), float(first.sum() == 0)
@@ -656,7 +695,59 @@ class PlannerStream:
         x[26 + min(position, BEAT_SLOTS - 1)] = 1.0
         x[26 + BEAT_SLOTS], x[27 + BEAT_SLOTS] = float(not minor), float(minor)
         x[28 + BEAT_SLOTS :] = self.style
-        return tonic
+
+    @torch.inference_mode()
+    def anticipate(self, pending: np.ndarray, beat_in_bar: int) -> None:
+        """Decide the next beat ahead, for every first frame it may start with: silence, or one
+        pitch class held or struck (:data:`AHEAD_ROWS` rows through the networks in one pass,
+        about twice one row's time), so that its step only looks its row up (:meth:`decide`).
+
+        Call it between steps once the last step before the beat can no longer change:
+        ``pending`` is that step's lead frame, which :meth:`hear` will count at the beat's step,
+        ``beat_in_bar`` the beat's first step's. It changes nothing that the stream decides from;
+        a beat that does not start as foreseen (another history, another place in the bar, two
+        or more pitch classes at once) is decided as it comes. Called again for the same beat,
+        it has nothing to do. The rows come from one batched pass, so a beat decided ahead and
+        one decided as it comes agree to float rounding (about 1e-6), not to the bit."""
+        target, position = self._beats + 1, beat_in_bar // self.steps_per_beat
+        if self._ahead_for == target and self._ahead_position == position:
+            return
+        self.prepare()  # the hidden side of the state the next beat starts from
+        prev = self._ahead_prev
+        np.add(self.beat_chroma, pending.any(axis=0).astype(np.float64) @ self.fold, out=prev)  # its prev_chroma
+        keys = copy.copy(self.keys)  # the tracker as the next beat will find it
+        keys.hist = np.zeros(12)
+        keys.advance(prev)
+        x = self._ahead_x.numpy()
+        for k, first in enumerate(self._ahead_firsts):
+            np.copyto(self._ahead_hist[k], keys.view(first))
+            self._ahead_key[k] = (keys.tonic, keys.minor, keys.restart, keys.seed is not keys.last)
+            for row in (0,) if k == 0 else (2 * k - 1, 2 * k):  # silence; held, struck
+                self._write_features(x[row], prev, first, row > 0 and row % 2 == 0, position, keys.tonic, keys.minor)
+        start = 1 - self._before
+        scores = self._ahead_step(self._ahead_x, self._hs[start], self._gs[start], self._ahead_h)
+        np.copyto(self._ahead_scores, scores.numpy())
+        self._ahead_for, self._ahead_position = target, position
+
+    def _recall(self, row: int, position: int) -> bool:
+        """Take the beat's decision made ahead for ``row`` (:meth:`anticipate`), if there is one
+        for this beat as it came: the tracker's key, the networks' state after the beat, the
+        scores in ``self._scores``."""
+        if (row < 0 or self._ahead_for != self._beats or self._ahead_position != position
+                or not np.array_equal(self._ahead_prev, self.prev_chroma)):  # fmt: skip
+            return False
+        k, keys = (row + 1) // 2, self.keys
+        np.copyto(keys.hist, self._ahead_hist[k])
+        tonic, minor, restart, stretch = self._ahead_key[k]
+        keys.tonic, keys.minor, keys.restart = int(tonic), bool(minor), bool(restart)
+        if restart:
+            keys.seed = keys.before if stretch else keys.last
+        after = 1 - self._before
+        self._hs[after].copy_(self._ahead_h[:, :, row : row + 1])
+        self._ready[after] = False
+        self.x[0, 0].copy_(self._ahead_x[row])
+        np.copyto(self._scores, self._ahead_scores[row])
+        return True
 
     @torch.inference_mode()
     def decide(self, lead_frame: np.ndarray, beat_in_bar: int, *, revise: bool = False) -> int:
@@ -667,13 +758,18 @@ class PlannerStream:
             self.prev_chroma[:] = self.beat_chroma
             self._before = 1 - self._before  # the state after the beat before is the state before this one
             self.beat_chroma[:] = 0.0
+            self._beats += 1
+        if self._ahead_for > self._beats:  # this beat decided again after the next was decided ahead
+            self._ahead_for = -1
         first = (lead_frame.any(axis=0).astype(np.float64) @ self.fold > 0).astype(np.float64)
         onset = bool(lead_frame[0].any())
         position = beat_in_bar // self.steps_per_beat
-        tonic = self._features(first, onset, position)
-        logits = self._step_net()
+        if self._recall(_ahead_row(first, onset), position):
+            tonic, scores = self.keys.tonic, self._scores
+        else:
+            tonic = self._features(first, onset, position)
+            scores = self._step_net().numpy()
         heard = self.heard_any or first.any()
-        scores = logits.numpy()
         weak = weak_beat(position)
         scores += MELODY_BONUS * (WEAK_BEAT_MELODY if weak else 1.0) * (CHROMA @ first[self._rot[tonic]] > 0)
         if self.prev_chord == NO_CHORD:  # the beat the lead enters (before it, no chord is played)
@@ -710,7 +806,7 @@ class PlannerStream:
         if not self._ready[before]:  # not prepared between the steps
             self._gates_of(before)
         self._ready[after] = False
-        return self._step(self.x[0], self._hs[before], self._gs[before], self._hs[after])
+        return self._step(self.x[0], self._hs[before], self._gs[before], self._hs[after])[0]
 
     def _gates_of(self, b: int) -> None:
         for m, (_, _, gru, _, _, _) in enumerate(self._weights):
