@@ -288,3 +288,30 @@ def test_the_chord_display_shows_the_chord_now_and_a_charts_next_one(qtbot):
     roll.update_from(player)
     named = [label.toPlainText() for label in roll.labels if label.isVisible()]
     assert named == ["C", "Am", "F", "Dm7", "Gmaj7"]
+
+
+def test_the_windows_player_lets_the_planner_decide_the_next_beat_between_steps():
+    """The window's ObservedPlayer passes the scheduler's between_steps on: the next beat is
+    decided ahead (PlannerStream.anticipate) and its step looks it up."""
+    import numpy as np
+
+    from accomp.engine.accompanist import Accompanist
+    from accomp.model.harmony import Harmony
+    from accomp.model.planner import Guard, Planner, PlannerConfig
+    from accomp.model.student import Student
+    from tiny_models import tiny_teacher
+
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    planner = Planner.create(PlannerConfig(styles=("chorale", "pop"), hidden=16, layers=1))
+    acc = Accompanist(student, np.array([0.0, 1.0, 0.0]), harmony=Harmony(planner, Guard(1.0)))
+    player = play.ObservedPlayer(acc, Path("mine.safetensors"))
+    lead = np.zeros((2, 88), np.uint8)
+    for t in range(4):
+        player.step(t, lead, t % 16)
+        player.between_steps()
+    assert acc.plan._ahead_for == acc.plan._beats + 1  # the beat at step 4, decided ahead
+    looked_up, recall = [], acc.plan._recall
+    acc.plan._recall = lambda row, position: looked_up.append(recall(row, position)) or looked_up[-1]
+    lead[:, 60 - 21] = 1
+    player.step(4, lead, 4)
+    assert looked_up == [True]  # and looked up
