@@ -91,6 +91,7 @@ class Accompanist:
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
             self._backup = self.state.copy()
+        self._backup_ahead = False  # whether _backup already holds the state the next step starts from
 
     @classmethod
     def from_preset(cls, path: str | os.PathLike, *, device: str = "cpu", bar_steps: int = 16, seed: int = 0,
@@ -137,6 +138,7 @@ class Accompanist:
     def reset(self) -> None:
         """A fresh stream: step 0 is the first bar's first step; the noise starts over."""
         _copy_state(self.state, self.student.init_state(self.style, self.bar_steps))
+        self._backup_ahead = False
         self._generator.manual_seed(self.seed)
         if self.plan is not None:
             self.plan.reset()
@@ -164,7 +166,11 @@ class Accompanist:
         """
         self.state.position = step
         self._beat_in_bar = beat_in_bar
-        _copy_state(self._backup, self.state)
+        if self._backup_ahead:  # copied between steps (the state has not moved since)
+            self._backup.position = step
+        else:
+            _copy_state(self._backup, self.state)
+        self._backup_ahead = False
         self.guides.mark()
         with torch.inference_mode():
             self._noise.normal_(generator=self._generator)
@@ -192,7 +198,11 @@ class Accompanist:
         window has closed (the engine's scheduler calls it then, as often as it wakes): the
         planner's next state; and when the next step starts a beat the planner decides, that
         beat's chord for each first note it may bring (:meth:`PlannerStream.anticipate`), so
-        that the beat's step only looks it up."""
+        that the beat's step only looks it up. First, the backup a re-decision of the next step
+        would start from: the state as it stands now, which no step changes before that one."""
+        if not self._backup_ahead:
+            _copy_state(self._backup, self.state)
+            self._backup_ahead = True
         if self.plan is None:
             return
         self.plan.prepare()
@@ -249,6 +259,7 @@ class Accompanist:
         """The last step again, from the state before it and with the same noise; at a beat's
         first step the planner may revise the beat's chord from the late note."""
         _copy_state(self.state, self._backup)
+        self._backup_ahead = False
         self.guides.undo()
         if self.plan is not None:
             self._heard[:] = lead
