@@ -633,12 +633,12 @@ class PlannerStream:
         self._ahead_step = self._traced(_beat_step(self._weights, hidden), AHEAD_ROWS)
         self._ahead_x = torch.zeros(AHEAD_ROWS, planner.cfg.n_features)
         self._ahead_h = torch.zeros(members, layers, AHEAD_ROWS, hidden)
-        self._ahead_scores = np.zeros((AHEAD_ROWS, planner.cfg.n_chords))
+        self._ahead_scores = np.zeros((AHEAD_ROWS, planner.cfg.n_chords), dtype=np.float32)  # as the networks give them
         self._ahead_hist = np.zeros((13, 12))
         self._ahead_key = np.zeros((13, 4), dtype=np.int64)
         self._ahead_prev = np.zeros(12)
         self._ahead_firsts = np.vstack([np.zeros((1, 12)), np.eye(12)])  # [(row + 1) // 2]: the row's first frame
-        self._scores = np.zeros(planner.cfg.n_chords)
+        self._scores = np.zeros(planner.cfg.n_chords, dtype=np.float32)
         self._rot = (np.arange(12)[None, :] + np.arange(12)[:, None]) % 12  # row t: rotate tonic t to 0
         self.cfg = planner.cfg
         self.style = np.asarray(style, dtype=np.float64)
