@@ -745,7 +745,6 @@ class PlannerStream:
         after = 1 - self._before
         self._hs[after].copy_(self._ahead_h[:, :, row : row + 1])
         self._ready[after] = False
-        self.x[0, 0].copy_(self._ahead_x[row])
         np.copyto(self._scores, self._ahead_scores[row])
         return True
 
