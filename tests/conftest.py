@@ -72,6 +72,7 @@ class JackServer:
     name: str
     sample_rate: int
     period: int
+    log: Path  # what jackd prints: late clients ("... was not finished"), xruns
 
     def env(self) -> dict[str, str]:
         """The environment a subprocess needs to talk to this server."""
@@ -95,10 +96,10 @@ def _clear_stale_jack_registry() -> None:
 def _jack(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Iterator[JackServer]:
     jackd = _require("jackd", "jackd2")
     jack_lsp = _require("jack_lsp", "jackd2")
-    server = JackServer(name=f"{name}-{os.getpid()}", sample_rate=48000, period=128)
+    log = tmp_path_factory.mktemp("jack") / "jackd.log"
+    server = JackServer(name=f"{name}-{os.getpid()}", sample_rate=48000, period=128, log=log)
     _clear_stale_jack_registry()
     env = {**server.env(), "JACK_NO_AUDIO_RESERVATION": "1"}
-    log = tmp_path_factory.mktemp("jack") / "jackd.log"
     cmd = [jackd, "-n", server.name, "--no-realtime", *flags, "-d", "dummy",
            "-r", str(server.sample_rate), "-p", str(server.period)]  # fmt: skip
     with log.open("wb") as out:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,22 @@ def record_sent(output) -> list[list[int]]:
     return sent
 
 
-def test_live_play_end_to_end(jack, tmp_path):
+@dataclass
+class Take:
+    """What one played take left: the engine, the session, what it sent and what was heard."""
+
+    engine: Engine
+    session: LiveSession
+    melody: list[int]
+    sent: list[list[int]]
+    received: list[list[int]]
+    heard: AudioRing
+    folder: Path
+
+
+def play_take(jack, folder: Path) -> Take:
+    """Play a melody into the app over JACK MIDI, record what it sends and sounds."""
+    folder.mkdir()
     import rtmidi
     import sounddevice as sd
 
@@ -131,7 +147,7 @@ def test_live_play_end_to_end(jack, tmp_path):
     settings = LiveSettings(
         audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
         midi_in=f"{CLIENT}:keys", midi_out=f"{CLIENT}-thru:in", midi_api="jack",
-        record_midi=str(tmp_path / "take.mid"), record_wav=str(tmp_path / "take.wav"),
+        record_midi=str(folder / "take.mid"), record_wav=str(folder / "take.wav"),
     )  # fmt: skip
     session = LiveSession(engine, settings, parts=parts)
     heard = AudioRing(SR * 30, 2)
@@ -181,6 +197,25 @@ def test_live_play_end_to_end(jack, tmp_path):
         synth_in.close_port()
         synth_in.delete()
 
+    return Take(engine, session, melody, sent, received, heard, folder)
+
+
+def test_live_play_end_to_end(jack, tmp_path):
+    # A message can be lost in transit on JACK's default asynchronous server when a client is
+    # late for its cycle (this machine runs JACK without real-time scheduling; one lost
+    # lead message in ~40 full runs). Only then, when the server logged a late client during
+    # the take, is the take played again, once; every claim below is made on the take kept.
+    for attempt in range(2):
+        logged = jack.log.stat().st_size
+        kept = play_take(jack, tmp_path / f"take{attempt}")
+        with jack.log.open("rb") as log:
+            log.seek(logged)
+            late = b"was not finished" in log.read()
+        if kept.session.summary()["midi_in"]["received"] == 2 * len(kept.melody) + 4 or not late:
+            break
+    engine, session, melody, sent, received, heard = (
+        kept.engine, kept.session, kept.melody, kept.sent, kept.received, kept.heard)  # fmt: skip
+    tmp_path = kept.folder
     summary = session.summary()
     assert session.error is None
     assert summary["midi_in"]["received"] == 2 * len(melody) + 4  # the sysex never reached the engine
