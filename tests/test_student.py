@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from accomp.model.student import Student
+from accomp.music.chords import CHORD_FEATURES
 from accomp.model.teacher import Teacher, TeacherConfig
 
 K = 88
@@ -161,7 +162,7 @@ def test_frozen_step_equals_the_eager_step():
         fb, xb, sb = stream(frozen, lead, noise, style=style)
         torch.testing.assert_close(xb, xa, atol=1e-5, rtol=1e-5)
         assert torch.equal(fa, fb)
-    assert set(frozen._frozen) == {(1, "cpu")}
+    assert set(frozen._frozen) == {(1, "cpu", False)}
     styles = np.array([[1.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
     state = frozen.init_state(styles, batch=2)  # another batch size: a trace of its own
     leads = torch.stack([lead, random_lead(T, 7)], dim=1)
@@ -169,7 +170,39 @@ def test_frozen_step_equals_the_eager_step():
         state, _ = frozen.step(state, leads[t], noise[t].expand(2, 2, K))
     _, single, _ = stream(eager, leads[:, 1], noise, style=tuple(styles[1]))
     torch.testing.assert_close(state.x0[1], single[-1], atol=1e-5, rtol=1e-5)
-    assert set(frozen._frozen) == {(1, "cpu"), (2, "cpu")}
+    assert set(frozen._frozen) == {(1, "cpu", False), (2, "cpu", False)}
+
+
+def test_the_traced_step_decides_with_the_settings_as_they_are_now():
+    """The thresholds, a guard and the density follower are in the traced step, read as
+    inputs: a threshold moved between runs (as calibration does) and a density target give
+    the eager step's frames, lifts and thresholds, bit for bit."""
+    eager = random_student(kv_window=8)
+    frozen = random_student(kv_window=8).freeze_for_streaming(quantize=False)
+    T = 32  # the follower lifts once it has heard 16 steps
+    g = torch.Generator().manual_seed(8)
+    lead, noise = random_lead(T), torch.randn(T, 2, K, generator=g)
+    chord = torch.zeros(T, CHORD_FEATURES)
+    chord[:, [0, 4, 7]] = 1.0
+    guard = torch.rand(T, K, generator=g) * 0.4
+    runs = {}
+    for onset, target in ((0.0, 0.0), (0.3, 0.0), (-0.2, 0.05), (0.1, 0.05)):
+        got = []
+        for student in (eager, frozen):
+            student.onset_threshold, student.sustain_threshold, student.density_target = onset, onset / 2, target
+            state = student.init_state(np.array([0.7, 0.3, 0.0]))
+            frames, lifts = [], []
+            for t in range(T):
+                state, frame = student.step(state, lead[t], noise[t], chord[t], guard[t])
+                frames.append(frame.clone())
+                lifts.append(state.lift.clone())
+            got.append((torch.stack(frames), torch.stack(lifts), state.thresholds.clone(), state.rate.clone()))
+        for a, b in zip(*got):
+            assert torch.equal(a, b)
+        runs[onset, target] = got[1]
+    assert not torch.equal(runs[0.0, 0.0][0], runs[0.3, 0.0][0])  # the moved threshold was read
+    assert runs[-0.2, 0.05][1].max() > 0 and runs[0.0, 0.0][1].max() == 0  # the follower lifted, only when on
+    assert set(frozen._frozen) == {(1, "cpu", False), (1, "cpu", True)}
 
 
 def test_a_quantised_student_streams_close_to_the_float_one():

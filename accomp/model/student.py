@@ -146,6 +146,7 @@ class StreamState:
     bar_steps: int
     position: int = 0  # the grid step the next step decides
     rope_shift: int = 0  # rotary positions run this far behind ``position`` (see the module docstring)
+    steady: bool = False  # every ring slot holds a frame and ``mask`` is set for a step at t > 0
 
     @property
     def batch(self) -> int:
@@ -337,14 +338,22 @@ class Student(nn.Module):
         return state
 
     # -- one step ----------------------------------------------------------------------
-    def _step_tensors(self, lead, noise, chord_now, cos, sin, slots, thresholds, tokens, context, prev, x0, given, visible,
-                      beat, chord, style, mods, head_mod, k, v, mask):  # fmt: skip
+    def _step_tensors(self, lead, noise, chord_now, guard, settings, cos, sin, slots, thresholds, played, rate, lift, tokens,
+                      context, prev, x0, given, visible, beat, chord, style, mods, head_mod, k, v, mask):  # fmt: skip
         """The tensor work of a step (tensors in, tensors updated in place, so that it can be
-        traced): the two tokens, the net with its keys and values written into cache ``slots``
-        (C[t-1]'s ring slot, then the query slot) and rotated by the rows ``cos``, ``sin`` of
-        their positions, the denoised cells and the decided frame."""
+        traced): the decision thresholds (the ``settings`` of :meth:`_settings`, the ``guard``'s
+        offsets and, with a density target, the follower's lift), the two tokens, the net with
+        its keys and values written into cache ``slots`` (C[t-1]'s ring slot, then the query
+        slot) and rotated by the rows ``cos``, ``sin`` of their positions, the denoised cells,
+        the decided frame, and the follower's count of its onsets. In the traced step all of it
+        is one call: done op by op from Python, the bookkeeping alone cost 0.3 ms a step."""
         net, R, K = self.net, len(self.cfg.roles), self.cfg.n_keys
         B = tokens.shape[0]
+        thresholds[:, 0].fill_(settings[0])
+        thresholds[:, 1].fill_(settings[1])
+        thresholds.add_(guard.view(-1, 1, K))
+        if self.density_target:
+            self._lift_onsets(chord_now, settings, thresholds, played, lift, prev)
         # The two tokens: C[t-1] (the previous frame, given) and Q[t] (lead given, accomp noisy).
         context[:, 0].copy_(prev)
         context[:, 1, LEAD_ROLE].copy_(lead.view(B, 2, K)).mul_(2).sub_(1)
@@ -375,6 +384,8 @@ class Student(nn.Module):
         frame = torch.stack([onset, sustain], dim=1).to(torch.uint8)  # (B, 2, K)
         prev[:, LEAD_ROLE].copy_(context[:, 1, LEAD_ROLE])
         prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
+        if self.density_target:
+            self._count_onsets(frame, settings, played, rate, lift)
         return frame
 
     def _rebase(self, state: StreamState) -> int:
@@ -388,13 +399,29 @@ class Student(nn.Module):
         state.rope_shift = t - 1
         return 1
 
-    def _no_chord(self, state: StreamState) -> torch.Tensor:
-        """Zero chord features for a step without a plan (one tensor per batch size and device)."""
-        key = ("no chord", state.batch, state.chord.device)
+    def _zeros(self, state: StreamState, width: int) -> torch.Tensor:
+        """Zeros (B, width) for a step without a plan or a guard (one tensor per shape and
+        device, never written)."""
+        key = ("zeros", state.batch, width, state.chord.device)
         zeros = self._scalars.get(key)
         if zeros is None:
-            zeros = self._scalars[key] = torch.zeros(state.batch, CHORD_FEATURES, device=state.chord.device)
+            zeros = self._scalars[key] = torch.zeros(state.batch, width, device=state.chord.device)
         return zeros
+
+    def _settings(self, device: torch.device) -> torch.Tensor:
+        """The decision settings as a step reads them: (onset threshold, sustain threshold,
+        density target, gain, memory), float32 (the precision they were applied in as numbers).
+        One tensor per set of values, never written: calibration moves the thresholds between
+        runs, and a traced step would keep numbers it was traced with."""
+        values = (float(self.onset_threshold), float(self.sustain_threshold), float(self.density_target),
+                  float(self.density_gain), float(max(1, self.density_memory)))  # fmt: skip
+        key = ("settings", values, device)
+        settings = self._scalars.get(key)
+        if settings is None:
+            if len(self._scalars) > 64:  # a calibration's search leaves old values behind
+                self._scalars = {k: t for k, t in self._scalars.items() if k[0] != "settings"}
+            settings = self._scalars[key] = torch.tensor(values, dtype=torch.float32, device=device)
+        return settings
 
     def freeze_for_streaming(self, *, quantize: bool | None = None) -> "Student":
         """Trace a step's tensor work (per batch size, at :meth:`init_state`) with the current
@@ -413,10 +440,19 @@ class Student(nn.Module):
         self._frozen = {}
         return self
 
-    def _trace(self, state: StreamState) -> None:
-        key = (state.batch, state.k.device.type)
-        if getattr(self, "_frozen", None) is None or key in self._frozen:
-            return
+    def _trace_key(self, state: StreamState) -> tuple:
+        """What a traced step is specific to: the batch size, the device, and whether the
+        density follower runs (its ops are in the graph or not)."""
+        return state.batch, state.k.device.type, bool(self.density_target)
+
+    def _trace(self, state: StreamState):
+        """The traced step for ``state`` (traced now if there is none yet; None if the
+        student is not frozen)."""
+        if getattr(self, "_frozen", None) is None:
+            return None
+        key = self._trace_key(state)
+        if key in self._frozen:
+            return self._frozen[key]
         probe = state.copy()  # tracing and warming up run a step: keep the real state untouched
         dev, B, K = state.k.device, state.batch, self.cfg.n_keys
         cos, sin = self.rope(dev)
@@ -424,7 +460,7 @@ class Student(nn.Module):
         probe.sin.copy_(sin[:2])
         probe.slots.copy_(torch.tensor([self.kv_window - 2, self.kv_window - 1]))
         args = (torch.zeros(B, 2, K, device=dev), torch.zeros(B, 2, K, device=dev), torch.zeros(B, CHORD_FEATURES, device=dev),
-                probe.cos, probe.sin, probe.slots, probe.thresholds, *self._state_tensors(probe))
+                torch.zeros(B, K, device=dev), self._settings(dev), *self._state_tensors(probe))  # fmt: skip
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are fixed per batch size
             warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: still the lightest way here
@@ -433,30 +469,35 @@ class Student(nn.Module):
             for _ in range(3):  # TorchScript profiles and optimises on its first calls: not in play
                 traced(*args)
         self._frozen[key] = traced
+        return traced
 
-    def _lift_onsets(self, state: StreamState, chord_now: torch.Tensor) -> None:
+    @staticmethod
+    def _lift_onsets(chord_now, settings, thresholds, played, lift, prev) -> None:
         """The density follower before a step: count the steps since each stream's band began
         and add its lift to the onset thresholds of the keys it thins (those still sounding
         from the step before, and those off the planned chord: the guard raised them)."""
-        state.played.add_((chord_now.any(dim=-1) | (state.played > 0)).to(state.played.dtype))
-        thinned = (state.prev[:, ACCOMP_ROLE, 1] > 0) | (state.thresholds[:, 0] > self.onset_threshold)
-        state.thresholds[:, 0].addcmul_(state.lift.view(-1, 1), thinned.to(state.thresholds.dtype))
+        played.add_((chord_now.any(dim=-1) | (played > 0)).to(played.dtype))
+        thinned = (prev[:, ACCOMP_ROLE, 1] > 0) | (thresholds[:, 0] > settings[0])
+        thresholds[:, 0].addcmul_(lift.view(-1, 1), thinned.to(thresholds.dtype))
 
-    def _count_onsets(self, state: StreamState, frame: torch.Tensor) -> None:
+    @staticmethod
+    def _count_onsets(frame, settings, played, rate, lift) -> None:
         """The density follower after a step: fold its onsets into the running mean and, once
         that mean has heard ``density_memory`` steps of the band, move the lift by
         ``density_gain`` times the excess over the target."""
-        onsets = frame.view(state.batch, 2, -1)[:, 0].sum(dim=-1).to(state.rate.dtype)
-        begun = (state.played > 0).to(state.rate.dtype)
-        state.rate.add_((onsets - state.rate) * begun / max(1, self.density_memory))
-        heard = (state.played > self.density_memory).to(state.rate.dtype)
-        state.lift.add_((state.rate - self.density_target) * heard * self.density_gain)
-        state.lift.clamp_(0.0, DENSITY_LIFT_LIMIT)  # it only thins: a sparse part is the plan's or the player's, not an excess
+        target, gain, memory = settings[2], settings[3], settings[4]
+        onsets = frame[:, 0].sum(dim=-1).to(rate.dtype)
+        begun = (played > 0).to(rate.dtype)
+        rate.add_((onsets - rate) * begun / memory)
+        heard = (played > memory).to(rate.dtype)
+        lift.add_((rate - target) * heard * gain)
+        lift.clamp_(0.0, DENSITY_LIFT_LIMIT)  # it only thins: a sparse part is the plan's or the player's, not an excess
 
     @staticmethod
     def _state_tensors(state: StreamState) -> tuple:
-        return (state.tokens, state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.chord,
-                state.style, state.mods, state.head_mod, state.k, state.v, state.mask)  # fmt: skip
+        return (state.cos, state.sin, state.slots, state.thresholds, state.played, state.rate, state.lift, state.tokens,
+                state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.chord, state.style,
+                state.mods, state.head_mod, state.k, state.v, state.mask)  # fmt: skip
 
     @torch.inference_mode()
     def step(
@@ -475,31 +516,29 @@ class Student(nn.Module):
         # Which cache slots each token sees; C[t-1] goes into ring slot (t-1) mod (W-1). At
         # t = 0, C[-1] (which does not exist) is written into slot W-2, masked until step W-1
         # overwrites it, and sees the query slot only.
+        # Once every ring slot holds a frame, the mask stays as it is (until a step at t = 0).
         slot = (t - 1) % (W - 1)
-        if t > 0:
-            state.valid[slot] = True
-        state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
-        state.mask[0, 0, 0, W - 1] = t == 0
-        state.mask[0, 0, 1, W - 1] = True
-        state.slots[0], state.slots[1] = slot, W - 1
+        if not state.steady or t == 0:
+            if t > 0:
+                state.valid[slot] = True
+            state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
+            state.mask[0, 0, 0, W - 1] = t == 0
+            state.mask[0, 0, 1, W - 1] = True
+            state.slots[1] = W - 1
+            state.steady = t > 0 and bool(state.valid[: W - 1].all())
+        state.slots[0] = slot
         row = t - state.rope_shift  # the table row of position t - 1 (row 0: position -1)
         if not 0 <= row <= self.rope_rows - 2:
             row = self._rebase(state)
         cos, sin = self.rope(dev)
         state.cos.copy_(cos[row : row + 2])
         state.sin.copy_(sin[row : row + 2])
-        state.thresholds[:, 0].fill_(self.onset_threshold)
-        state.thresholds[:, 1].fill_(self.sustain_threshold)
-        if guard is not None:
-            state.thresholds += guard.view(-1, 1, guard.shape[-1])
-        chord_now = self._no_chord(state) if chord is None else chord
-        if self.density_target:
-            self._lift_onsets(state, chord_now)
-        frozen = getattr(self, "_frozen", None)
-        run = frozen.get((state.batch, dev.type), self._step_tensors) if frozen is not None else self._step_tensors
-        frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, state.cos, state.sin, state.slots, state.thresholds,
+        chord_now = self._zeros(state, CHORD_FEATURES) if chord is None else chord
+        guard_now = self._zeros(state, self.cfg.n_keys) if guard is None else guard
+        run = self._step_tensors
+        if getattr(self, "_frozen", None) is not None:
+            run = self._frozen.get(self._trace_key(state)) or self._trace(state)
+        frame = run(lead_frame.to(state.prev.dtype), noise, chord_now, guard_now, self._settings(dev),
                     *self._state_tensors(state))  # fmt: skip
-        if self.density_target:
-            self._count_onsets(state, frame)
         state.position = t + 1
         return state, frame.view(lead_frame.shape)
