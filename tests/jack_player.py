@@ -4,6 +4,7 @@ libjack does not take well to one process on two servers).
 
     python tests/jack_player.py SEED
     python tests/jack_player.py listen
+    python tests/jack_player.py flood SEED
 
 Opens the player's MIDI output ``accomp-nl-player:keys`` (not with ``listen``: the listener
 alone, for test_terminal_keys_jack.py) and the listener's input ``accomp-nl-listener:band``
@@ -11,6 +12,11 @@ on ``$JACK_DEFAULT_SERVER``, prints ``ready``, then obeys lines on stdin: ``play
 in changing keys, a flood of 10,000 messages a second with sysex mixed in, more phrases;
 prints ``sent N``) and ``drain`` (prints every channel message heard as one JSON line,
 closes its ports and exits).
+
+``flood``: the player's keys alone, for test_devices_jack.py's flood on the session's own
+server: ``play`` floods for ``FLOOD_S`` (prints ``sent N``), end of input closes and exits.
+Out of pytest's process because closing a JACK MIDI output that a flood has just filled
+crashed that process once (rtmidi's JACK client ends on its own thread).
 """
 
 from __future__ import annotations
@@ -91,7 +97,21 @@ def flood(keys, seconds: float, rng: np.random.Generator) -> int:
     return sent
 
 
+def flood_only(seed: int) -> None:
+    keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=PLAYER)
+    keys.open_virtual_port("keys")
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "play":
+            print(f"sent {flood(keys, FLOOD_S, np.random.default_rng(seed))}", flush=True)
+    keys.close_port()
+    keys.delete()
+
+
 def main() -> None:
+    if sys.argv[1] == "flood":
+        flood_only(int(sys.argv[2]))
+        return
     listener = Listener()
     if sys.argv[1] == "listen":
         print("ready", flush=True)

@@ -31,6 +31,8 @@ pytest.importorskip("tinysoundfont")
 from accomp.devices.audio import AudioDevice, AudioSettings, refresh, release  # noqa: E402
 from accomp.realtime.clock import SampleClock  # noqa: E402
 from accomp.synth.soundfont import PartSound  # noqa: E402
+from jack_player import FLOOD_S  # noqa: E402
+from jack_player import PLAYER as FLOOD_PLAYER  # noqa: E402
 from players import Fifth  # noqa: E402
 
 SR = 48000
@@ -281,35 +283,30 @@ def onset_samples(signal: np.ndarray, threshold: float = 0.01, gap: int = SR // 
 
 
 def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
-    import rtmidi
-
-    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{CLIENT}-flood")
-    keyboard.open_virtual_port("keys")
+    # The keyboard floods from a process of its own (jack_player.py): 10,000 messages a
+    # second for FLOOD_S, notes, velocity 0, pedal and sysex, some notes left on.
+    player = subprocess.Popen([sys.executable, str(Path(__file__).with_name("jack_player.py")), "flood", "0"], env=jack.env(),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=0, click=False)), Fifth())
     settings = LiveSettings(audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
-                            midi_in=f"{CLIENT}-flood:keys", midi_api="jack")  # fmt: skip
+                            midi_in=f"{FLOOD_PLAYER}:keys", midi_api="jack")  # fmt: skip
     session = LiveSession(engine, settings)
-    rng = np.random.default_rng(0)
-    sent = 0
     try:
+        assert player.stdout.readline().strip() == "ready"
         session.start()
         callbacks_before = session.audio.callbacks
-        for burst in range(300):  # 10,000 messages a second for 3 s, in bursts of 100 every 10 ms
-            for _ in range(50):
-                pitch = int(rng.integers(40, 90))
-                keyboard.send_message([NOTE_ON, pitch, int(rng.integers(0, 128))])  # some velocity 0
-                keyboard.send_message([NOTE_OFF, pitch, 0] if rng.random() < 0.9 else [0xF0, 0x7D, 0x01, 0xF7])
-                sent += 2
-            pace(0.01)
-            if burst == 100:
-                session.set_tempo(90)
-                session.set_player(Fifth())  # a preset switch in the middle of it
+        player.stdin.write("play\n")
+        player.stdin.flush()
+        pace(FLOOD_S / 2)
+        session.set_tempo(90)
+        session.set_player(Fifth())  # a preset switch in the middle of it
+        sent = int(player.stdout.readline().split()[1])
         assert session.error is None and session.audio.alive()
-        assert session.audio.callbacks - callbacks_before > 2 * SR // BLOCK  # audio kept running
+        assert session.audio.callbacks - callbacks_before > FLOOD_S * SR // BLOCK // 2  # audio kept running
     finally:
         session.stop()
-        keyboard.close_port()
-        keyboard.delete()
+        player.stdin.close()
+        player.wait(timeout=30)
     summary = session.summary()
     assert summary["midi_in"]["received"] > sent // 4  # JACK's MIDI buffer may drop some of a flood
     assert session.synth.sounding() == 0 and summary["engine"]["accomp_sounding"] == 0
