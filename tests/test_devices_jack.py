@@ -38,6 +38,7 @@ from players import Fifth  # noqa: E402
 SR = 48000
 BLOCK = 128
 CLIENT = "accomp-test-client"
+MELODY = [72, 74, 76, 77, 79, 81]  # the end-to-end take's melody
 SQUARE = 80
 
 
@@ -121,7 +122,6 @@ class Take:
 
     engine: Engine
     session: LiveSession
-    melody: list[int]
     sent: list[list[int]]
     received: list[list[int]]
     heard: AudioRing
@@ -170,8 +170,7 @@ def play_take(jack, folder: Path) -> Take:
                     subprocess.run(["jack_disconnect", capture, dst], env=jack.env(), capture_output=True, timeout=10)
             jack_connect(jack, src, dst)
         pace(0.3)
-        melody = [72, 74, 76, 77, 79, 81]
-        for pitch in melody:  # quarter notes at 120 bpm, each held for an eighth
+        for pitch in MELODY:  # quarter notes at 120 bpm, each held for an eighth
             keyboard.send_message([NOTE_ON, pitch, 100])
             keyboard.send_message([0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7])  # sysex: ignored
             pace(0.25)
@@ -199,7 +198,7 @@ def play_take(jack, folder: Path) -> Take:
         synth_in.close_port()
         synth_in.delete()
 
-    return Take(engine, session, melody, sent, received, heard, folder)
+    return Take(engine, session, sent, received, heard, folder)
 
 
 def test_live_play_end_to_end(jack, tmp_path):
@@ -225,11 +224,10 @@ def test_live_play_end_to_end(jack, tmp_path):
 def check_take(take: Take) -> None:
     """What a take played into the app must show: every message counted, the answers where
     they were scheduled, the same heard through JACK, every note ended, the recording."""
-    engine, session, melody, sent, received, heard = (
-        take.engine, take.session, take.melody, take.sent, take.received, take.heard)  # fmt: skip
+    engine, session, sent, received, heard = take.engine, take.session, take.sent, take.received, take.heard
     summary = session.summary()
     assert session.error is None
-    assert summary["midi_in"]["received"] == 2 * len(melody) + 4  # the sysex never reached the engine
+    assert summary["midi_in"]["received"] == 2 * len(MELODY) + 4  # the sysex never reached the engine
     assert session.synth.sounding() == 0
 
     # The app's own recording is in its sample clock: each answer starts where it was scheduled.
@@ -237,14 +235,14 @@ def check_take(take: Take) -> None:
     with wave.open(str(take.folder / "take.wav")) as w:
         audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
     onsets = onset_samples(audio[:, 0].astype(np.float32) / 32767)
-    assert len(onsets) == len(melody) + 2, (onsets, scheduled)  # the melody, 84, and 88 after the panic
-    for at in scheduled[: len(melody)]:
+    assert len(onsets) == len(MELODY) + 2, (onsets, scheduled)  # the melody, 84, and 88 after the panic
+    for at in scheduled[: len(MELODY)]:
         assert any(0 <= o - at <= 2 for o in onsets), (at, onsets)
 
     # What the listener heard through JACK: the same notes, then silence.
     got = np.zeros((heard.available(), 2), dtype=np.float32)
     heard.read(got)
-    assert len(onset_samples(got[:, 0])) == len(melody) + 2
+    assert len(onset_samples(got[:, 0])) == len(MELODY) + 2
     assert np.abs(got[-SR // 10 :]).max() < 1e-4
 
     # MIDI out: every note the app sent it ended, then the pedal, all-notes-off, all-sound-off.
@@ -253,7 +251,7 @@ def check_take(take: Take) -> None:
     # (one lost note-off in ~20 full runs). That nothing is lost on the wire is the flood
     # test's claim, made on the synchronous server by out-of-process clients
     # (tests/test_no_note_left_jack.py).
-    assert len(sent) == session.midi_out.sent >= 2 * len(melody)
+    assert len(sent) == session.midi_out.sent >= 2 * len(MELODY)
     on = set()
     for message in sent:
         if message[0] & 0xF0 == NOTE_ON and message[2] > 0:
@@ -262,14 +260,14 @@ def check_take(take: Take) -> None:
             on.discard(message[1])
     assert on == set()
     assert [m[1] for m in sent if m[0] & 0xF0 == CONTROL][-3:] == [CC_SUSTAIN, CC_ALL_NOTES_OFF, CC_ALL_SOUND_OFF]
-    assert len(received) >= 2 * len(melody) and received[-1] == sent[-1]  # and they reached a JACK client
+    assert len(received) >= 2 * len(MELODY) and received[-1] == sent[-1]  # and they reached a JACK client
 
     import mido
 
     recorded = mido.MidiFile(take.folder / "take.mid")
     assert [t.name for t in recorded.tracks] == ["conductor", "lead", "accomp"]
     lead_notes = [m.note for m in recorded.tracks[1] if m.type == "note_on" and m.velocity > 0]
-    assert lead_notes[: len(melody)] == melody
+    assert lead_notes[: len(MELODY)] == MELODY
 
 
 def onset_samples(signal: np.ndarray, threshold: float = 0.01, gap: int = SR // 20) -> list[int]:
