@@ -13,9 +13,9 @@ from accomp.model.teacher import Teacher, TeacherConfig
 K = 88
 
 
-def random_student(kv_window: int = 8, lora_rank: int = 0) -> Student:
+def random_student(kv_window: int = 8, lora_rank: int = 0, chords: bool = False) -> Student:
     torch.manual_seed(0)
-    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
+    teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16, chords=chords))
     with torch.no_grad():
         for p in teacher.parameters():
             p.add_(torch.randn_like(p) * 0.05)
@@ -32,22 +32,41 @@ def random_lead(T: int, seed: int = 1) -> torch.Tensor:
     return lead
 
 
-def stream(student: Student, lead: torch.Tensor, noise: torch.Tensor, style=(0.7, 0.3, 0.0), bar_steps: int = 16):
+def stream(student: Student, lead: torch.Tensor, noise: torch.Tensor, style=(0.7, 0.3, 0.0), bar_steps: int = 16, chord=None):
     state = student.init_state(np.array(style), bar_steps)
     frames, x0s = [], []
     for t in range(lead.shape[0]):
-        state, frame = student.step(state, lead[t], noise[t])
+        state, frame = student.step(state, lead[t], noise[t], None if chord is None else chord[t])
         frames.append(frame.clone())
         x0s.append(state.x0[0].clone())
     return torch.stack(frames), torch.stack(x0s), state
 
 
-def test_streamed_steps_equal_one_causal_parallel_pass():
-    student = random_student(kv_window=8)  # 20 steps: the ring wraps twice
+def random_chords(T: int, seed: int = 3) -> torch.Tensor:
+    """(T, 24) chord plan features: a triad's tones and its root, a new chord every four steps."""
+    g = torch.Generator().manual_seed(seed)
+    chord = torch.zeros(T, CHORD_FEATURES)
+    for start in range(0, T, 4):
+        root = int(torch.randint(0, 12, (1,), generator=g))
+        chord[start : start + 4, [(root + i) % 12 for i in (0, 4, 7)]] = 1.0
+        chord[start : start + 4, 12 + root] = 1.0
+    return chord
+
+
+@pytest.mark.parametrize("chords", [False, True])
+def test_streamed_steps_equal_one_causal_parallel_pass(chords):
+    """The streaming step (its network folded: the embedding, the chord plan's layers and the
+    output layers each one linear map) is the parallel pass's causal consistency function."""
+    student = random_student(kv_window=8, chords=chords)  # 20 steps: the ring wraps twice
+    if chords:
+        with torch.no_grad():  # the plan's layers start at zero (ControlNet): give them weight
+            for p in (*student.net.chord_in.parameters(), *student.net.chord_layers.parameters()):
+                p.normal_(0, 0.3)
     T = 20
     lead = random_lead(T)
     noise = torch.randn(T, 2, K, generator=torch.Generator().manual_seed(2))
-    frames, x0s, _ = stream(student, lead, noise)
+    plan = random_chords(T) if chords else None
+    frames, x0s, _ = stream(student, lead, noise, chord=plan)
     with torch.no_grad():
         par = student.consistency(
             (noise * student.sigma_max)[None],
@@ -56,9 +75,13 @@ def test_streamed_steps_equal_one_causal_parallel_pass():
             frames[None].float() * 2 - 1,
             (torch.arange(T) % 16)[None],
             torch.tensor([[0.7, 0.3, 0.0]]),
+            None if plan is None else plan[None],
         )[0]
     torch.testing.assert_close(x0s, par, atol=1e-4, rtol=1e-4)  # float32, different op order
     assert frames.sum() > 0
+    if chords:  # the plan is heard: another plan, other cells
+        _, other, _ = stream(student, lead, noise, chord=random_chords(T, seed=4))
+        assert (other - x0s).abs().max() > 1e-2
 
 
 def test_the_look_ahead_is_read_off_the_attention_mask():
@@ -244,12 +267,12 @@ def test_a_step_builds_no_rotary_tables(monkeypatch):
         state, _ = student.step(state, lead[t], noise[t])
     assert calls == []
     tables = student.rope(torch.device("cpu"))
-    buffers = (state.cos.data_ptr(), state.sin.data_ptr(), state.slots.data_ptr())
+    buffers = (state.rot.data_ptr(), state.slots.data_ptr())
     for t in range(10, 20):
         state, _ = student.step(state, lead[t], noise[t])
     assert calls == [] and student.rope(torch.device("cpu")) is tables
-    assert (state.cos.data_ptr(), state.sin.data_ptr(), state.slots.data_ptr()) == buffers
-    torch.testing.assert_close(state.cos, tables[0][19:21])  # rows of positions 18 and 19
+    assert (state.rot.data_ptr(), state.slots.data_ptr()) == buffers
+    torch.testing.assert_close(state.rot, tables[19:21])  # rows of positions 18 and 19
 
 
 def test_a_traced_step_runs_no_rotary_kernels():

@@ -13,7 +13,7 @@ this mask, is 0; the latency view shows it).
 
 Streaming contract: :meth:`Student.init_state` makes every buffer a stream needs, and a step
 writes into them (no tensor is built for its positions, slots or rotary tables). The
-rotary tables (cos/sin) are made once per device, for ``rope_rows`` positions from -1 on; the
+rotary table (cos + i sin) is made once per device, for ``rope_rows`` positions from -1 on; the
 state carries its position and the offset its rotary positions run at
 (:attr:`StreamState.rope_shift`). Attention sees relative positions only, so when a stream
 runs past the table (every ``rope_rows - 2`` steps, about half an hour of 16ths at 120 bpm)
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from accomp.model.diffusion import student_scalings
-from accomp.model.teacher import Cond, Teacher, apply_rope, rope_tables
+from accomp.model.teacher import MAX_BEAT, Cond, Teacher, apply_rope, rope_tables
 from accomp.music.chords import CHORD_FEATURES
 
 LEAD_ROLE, ACCOMP_ROLE = 0, 1
@@ -113,6 +113,25 @@ class _StepModule(nn.Module):
         return self.student._step_tensors(*tensors)
 
 
+MASKED = -1e9  # what attention adds to a masked key's score (its weight underflows to exactly 0)
+
+
+def norm_modulation(scale: torch.Tensor, shift: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (B, 1, d) modulation ``norm(x) * (1 + scale) + shift`` as :func:`modulated_norm`
+    takes it: ``(1 + scale, shift)``, as (d,) vectors for one stream."""
+    if batch == 1:
+        return (1 + scale).reshape(-1).contiguous(), shift.reshape(-1).clone()
+    return 1 + scale, shift.clone()
+
+
+def modulated_norm(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``layer_norm(x) * scale + shift``: one kernel where the modulation is one stream's
+    (vectors, the layer norm's own affine part), three where it is per stream."""
+    if scale.dim() == 1:
+        return F.layer_norm(x, x.shape[-1:], scale, shift)
+    return F.layer_norm(x, x.shape[-1:]) * scale + shift
+
+
 DENSITY_LIFT_LIMIT = 0.5  # the most the density follower raises an onset threshold (cells lie in [-1, 1])
 
 
@@ -124,24 +143,22 @@ class StreamState:
     v: torch.Tensor  # (L, B, H, W, hd)
     valid: torch.Tensor  # (W,) bool: ring slots holding a frame
     mask: torch.Tensor  # (1, 1, 2, W) bool attention mask of this step's two tokens
+    bias: torch.Tensor  # (1, 1, 2, W) the mask as attention adds it: 0 where True, -1e9 where False
     prev: torch.Tensor  # (B, R, 2, K) cells in [-1, 1] of the previous frame (lead, accomp)
-    tokens: torch.Tensor  # (B, 2, R, 2, K) the step's network input (noisy cells)
-    context: torch.Tensor  # (B, 2, R, 2, K) the step's given cells
-    given: torch.Tensor  # (B, 2, R) bool
-    visible: torch.Tensor  # (B, 2) bool, all True
+    cells: torch.Tensor  # (B, 2, 2, R, 2, K) the step's two tokens: their noisy cells, then their given cells
     x0: torch.Tensor  # (B, 2, K) the last step's denoised accompaniment cells, before deciding
-    beat: torch.Tensor  # (B, 2) long
+    beat: torch.Tensor  # (B, 2) long: rows of the folded beat table (token x MAX_BEAT + beat in bar)
     chord: torch.Tensor  # (B, 2, 24) chord plan features of frames t-1 and t
     thresholds: torch.Tensor  # (B, 2, K) note-decision thresholds per key (onset, sustain), guard included
     played: torch.Tensor  # (B,) steps since the band's first planned chord (the lead's entry)
     rate: torch.Tensor  # (B,) the band's recent onsets per step (density follower)
     lift: torch.Tensor  # (B,) what the density follower adds to the onset thresholds
     cond: torch.Tensor  # (B, d) noise + style conditioning at sigma_max
-    mods: list  # per block: six (B, 1, d) modulation tensors, precomputed
-    head_mod: tuple  # (shift, scale) of the output layer
+    mods: list  # per block: its modulation as the step applies it (:meth:`Student.modulation`)
+    head_mod: tuple  # the output layer's (1 + scale, shift), the same way
+    folded: tuple  # the network's fixed parts as the step uses them (:meth:`Student.folded`); never written
     style: torch.Tensor  # (B, S + 1) mix weights
-    cos: torch.Tensor  # (2, hd/2) rotary tables' rows of this step's two positions
-    sin: torch.Tensor  # (2, hd/2)
+    rot: torch.Tensor  # (2, 1, hd/2) complex: the rotary table's rows of this step's two positions
     slots: torch.Tensor  # (2,) long: the cache slots of this step's two tokens
     bar_steps: int
     position: int = 0  # the grid step the next step decides
@@ -151,6 +168,16 @@ class StreamState:
     @property
     def batch(self) -> int:
         return self.prev.shape[0]
+
+    @property
+    def tokens(self) -> torch.Tensor:
+        """(B, 2, R, 2, K) the network's input of the two tokens (noisy cells, scaled), a view."""
+        return self.cells[:, :, 0]
+
+    @property
+    def context(self) -> torch.Tensor:
+        """(B, 2, R, 2, K) the two tokens' given cells, a view."""
+        return self.cells[:, :, 1]
 
     def copy(self) -> "StreamState":
         """An independent state: continuing from it is bit-identical to continuing from this."""
@@ -205,7 +232,7 @@ class Student(nn.Module):
         # The streaming step runs at sigma_max only: its scalings, once, as numbers.
         self.c_skip_max, self.c_out_max, self.c_in_max, self.c_noise_max = (float(c) for c in (c_skip, c_out, c_in, c_noise))
         self._scalars: dict = {}  # per batch size and device: zero chord features
-        self._rope: dict = {}  # per device: the rotary tables (cos, sin), rows for positions -1, 0, 1, ...
+        self._rope: dict = {}  # per device: the rotary table (complex), rows for positions -1, 0, 1, ...
         self.quantized = False  # the blocks' linear layers are int8 (freeze_for_streaming)
 
     @classmethod
@@ -279,13 +306,35 @@ class Student(nn.Module):
     # -- streaming ---------------------------------------------------------------------
     rope_rows = 1 << 14  # rotary table rows per device (positions -1 .. rope_rows - 2)
 
-    def rope(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """The rotary tables ``(rope_rows, hd/2)`` on ``device``, made on first use."""
-        tables = self._rope.get(device)
-        if tables is None:
+    def rope(self, device: torch.device) -> torch.Tensor:
+        """The rotary table ``(rope_rows, 1, hd/2)`` on ``device`` as unit complex numbers
+        (cos + i sin: a pair of a head's channels turns by one multiplication), made on first use."""
+        table = self._rope.get(device)
+        if table is None:
             positions = torch.arange(-1, self.rope_rows - 1, dtype=torch.float64, device=device)
-            tables = self._rope[device] = rope_tables(positions, self.cfg.d_model // self.cfg.n_heads)
-        return tables
+            cos, sin = rope_tables(positions, self.cfg.d_model // self.cfg.n_heads)
+            table = self._rope[device] = torch.complex(cos, sin)[:, None, :]
+        return table
+
+    @staticmethod
+    def modulation(mod: tuple, batch: int) -> tuple:
+        """A block's six (B, 1, d) modulation tensors (shift, scale, gate for attention, then
+        for the MLP) as a step applies them: ``(1 + scale1, shift1, gate1, 1 + scale2, shift2,
+        gate2)`` (:func:`norm_modulation`)."""
+        sh1, sc1, g1, sh2, sc2, g2 = mod
+        return *norm_modulation(sc1, sh1, batch), g1.clone(), *norm_modulation(sc2, sh2, batch), g2.clone()
+
+    def folded(self, given: torch.Tensor) -> tuple:
+        """The network's fixed parts as one streaming step uses them, from its weights now:
+        the embedding as one linear map over a token's cells and a table of its beat rows
+        (:meth:`Teacher.folded_embedding`), the chord plan's layers as one
+        (:meth:`Teacher.folded_chord_terms`; empty without a plan), and the accompaniment's
+        output layers as one with ``c_out`` folded in (:meth:`Teacher.folded_head`)."""
+        net = self.net
+        embed, table = net.folded_embedding(given)
+        chords = net.folded_chord_terms() or ()
+        head_w, head_b = net.folded_head(ACCOMP_ROLE)
+        return embed, table, *chords, (head_w * self.c_out_max).contiguous(), (head_b * self.c_out_max).contiguous()
 
     @torch.inference_mode()
     def init_state(self, style: np.ndarray, bar_steps: int = 16, batch: int = 1) -> StreamState:
@@ -304,8 +353,8 @@ class Student(nn.Module):
         c = net.cond_vector(torch.full((B,), self.c_noise_max, device=dev), style_t)
         L, H, W = cfg.n_layers, cfg.n_heads, self.kv_window
         hd, R, K = cfg.d_model // cfg.n_heads, len(cfg.roles), cfg.n_keys
-        given = torch.ones(B, 2, R, dtype=torch.bool, device=dev)
-        given[:, 1, ACCOMP_ROLE] = False
+        given = torch.ones(2, R, dtype=torch.bool, device=dev)  # C[t-1]: both tracks given; Q[t]: the lead
+        given[1, ACCOMP_ROLE] = False
         shift, scale = (m[:, None, :] for m in net.ada_out(F.silu(c)).chunk(2, dim=-1))
         self.rope(dev)
         state = StreamState(
@@ -313,11 +362,9 @@ class Student(nn.Module):
             v=torch.zeros(L, B, H, W, hd, device=dev),
             valid=torch.zeros(W, dtype=torch.bool, device=dev),
             mask=torch.zeros(1, 1, 2, W, dtype=torch.bool, device=dev),
+            bias=torch.full((1, 1, 2, W), MASKED, device=dev),
             prev=-torch.ones(B, R, 2, K, device=dev),
-            tokens=torch.zeros(B, 2, R, 2, K, device=dev),
-            context=torch.zeros(B, 2, R, 2, K, device=dev),
-            given=given,
-            visible=torch.ones(B, 2, dtype=torch.bool, device=dev),
+            cells=torch.zeros(B, 2, 2, R, 2, K, device=dev),
             x0=torch.zeros(B, 2, K, device=dev),
             beat=torch.zeros(B, 2, dtype=torch.long, device=dev),
             chord=torch.zeros(B, 2, CHORD_FEATURES, device=dev),
@@ -326,11 +373,11 @@ class Student(nn.Module):
             rate=torch.full((B,), float(self.density_target), device=dev),  # the running mean starts on target
             lift=torch.zeros(B, device=dev),
             cond=c,
-            mods=[block.modulation(c) for block in net.blocks],
-            head_mod=(shift, scale),
+            mods=[self.modulation(block.modulation(c), B) for block in net.blocks],
+            head_mod=norm_modulation(scale, shift, B),
+            folded=self.folded(given),
             style=style_t,
-            cos=torch.zeros(2, hd // 2, device=dev),
-            sin=torch.zeros(2, hd // 2, device=dev),
+            rot=torch.zeros(2, 1, hd // 2, dtype=torch.complex64, device=dev),
             slots=torch.zeros(2, dtype=torch.long, device=dev),
             bar_steps=max(1, int(bar_steps)),
         )
@@ -338,50 +385,62 @@ class Student(nn.Module):
         return state
 
     # -- one step ----------------------------------------------------------------------
-    def _step_tensors(self, lead, noise, chord_now, guard, settings, cos, sin, slots, thresholds, played, rate, lift, tokens,
-                      context, prev, x0, given, visible, beat, chord, style, mods, head_mod, k, v, mask):  # fmt: skip
+    def _step_tensors(self, lead, noise, chord_now, guard, settings, rot, slots, thresholds, played, rate, lift, cells,
+                      prev, x0, beat, chord, mods, head_mod, folded, k, v, bias):  # fmt: skip
         """The tensor work of a step (tensors in, tensors updated in place, so that it can be
         traced): the decision thresholds (the ``settings`` of :meth:`_settings`, the ``guard``'s
         offsets and, with a density target, the follower's lift), the two tokens, the net with
         its keys and values written into cache ``slots`` (C[t-1]'s ring slot, then the query
-        slot) and rotated by the rows ``cos``, ``sin`` of their positions, the denoised cells,
-        the decided frame, and the follower's count of its onsets. In the traced step all of it
-        is one call: done op by op from Python, the bookkeeping alone cost 0.3 ms a step."""
-        net, R, K = self.net, len(self.cfg.roles), self.cfg.n_keys
-        B = tokens.shape[0]
+        slot) and rotated by the rows ``rot`` of their positions, the denoised cells, the
+        decided frame, and the follower's count of its onsets. In the traced step all of it is
+        one call: done op by op from Python, the bookkeeping alone cost 0.3 ms a step.
+
+        The network is :meth:`Teacher.forward` on two tokens, with its fixed parts folded
+        (:meth:`folded`): a step of a few dozen small kernels costs more in the calls than in
+        their arithmetic, so every call saved counts (0.6 ms a step on a CPU, of 1.6)."""
+        net, cfg = self.net, self.cfg
+        R, K, d, H = len(cfg.roles), cfg.n_keys, cfg.d_model, cfg.n_heads
+        B, last = cells.shape[0], len(net.blocks) - 1
         thresholds[:, 0].fill_(settings[0])
         thresholds[:, 1].fill_(settings[1])
         thresholds.add_(guard.view(-1, 1, K))
         if self.density_target:
             self._lift_onsets(chord_now, settings, thresholds, played, lift, prev)
         # The two tokens: C[t-1] (the previous frame, given) and Q[t] (lead given, accomp noisy).
+        tokens, context = cells[:, :, 0], cells[:, :, 1]
         context[:, 0].copy_(prev)
         context[:, 1, LEAD_ROLE].copy_(lead.view(B, 2, K)).mul_(2).sub_(1)
-        context[:, 1, ACCOMP_ROLE].zero_()
         tokens[:, 1, ACCOMP_ROLE].copy_(noise.view(B, 2, K)).mul_(self.sigma_max * self.c_in_max)
-        chord[:, 0].copy_(chord[:, 1])  # C[t-1] keeps the chord its frame was decided under
-        chord[:, 1].copy_(chord_now.view(B, -1))
-        cond = Cond(context, given, visible, beat, style, chord if self.cfg.chords else None)
-        h = net.embed(tokens, cond)  # (B, 2, d)
+        embed, table, head_w, head_b = folded[0], folded[1], folded[-2], folded[-1]
+        h = F.linear(cells.view(B, 2, -1), embed) + F.embedding(beat, table)  # (B, 2, d)
+        terms = None
+        if cfg.chords:
+            chord[:, 0].copy_(chord[:, 1])  # C[t-1] keeps the chord its frame was decided under
+            chord[:, 1].copy_(chord_now.view(B, -1))
+            terms = F.linear(chord, folded[2], folded[3]).split(d, dim=-1)  # the tokens', then each block's
+            h = h + terms[0]
         for layer, block in enumerate(net.blocks):
-            term = net.chord_term(layer, cond)
-            if term is not None:
-                h = h + term
-            mod = mods[layer]
-            q, k_new, v_new = block.pre_attention(h, mod, cos, sin)  # (B, H, 2, hd)
-            k[layer, :, :, slots] = k_new
-            v[layer, :, :, slots] = v_new
+            w1, b1, g1, w2, b2, g2 = mods[layer]
+            if terms is not None:
+                h = h + terms[layer + 1]
+            qkv = block.qkv(modulated_norm(h, w1, b1))  # (B, 2, 3d): q, k, v, each H heads
+            turned = torch.view_as_complex(qkv[..., : 2 * d].unflatten(-1, (2 * H, -1, 2))) * rot
+            qk = torch.view_as_real(turned).flatten(-2)  # (B, 2, 2H, hd): q and k rotated
+            k[layer].index_copy_(2, slots, qk[:, :, H:].transpose(1, 2))
+            v[layer].index_copy_(2, slots, qkv[..., 2 * d :].unflatten(-1, (H, -1)).transpose(1, 2))
+            q, mask = qk[:, :, :H].transpose(1, 2), bias  # (B, H, 2, hd)
+            if layer == last:  # only Q[t] goes on: C[t-1]'s keys and values are all a step keeps of it
+                q, h, mask = q[:, :, 1:], h[:, 1:], bias[:, :, 1:]
             a = F.scaled_dot_product_attention(q, k[layer], v[layer], attn_mask=mask)
-            h = block.post_attention(h, a, mod)
-        shift, scale = head_mod
-        hq = net.norm_out(h[:, 1:]) * (1 + scale) + shift  # (B, 1, d)
-        f = (net.out(hq).view(B, R, 2, K) + net.out_pc(hq).view(B, R, 2, 12) @ net.fold.T)[:, ACCOMP_ROLE]
+            h = torch.addcmul(h, g1, block.proj(a.transpose(1, 2).flatten(2)))
+            h = torch.addcmul(h, g2, block.mlp(modulated_norm(h, w2, b2)))
+        f = F.linear(modulated_norm(h, *head_mod), head_w, head_b).view(B, 2, K)  # c_out F, Q[t]'s accompaniment
         # x0 = c_skip * x + c_out * F, with x = tokens / c_in
-        x0.copy_(tokens[:, 1, ACCOMP_ROLE] * (self.c_skip_max / self.c_in_max) + f * self.c_out_max)
+        torch.add(f, tokens[:, 1, ACCOMP_ROLE], alpha=self.c_skip_max / self.c_in_max, out=x0)
         # Decide the frame and remember it (as cells in [-1, 1]) for the next step.
-        onset = x0[:, 0] > thresholds[:, 0]  # per key: the guard raises the bar off the chord
-        sustain = (x0[:, 1] > thresholds[:, 1]) | onset
-        frame = torch.stack([onset, sustain], dim=1).to(torch.uint8)  # (B, 2, K)
+        decided = x0 > thresholds  # per key: onset, sustain (the guard raises the bar off the chord)
+        decided[:, 1] |= decided[:, 0]  # a struck note sounds
+        frame = decided.to(torch.uint8)  # (B, 2, K)
         prev[:, LEAD_ROLE].copy_(context[:, 1, LEAD_ROLE])
         prev[:, ACCOMP_ROLE].copy_(frame).mul_(2).sub_(1)
         if self.density_target:
@@ -455,9 +514,7 @@ class Student(nn.Module):
             return self._frozen[key]
         probe = state.copy()  # tracing and warming up run a step: keep the real state untouched
         dev, B, K = state.k.device, state.batch, self.cfg.n_keys
-        cos, sin = self.rope(dev)
-        probe.cos.copy_(cos[:2])
-        probe.sin.copy_(sin[:2])
+        probe.rot.copy_(self.rope(dev)[:2])
         probe.slots.copy_(torch.tensor([self.kv_window - 2, self.kv_window - 1]))
         args = (torch.zeros(B, 2, K, device=dev), torch.zeros(B, 2, K, device=dev), torch.zeros(B, CHORD_FEATURES, device=dev),
                 torch.zeros(B, K, device=dev), self._settings(dev), *self._state_tensors(probe))  # fmt: skip
@@ -495,9 +552,8 @@ class Student(nn.Module):
 
     @staticmethod
     def _state_tensors(state: StreamState) -> tuple:
-        return (state.cos, state.sin, state.slots, state.thresholds, state.played, state.rate, state.lift, state.tokens,
-                state.context, state.prev, state.x0, state.given, state.visible, state.beat, state.chord, state.style,
-                state.mods, state.head_mod, state.k, state.v, state.mask)  # fmt: skip
+        return (state.rot, state.slots, state.thresholds, state.played, state.rate, state.lift, state.cells, state.prev,
+                state.x0, state.beat, state.chord, state.mods, state.head_mod, state.folded, state.k, state.v, state.bias)  # fmt: skip
 
     @torch.inference_mode()
     def step(
@@ -511,8 +567,8 @@ class Student(nn.Module):
         ``chord``: the step's chord plan features (24,) or (B, 24) (default: none);
         ``guard``: (K,) or (B, K) amounts added to the decision thresholds per key (default: none)."""
         W, t, dev = self.kv_window, state.position, state.k.device
-        state.beat[:, 0] = (t - 1) % state.bar_steps
-        state.beat[:, 1] = t % state.bar_steps
+        state.beat[:, 0] = min((t - 1) % state.bar_steps, MAX_BEAT - 1)  # C[t-1]'s row of the beat table
+        state.beat[:, 1] = MAX_BEAT + min(t % state.bar_steps, MAX_BEAT - 1)  # Q[t]'s
         # Which cache slots each token sees; C[t-1] goes into ring slot (t-1) mod (W-1). At
         # t = 0, C[-1] (which does not exist) is written into slot W-2, masked until step W-1
         # overwrites it, and sees the query slot only.
@@ -524,15 +580,14 @@ class Student(nn.Module):
             state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
             state.mask[0, 0, 0, W - 1] = t == 0
             state.mask[0, 0, 1, W - 1] = True
+            state.bias.copy_(state.mask).sub_(1).mul_(-MASKED)
             state.slots[1] = W - 1
             state.steady = t > 0 and bool(state.valid[: W - 1].all())
         state.slots[0] = slot
         row = t - state.rope_shift  # the table row of position t - 1 (row 0: position -1)
         if not 0 <= row <= self.rope_rows - 2:
             row = self._rebase(state)
-        cos, sin = self.rope(dev)
-        state.cos.copy_(cos[row : row + 2])
-        state.sin.copy_(sin[row : row + 2])
+        state.rot.copy_(self.rope(dev)[row : row + 2])
         chord_now = self._zeros(state, CHORD_FEATURES) if chord is None else chord
         guard_now = self._zeros(state, self.cfg.n_keys) if guard is None else guard
         run = self._step_tensors

@@ -211,6 +211,39 @@ class Teacher(nn.Module):
             h = h + self.chord_in(cond.chord)
         return h
 
+    def folded_embedding(self, given: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`embed` as one linear map, for tokens whose given flags never change (a
+        streaming step's): ``given`` (T, R) bool -> ``(weight (d, 2 R 2 K), table (T x
+        MAX_BEAT, d))`` such that ``embed`` of token t (chord term aside) is ``weight @
+        [x_in, context] + table[t x MAX_BEAT + beat]``. The chroma features are linear in the
+        cells, so they fold into the cells' weights; the bias and the flags' term, constant per
+        token, fold into the beat embedding's rows."""
+        d, R, K = self.cfg.d_model, len(self.cfg.roles), self.cfg.n_keys
+        w = self.inp.weight
+        cells = w[:, : 2 * self.cells].reshape(d, 2, R, 2, K)  # [x_in, context] x (R, 2, K)
+        chroma = w[:, 2 * self.cells : 2 * self.cells + R * 2 * 24].reshape(d, R, 2, 2, 12)  # (R, 2, [x_in, context] x 12)
+        folded = cells + (chroma @ self.fold.T).permute(0, 3, 1, 2, 4)  # (d, [x_in, context], R, 2, K)
+        flags = given.to(w.dtype) @ w[:, -R:].T + self.inp.bias  # (T, d)
+        table = (self.beat_emb.weight[None] + flags[:, None]).reshape(-1, d)
+        return folded.reshape(d, -1).contiguous(), table.contiguous()
+
+    def folded_head(self, role: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output layers of one role as one linear map (:meth:`head` after its modulation):
+        ``(weight (2 K, d), bias (2 K,))``, the per-pitch-class term folded into every key."""
+        d, R, K = self.cfg.d_model, len(self.cfg.roles), self.cfg.n_keys
+        per_class = self.out_pc.weight.reshape(R, 2, 12, d)[role]
+        weight = self.out.weight.reshape(R, 2, K, d)[role] + self.fold @ per_class  # (2, K, d)
+        bias = self.out.bias.reshape(R, 2, K)[role] + self.out_pc.bias.reshape(R, 2, 12)[role] @ self.fold.T
+        return weight.reshape(2 * K, d).contiguous(), bias.reshape(2 * K).contiguous()
+
+    def folded_chord_terms(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The chord plan's linear layers (the tokens', then each block's) as one:
+        ``(weight ((L + 1) d, 24), bias)``, its output split every d; None without a plan."""
+        if not self.cfg.chords:
+            return None
+        layers = (self.chord_in, *self.chord_layers)
+        return torch.cat([layer.weight for layer in layers]).contiguous(), torch.cat([layer.bias for layer in layers])
+
     def chord_term(self, layer: int, cond: Cond) -> torch.Tensor | None:
         """What the chord plan adds to the residual stream before block ``layer`` (B, T, d)."""
         if not self.cfg.chords or cond.chord is None:
