@@ -142,8 +142,7 @@ class StreamState:
     k: torch.Tensor  # (L, B, H, W, hd): slots 0..W-2 ring of past C tokens, slot W-1 the query
     v: torch.Tensor  # (L, B, H, W, hd)
     valid: torch.Tensor  # (W,) bool: ring slots holding a frame
-    mask: torch.Tensor  # (1, 1, 2, W) bool attention mask of this step's two tokens
-    bias: torch.Tensor  # (1, 1, 2, W) the mask as attention adds it: 0 where True, -1e9 where False
+    bias: torch.Tensor  # (1, 1, 2, W) attention mask of this step's two tokens, as added: 0 seen, MASKED not
     prev: torch.Tensor  # (B, R, 2, K) cells in [-1, 1] of the previous frame (lead, accomp)
     cells: torch.Tensor  # (B, 2, 2, R, 2, K) the step's two tokens: their noisy cells, then their given cells
     x0: torch.Tensor  # (B, 2, K) the last step's denoised accompaniment cells, before deciding
@@ -163,7 +162,7 @@ class StreamState:
     bar_steps: int
     position: int = 0  # the grid step the next step decides
     rope_shift: int = 0  # rotary positions run this far behind ``position`` (see the module docstring)
-    steady: bool = False  # every ring slot holds a frame and ``mask`` is set for a step at t > 0
+    steady: bool = False  # every ring slot holds a frame and ``bias`` is set for a step at t > 0
 
     @property
     def batch(self) -> int:
@@ -361,7 +360,6 @@ class Student(nn.Module):
             k=torch.zeros(L, B, H, W, hd, device=dev),
             v=torch.zeros(L, B, H, W, hd, device=dev),
             valid=torch.zeros(W, dtype=torch.bool, device=dev),
-            mask=torch.zeros(1, 1, 2, W, dtype=torch.bool, device=dev),
             bias=torch.full((1, 1, 2, W), MASKED, device=dev),
             prev=-torch.ones(B, R, 2, K, device=dev),
             cells=torch.zeros(B, 2, 2, R, 2, K, device=dev),
@@ -572,15 +570,16 @@ class Student(nn.Module):
         # Which cache slots each token sees; C[t-1] goes into ring slot (t-1) mod (W-1). At
         # t = 0, C[-1] (which does not exist) is written into slot W-2, masked until step W-1
         # overwrites it, and sees the query slot only.
-        # Once every ring slot holds a frame, the mask stays as it is (until a step at t = 0).
+        # Once every ring slot holds a frame, the mask (``bias``) stays as it is (until a step at t = 0).
         slot = (t - 1) % (W - 1)
         if not state.steady or t == 0:
             if t > 0:
                 state.valid[slot] = True
-            state.mask[0, 0, :, : W - 1] = state.valid[: W - 1]
-            state.mask[0, 0, 0, W - 1] = t == 0
-            state.mask[0, 0, 1, W - 1] = True
-            state.bias.copy_(state.mask).sub_(1).mul_(-MASKED)
+            seen = state.bias[0, 0]  # written as 1 (seen) or 0, then turned into what attention adds
+            seen[:, : W - 1] = state.valid[: W - 1]
+            seen[0, W - 1] = float(t == 0)
+            seen[1, W - 1] = 1.0
+            seen.sub_(1).mul_(-MASKED)
             state.slots[1] = W - 1
             state.steady = t > 0 and bool(state.valid[: W - 1].all())
         state.slots[0] = slot
