@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from accomp.config import ONSET, SUSTAIN
 import torch
@@ -148,6 +149,41 @@ def test_a_chorale_band_does_not_double_the_melodys_major_third_but_still_sounds
     assert all(set(np.flatnonzero(acc.step(t, e, t % 16)[SUSTAIN]) + LOW) == {57, 60, 64} for t in range(8))  # its C
 
 
+def test_a_chorale_band_sounds_a_planned_chords_missing_root_below_its_part_a_pop_band_does_not(monkeypatch):
+    g_major = chord_index(7, "maj")
+    lead = np.zeros((2, 88), np.uint8)
+    lead[:, 79 - LOW] = 1  # the soprano holds G5
+    part = [59 - LOW, 62 - LOW]  # B3-D4 under a planned G: heard alone, B minor
+    for style, added in ((np.array([0.0, 1.0, 0.0]), {55}), (np.array([1.0, 0.0, 0.0]), set())):
+        acc = accompanist(style)
+        acc.fixed_plan = Plan(np.full(16, g_major), np.zeros(16, np.int64), np.zeros(16, bool))  # G major in C major
+        monkeypatch.setattr(acc.student, "step", Sparse(acc, part))
+        frames = [acc.step(t, lead, t % 16).copy() for t in range(16)]
+        assert all(set(np.flatnonzero(f[SUSTAIN]) + LOW) - {59, 62} == added for f in frames), style
+        if added:  # G3, the nearest G below the part (in the root's range), struck once and held with the chord
+            assert ROOT_RANGE[0] <= 55 < ROOT_RANGE[1] and [t for t, f in enumerate(frames) if f[ONSET, 55 - LOW]] == [0]
+    acc = accompanist(np.array([0.0, 1.0, 0.0]))  # a part that sounds the root (G-B-D) gets nothing
+    acc.fixed_plan = Plan(np.full(16, g_major), np.zeros(16, np.int64), np.zeros(16, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [55 - LOW, 59 - LOW, 62 - LOW]))
+    assert all(set(np.flatnonzero(acc.step(t, lead, t % 16)[SUSTAIN]) + LOW) == {55, 59, 62} for t in range(16))
+    acc = accompanist(np.array([0.0, 1.0, 0.0]))  # a root outside the plan's key (Bb in C major) is not added
+    acc.fixed_plan = Plan(np.full(16, chord_index(10, "maj")), np.zeros(16, np.int64), np.zeros(16, bool))
+    monkeypatch.setattr(acc.student, "step", Sparse(acc, [62 - LOW, 65 - LOW]))  # D-F
+    assert all(set(np.flatnonzero(acc.step(t, lead, t % 16)[SUSTAIN]) + LOW) == {62, 65} for t in range(16))
+
+
+def test_which_style_mixes_sound_a_planned_chords_root():
+    from accomp.model.voicing import sounds_root
+
+    styles = ("pop", "chorale")
+    assert not sounds_root(styles, [1.0, 0.0, 0.0])
+    assert sounds_root(styles, [0.0, 1.0, 0.0])
+    assert sounds_root(styles, [0.5, 0.5, 0.0])  # half the mix sounds it: it does
+    assert not sounds_root(styles, [0.6, 0.4, 0.0])
+    assert not sounds_root(("jazz",), [1.0, 0.0])  # a style distilled by a user: as pop does
+    assert not sounds_root(styles, [0.0, 0.0, 0.0])  # no mix at all: the default
+
+
 def test_which_style_mixes_double_the_melodys_third():
     from accomp.model.voicing import doubles_melody_third
 
@@ -160,12 +196,15 @@ def test_which_style_mixes_double_the_melodys_third():
     assert doubles_melody_third(styles, [0.0, 0.0, 0.0])  # no mix at all: the default
 
 
-def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_included():
-    """`accomp student eval` and calibration (stream_accompaniment) add the same tones as the engine."""
+@pytest.mark.parametrize("style", ["pop", "chorale"])
+def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_included(style):
+    """`accomp student eval` and calibration (stream_accompaniment) add the same tones as the
+    engine, in a style that doubles the melody's third and in one that sounds the chord's root."""
     from accomp.distill.stream import stream_accompaniment
 
     torch.manual_seed(3)
-    acc = accompanist()
+    acc = accompanist(np.array([1.0, 0.0, 0.0]) if style == "pop" else np.array([0.0, 1.0, 0.0]))
+    assert acc.guides.root == (style == "chorale") and acc.guides.melody_third == (style == "pop")
     with torch.no_grad():  # the planner's choice, whatever it hears: the key's vi (A minor in C)
         acc.harmony.planner.causal.out[1].bias[chord_index(9, "min")] += 20.0
     acc.student.onset_threshold = acc.student.sustain_threshold = 0.5  # a sparse part, which leaves thirds out
@@ -176,12 +215,14 @@ def test_the_streamed_evaluation_plays_what_the_engine_plays_added_tones_include
         k = 60 + int(rng.choice([0, 4, 7, 12, 9, 2])) - LOW  # C major, no note that suggests F or G major
         lead[t, :, k] = 1
         lead[t + 1, 1, k] = 1
-    engine, added = [], 0
+    engine, added, roots = [], 0, 0
     for t in range(48):
         engine.append(acc.step(t, lead[t], t % 16).copy())
         added += int(acc.guides.added[1] >= 0)
+        roots += int(acc.guides.added[0] >= 0)
     streamed = stream_accompaniment(acc.student, lead[None], acc.style, 16, acc.seed, harmony=acc.harmony)[0]
     assert added > 0  # the engine added a third somewhere
+    assert (roots > 0) == (style == "chorale"), roots  # and, in the chorale style, a root
     assert np.array_equal(np.stack(engine), streamed)
 
 

@@ -29,7 +29,7 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
     part leaves out added as the engine adds them (:class:`~accomp.model.voicing.GuideTones`;
     ``voiced=False``: the student's own notes alone)."""
     from accomp.model.generate import chord_tensor
-    from accomp.model.voicing import GuideTones, doubles_melody_third
+    from accomp.model.voicing import GuideTones, doubles_melody_third, sounds_root
 
     device = next(student.parameters()).device
     B, T = lead.shape[:2]
@@ -41,8 +41,8 @@ def stream_accompaniment(student, lead: np.ndarray, style: np.ndarray, beat_bar:
     if plans is not None:
         planned = np.stack([p.chords for p in plans])  # (B, T)
         mixes = np.broadcast_to(np.asarray(style, dtype=np.float64), (B, len(student.cfg.styles) + 1))
-        doubles = [doubles_melody_third(student.cfg.styles, mix) for mix in mixes]
-        guides = [GuideTones(DEFAULT_SPEC.lowest_pitch, lead.shape[-1], melody_third=d) for d in doubles]
+        guides = [GuideTones(DEFAULT_SPEC.lowest_pitch, lead.shape[-1], melody_third=doubles_melody_third(student.cfg.styles, mix),
+                             root=sounds_root(student.cfg.styles, mix)) for mix in mixes]
         chord = chord_tensor(planned, device)  # (B, T, 24)
         if harmony.guard is not None:
             guard = torch.from_numpy(np.stack([harmony.guard.plan_offsets(p) for p in plans])).to(device)  # (B, T, K)

@@ -35,7 +35,7 @@ from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony
 from accomp.model.hardware import pick_device
 from accomp.model.planner import PlannerStream, chart_plan, keys_of
-from accomp.model.voicing import GuideTones, doubles_melody_third
+from accomp.model.voicing import GuideTones, doubles_melody_third, sounds_root
 from accomp.music.chords import CHORD_FEATURES, CHROMA, N_CHORDS, NO_CHORD
 from accomp.music.keys import KeyHint
 
@@ -86,7 +86,8 @@ class Accompanist:
         self.chord_log: list[tuple[int, int]] | None = None  # render --chords: (step, chord) at each beat
         self.held: tuple[int, int, bool] | None = None  # arranger mode: (chord, tonic, minor) the left hand named
         self.guides = GuideTones(DEFAULT_SPEC.lowest_pitch, k,  # chord tones the part leaves out (accomp.model.voicing)
-                                 melody_third=doubles_melody_third(student.cfg.styles, self.style))
+                                 melody_third=doubles_melody_third(student.cfg.styles, self.style),
+                                 root=sounds_root(student.cfg.styles, self.style))
         self._key = (0, False)  # the chord's key (tonic, minor), for the guard and the added tones
         self.state = student.init_state(self.style, bar_steps)
         with torch.inference_mode():
