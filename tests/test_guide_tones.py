@@ -1,7 +1,8 @@
 """A named chord (a chart's, the left hand's) sounds with its root and third, a planned chord
 whose third is minor with that third, a planned major chord with its third while the melody
-sounds it: where the band's part leaves one out, the accompanist adds it, struck once and
-held with the chord (accomp.model.voicing)."""
+sounds it, and in the chorale style a planned chord with its root: where the band's part
+leaves one out, the accompanist adds it, struck once and held with the chord
+(accomp.model.voicing)."""
 
 from __future__ import annotations
 

@@ -171,7 +171,8 @@ class GuideTones:
             if pc < 0 or not (named or (in_key[pc] and not doubt)) or (not named and (
                     (slot == ROOT and not self.root)
                     or (slot == THIRD and _WITH_MELODY[chord] and not (self.melody_third and _sounds(lead, self._of_pc[pc]))))):
-                # a root: only for a style that sounds it; a major third: only while the melody sounds it (and the style doubles it)
+                # a root: only for a style that sounds it; a major third: only while the melody
+                # sounds it (and the style doubles it)
                 self.added[slot] = -1  # not (or no longer) added: struck afresh if it is wanted again
                 continue
             if self.added[slot] < 0:
