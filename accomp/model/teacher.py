@@ -126,23 +126,6 @@ class Block(nn.Module):
         """(B, d) conditioning -> six (B, 1, d) tensors."""
         return tuple(m[:, None, :] for m in self.ada(F.silu(c)).chunk(6, dim=-1))
 
-    def split_heads(self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(B, T, d) -> q, k, v of shape (B, H, T, hd), q and k rotated."""
-        B, T, _ = h.shape
-        q, k, v = self.qkv(h).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
-        return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
-
-    def pre_attention(self, x: torch.Tensor, mod: tuple[torch.Tensor, ...], cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(B, T, d) -> rotated q, k and v (B, H, T, hd)."""
-        sh1, sc1 = mod[0], mod[1]
-        return self.split_heads(self.norm1(x) * (1 + sc1) + sh1, cos, sin)
-
-    def post_attention(self, x: torch.Tensor, a: torch.Tensor, mod: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Residual updates from the attention output a (B, H, T, hd), then the MLP."""
-        g1, sh2, sc2, g2 = mod[2:]
-        x = x + g1 * self.proj(a.transpose(1, 2).flatten(2))
-        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
-
     def forward(
         self,
         x: torch.Tensor,  # (B, T, d)
@@ -151,9 +134,12 @@ class Block(nn.Module):
         sin: torch.Tensor,
         attn_mask: torch.Tensor | None,  # (B, 1, T, T) bool, True = may attend
     ) -> torch.Tensor:
-        q, k, v = self.pre_attention(x, mod, cos, sin)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, H, T, hd)
-        return self.post_attention(x, a, mod)
+        sh1, sc1, g1, sh2, sc2, g2 = mod
+        B, T, _ = x.shape
+        q, k, v = self.qkv(self.norm1(x) * (1 + sc1) + sh1).view(B, T, 3, self.n_heads, -1).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, attn_mask=attn_mask)  # (B, H, T, hd)
+        x = x + g1 * self.proj(a.transpose(1, 2).flatten(2))
+        return x + g2 * self.mlp(self.norm2(x) * (1 + sc2) + sh2)
 
 
 # ----------------------------------------------------------------------------- model
