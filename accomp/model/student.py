@@ -168,16 +168,6 @@ class StreamState:
     def batch(self) -> int:
         return self.prev.shape[0]
 
-    @property
-    def tokens(self) -> torch.Tensor:
-        """(B, 2, R, 2, K) the network's input of the two tokens (noisy cells, scaled), a view."""
-        return self.cells[:, :, 0]
-
-    @property
-    def context(self) -> torch.Tensor:
-        """(B, 2, R, 2, K) the two tokens' given cells, a view."""
-        return self.cells[:, :, 1]
-
     def copy(self) -> "StreamState":
         """An independent state: continuing from it is bit-identical to continuing from this."""
         fields = {}
