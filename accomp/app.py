@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from accomp.stop_signals import ending_on
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ def launch(options: LaunchOptions) -> int:
               "'accomp play' plays without a window", file=sys.stderr)  # fmt: skip
         return 1
     try:
+        from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
     except ImportError as exc:
         print(f"accomp: error: the window needs PySide6 ({exc}); run ./install.sh", file=sys.stderr)
@@ -50,11 +57,34 @@ def launch(options: LaunchOptions) -> int:
         _play_when_ready(window, quit_after, outcome)
     elif quit_after is not None:
         _close_after(window, quit_after)
-    code = app.exec()
+    # Ctrl+C, and so a closed terminal or `kill` (accomp.stop_signals), close the window: the play stops, the settings are saved
+    with ending_on(lambda _signum, _frame: QTimer.singleShot(0, window.close), (signal.SIGINT,)), _signals_wake(app):
+        code = app.exec()
     if quit_after is not None:
         summary = {"log": str(log_file), "last_play": window.last_summary, "notices": window.notices.texts()}
         print(json.dumps(summary, default=str))
     return code or (1 if outcome["failed"] else 0)
+
+
+@contextmanager
+def _signals_wake(app) -> Iterator[None]:
+    """Python runs a signal's handler only when the interpreter next runs, and Qt's event loop
+    is C++: the signal's byte, written to a socket, wakes a notifier whose slot lets it run."""
+    from PySide6.QtCore import QSocketNotifier
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    before = signal.set_wakeup_fd(theirs.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(ours.fileno(), QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda: ours.recv(64))  # the pending handlers run as this slot returns
+    try:
+        yield
+    finally:
+        notifier.setEnabled(False)
+        signal.set_wakeup_fd(before)
+        ours.close()
+        theirs.close()
 
 
 def _close_after(window, seconds: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import shutil
 import subprocess
 import sys
@@ -126,3 +127,27 @@ def test_launch_play_that_cannot_start_says_why_and_exits_1(presets, tmp_path):
     code, out, err = launch_to_end(env, 0.5)
     assert code == 1, err[-3000:]
     assert "accomp: not playing:" in err and summary_of(out)["last_play"] is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["kill", "ctrl-c"])
+def test_kill_or_ctrl_c_closes_the_window_as_its_close_button_does(jack_server, presets, tmp_path, signum):
+    """`kill` (or a closed terminal) and Ctrl+C at the terminal that started it close the
+    window: the play stops with every note ended, its summary is kept, the settings saved."""
+    env = {**jack_server.env(), "QT_QPA_PLATFORM": "offscreen", "ACCOMP_CONFIG_DIR": str(tmp_path)}
+    settings = write_settings(tmp_path, host_api="JACK", count_in=0)
+    written = settings.stat().st_mtime_ns
+    app = subprocess.Popen([sys.executable, "-m", "accomp", "launch", "--play", "--quit-after", "600"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as at a terminal  # fmt: skip
+    try:
+        wait_for_line(app.stderr, "accomp: playing", READY_S)
+        app.send_signal(signum)
+        out, err = app.communicate(timeout=READY_S)  # long before --quit-after's 600 s
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait(10)
+    assert app.returncode == 0, err[-3000:]
+    play = summary_of(out)["last_play"]
+    assert play["error"] is None and play["engine"]["accomp_sounding"] == 0
+    assert settings.stat().st_mtime_ns > written

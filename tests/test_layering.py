@@ -28,7 +28,7 @@ QT_FREE_PACKAGES = ("realtime", "music", "model", "devices", "synth", "listen", 
 # Bottom to top: a module may import from its own unit and from units on lower floors only.
 # ("accomp" is the package's __init__, "files" the atomic-write helper.)
 LAYERS = (
-    ("accomp", "config", "errors", "files"),
+    ("accomp", "config", "errors", "files", "stop_signals"),
     ("realtime", "music"),
     ("model", "devices", "synth", "listen"),
     ("distill", "engine"),

@@ -10,6 +10,7 @@ from accomp import __version__
 from accomp.cli.commands import command
 from accomp.config import DEFAULT_TEACHER_FILE
 from accomp.errors import AccompError
+from accomp.stop_signals import as_ctrl_c
 from accomp.music.drums import PATTERNS as DRUM_PATTERNS
 
 
@@ -370,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with as_ctrl_c():  # a closed terminal or `kill` ends any command as Ctrl+C does
+            return int(args.func(args) or 0)
     except AccompError as exc:
         print(f"accomp: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from accomp.engine.session import RenderOutputs, SessionSpec
 from accomp.errors import AccompError, DeviceError
+from accomp.stop_signals import ENDING, ending_on
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ def play(spec: SessionSpec, options: PlayOptions) -> int:
     print(f"accomp: {_playing_line(spec, session)}; Ctrl+C stops", file=sys.stderr)
     try:
         session.wait(options.duration, on_notice=lambda text: print(f"accomp: {text}", file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl+C, and a closed terminal or `kill` (accomp.stop_signals)
         pass
     finally:
         with _uninterrupted():  # a second Ctrl+C must not cut the stop short: it ends every note
@@ -84,17 +83,9 @@ def _playing_line(spec: SessionSpec, session) -> str:
     return f"playing '{name}' at {spec.transport().tempo:g} bpm ({mode}) from {where} to {session.audio.device_name}"
 
 
-@contextmanager
 def _uninterrupted():
-    """Ctrl+C (SIGINT) is ignored inside the block (in the main thread; elsewhere no change)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
+    """Ctrl+C, a closed terminal and `kill` (SIGINT, SIGHUP, SIGTERM) do nothing inside the block (in the main thread)."""
+    return ending_on(None, (signal.SIGINT, *ENDING))
 
 
 def latency_summary(engine, output_latency_s: float) -> dict:
