@@ -92,6 +92,8 @@ def _parts(args: argparse.Namespace):
 def _chart(args: argparse.Namespace):
     """The chart of ``--chart`` (transposed by ``--transpose``), or None."""
     if not args.chart:
+        if args.transpose:
+            raise SettingsError(f"--transpose {args.transpose} moves a chart's chords: give it with --chart FILE")
         return None
     from accomp.music.charts import read_chart
 
