@@ -47,7 +47,6 @@ def test_a_chart_under_a_melody_transposed_and_the_bad_cases(tmp_path, capsys):
         (["--chart", str(bad)], "bad.txt:1:8: tempo 0 is outside"),
         (["--chart", str(waltz), str(lead)], "is in 3/4 but"),
         (["--chart", str(chart), "--transpose", "12"], "--transpose 12"),
-        ([str(lead), "--transpose", "2"], "--transpose 2 moves a chart's chords"),
         (["--chart", str(chart), str(lead), "--whole-song"], "--chart and --whole-song"),
         ([], "render needs a LEAD file"),
         (["--chart", str(tmp_path / "none.txt")], "cannot read the chart"),

@@ -108,6 +108,30 @@ def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["--guard", "-1"], "--guard: the guard's strength must be 0 (off) or more, got -1"),
+    (["--guard", "nan"], "--guard: the guard's strength must be 0 (off) or more, got nan"),
+    (["--threads", "0"], "--threads 0: the model needs 1 CPU thread or more"),
+    (["--transpose", "2"], "--transpose 2 moves a chart's chords"),
+])  # fmt: skip
+def test_an_impossible_setting_is_a_one_line_error_not_a_silent_default(tmp_path, args, said):
+    """A negative guard used to switch it off, zero threads to mean one, a transposition
+    without a chart to do nothing: each now says what is wrong, and nothing is written."""
+    import mido
+
+    lead = mido.MidiFile()
+    lead.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80), mido.Message("note_off", note=60, time=480)]))
+    lead.save(tmp_path / "lead.mid")
+    done = run("render", str(tmp_path / "lead.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", *args)
+    assert done.returncode == 1 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "out.mid").exists()
+
+
+def test_an_audio_input_of_no_channels_is_refused_before_any_device_opens():
+    done = run("play", "--preset", "pop", "--input", "audio", "--input-channels", "0", "--no-midi-in", "--duration", "1")
+    assert done.returncode == 1 and done.stderr.strip() == "accomp: error: input channels 0 is out of range (1..64)", done.stderr
+
+
 
 @pytest.mark.parametrize(
     "argv",

@@ -31,6 +31,7 @@ LOAD_HISTORY = 4096
 AUDIO_NICE = -11  # the callback's thread, when allowed (a real-time JACK server gives it more)
 STALL_S = 0.5  # no callback for this long while running: the device is gone
 CLOSE_TIMEOUT_S = 2.0
+MAX_INPUT_CHANNELS = 64  # mixed to one; an interface with more is not a guitar or a voice
 
 Render = Callable[[int, int], np.ndarray]  # (frames, start sample) -> (frames, 2) float32
 
@@ -49,6 +50,8 @@ class AudioSettings:
             raise DeviceError(f"sample rate {self.sample_rate} Hz is out of range (8000..384000)")
         if not 16 <= self.block_frames <= 8192:
             raise DeviceError(f"buffer size {self.block_frames} frames is out of range (16..8192)")
+        if not 1 <= self.input_channels <= MAX_INPUT_CHANNELS:
+            raise DeviceError(f"input channels {self.input_channels} is out of range (1..{MAX_INPUT_CHANNELS})")
 
 
 def sounddevice():

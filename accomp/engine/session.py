@@ -84,6 +84,8 @@ class SessionSpec:
             _checked(lambda: replace(self.parts[1], program=self.accomp_program))
         if self.key is not None and self.key != HEARD:
             KeyHint.parse(self.key)
+        if self.threads < 1:
+            raise SettingsError(f"--threads {self.threads}: the model needs 1 CPU thread or more")
 
     def key_hint(self, signature: KeyHint | None = None) -> KeyHint | None:
         """What the band is told of the key before the lead comes in: ``--key``'s, else the MIDI
@@ -150,7 +152,7 @@ def load_accompanist(spec: SessionSpec, bar_steps: int):
 
     from accomp.engine.accompanist import Accompanist
 
-    torch.set_num_threads(max(1, spec.threads))
+    torch.set_num_threads(spec.threads)
     accompanist = Accompanist.from_preset(spec.preset, device=spec.device, bar_steps=bar_steps, seed=spec.seed,
                                           guard=spec.guard)  # fmt: skip
     accompanist.warm_up()

@@ -9,10 +9,11 @@ teacher with a one-line :class:`~accomp.errors.CheckpointError`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from accomp.errors import CheckpointError
+from accomp.errors import CheckpointError, SettingsError
 from accomp.model.planner import Guard, Planner
 
 DEFAULT_GUARD = 1.0  # threshold offset (cells in [-1, 1]) for notes off the planned chord
@@ -36,6 +37,14 @@ class Harmony:
                 "guard": self.guard.strength if self.guard is not None else 0.0}  # fmt: skip
 
 
+def guard_of(strength: float, source: str = "--guard") -> Guard | None:
+    """The guard of ``strength`` (0: none, the guard off); ``source`` names where a strength
+    that is negative or not a number came from in the one-line error."""
+    if not (math.isfinite(strength) and strength >= 0):
+        raise SettingsError(f"{source}: the guard's strength must be 0 (off) or more, got {strength:g}")
+    return Guard(strength) if strength > 0 else None
+
+
 def planner_folders(preset_path: Path | None = None) -> list[Path]:
     from accomp.model.planner_train import bundled_planner
     from accomp.model.preset import user_dir
@@ -53,7 +62,7 @@ def open_harmony(planner_file: str | Path | None, styles: tuple[str, ...], guard
         return Harmony(None, None)
     path = Path(planner_file) if planner_file else bundled_planner()
     planner, _ = load_planner(path, styles)
-    return Harmony(planner, Guard(guard) if guard > 0 else None, str(path))
+    return Harmony(planner, guard_of(guard), str(path))
 
 
 def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, chords: bool, guard: float | None = None,
@@ -66,7 +75,13 @@ def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, ch
     info = header.get("harmony") or {}
     if not chords:
         return Harmony(None, None)
-    strength = float(info.get("guard", 0.0)) if guard is None else guard
+    strength = guard
+    if guard is None:
+        try:
+            strength = float(info.get("guard", 0.0))
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{preset_path}: its guard strength {info.get('guard')!r} is not a number") from None
+    guard_of(strength, "--guard" if guard is not None else f"{preset_path}: its header")  # checked before the planner is read
     if planner_file:
         return open_harmony(planner_file, styles, strength, chords=True)
     wanted = info.get("planner") or {}
@@ -79,6 +94,6 @@ def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, ch
     for candidate in candidates:
         if candidate.is_file() and file_hash(candidate) == digest:
             planner, _ = load_planner(candidate, styles)
-            return Harmony(planner, Guard(strength) if strength > 0 else None, str(candidate))
+            return Harmony(planner, guard_of(strength), str(candidate))
     raise CheckpointError(f"{preset_path}: its chord planner '{name}' (hash {digest}) is not in "
                           f"{', '.join(str(f) for f in folders)}")
