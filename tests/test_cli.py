@@ -127,6 +127,16 @@ def test_an_impossible_setting_is_a_one_line_error_not_a_silent_default(tmp_path
     assert not (tmp_path / "out.mid").exists()
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (["--duration", "-5"], "--duration -5: give the seconds to play"),
+    (["--duration", "nan"], "--duration nan: give the seconds to play"),  # it played for ever
+    (["--metrics-json", "/no/such/folder/m.json"], "/no/such/folder: output folder does not exist"),  # found after the play
+])  # fmt: skip
+def test_play_refuses_what_it_could_not_honour_before_it_starts(args, said):
+    done = run("play", "--preset", "pop", "--no-midi-in", "--host-api", "NoSuchHostApi", *args)
+    assert done.returncode == 1 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_an_audio_input_of_no_channels_is_refused_before_any_device_opens():
     done = run("play", "--preset", "pop", "--input", "audio", "--input-channels", "0", "--no-midi-in", "--duration", "1")
     assert done.returncode == 1 and done.stderr.strip() == "accomp: error: input channels 0 is out of range (1..64)", done.stderr

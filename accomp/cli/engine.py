@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from accomp.config import MIDI_SUFFIXES
@@ -38,8 +39,10 @@ def play(args: argparse.Namespace) -> int:
                         listen=_listen(args), follow=follow)  # fmt: skip
     spec = _spec(args, live, chart=chart, split_key=split_key, tempo=_tempo(args.tempo), meter=_meter(args.meter),
                  count_in=args.count_in, click=not args.no_click, midi_clock=args.midi_clock, key=args.key)  # fmt: skip
-    options = PlayOptions(duration=args.duration, metrics_json=Path(args.metrics_json) if args.metrics_json else None,
-                          keys_help=args.keys)  # fmt: skip
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise SettingsError(f"--duration {args.duration:g}: give the seconds to play (more than 0), or leave it out to play until Ctrl+C")
+    metrics_json = check_output(args.metrics_json, (".json",), "JSON", SettingsError) if args.metrics_json else None
+    options = PlayOptions(duration=args.duration, metrics_json=metrics_json, keys_help=args.keys)
     return play_spec(spec, options)
 
 

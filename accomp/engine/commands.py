@@ -52,9 +52,9 @@ def play(spec: SessionSpec, options: PlayOptions) -> int:
     summary = session.summary()
     summary["latency"] = latency_summary(engine, session.audio.output_latency_s if session.audio else 0.0)
     text = json.dumps(summary, indent=2)
+    print(text)  # before the file: a file that cannot be written loses nothing
     if options.metrics_json:
         _write_text(Path(options.metrics_json), text)
-    print(text)
     if live.record_midi:
         print(f"accomp: recorded {live.record_midi} and {live.record_wav}", file=sys.stderr)
     if session.error:
