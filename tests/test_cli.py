@@ -76,6 +76,15 @@ def test_version():
         ["data", "no-such-command"],
         ["data", "stats"],
         ["data", "stats", "--corpus", "no-such-corpus"],
+        # a training run of nothing used to write a model of random weights
+        ["distill", "--style", "pop", "--steps", "0"],
+        ["distill", "--style", "pop", "--minutes", "-1"],
+        ["distill", "--style", "pop", "--guidance", "nan"],
+        ["teacher", "train", "--corpus", "chorales", "--out", "t.safetensors", "--steps", "0"],
+        ["teacher", "train", "--corpus", "chorales", "--out", "t.safetensors", "--lr", "inf"],
+        ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors", "--minutes", "0"],
+        ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors", "--dropout", "1"],
+        ["student", "eval", "--preset", "pop", "--corpus", "chorales", "--max-pieces", "0"],
     ],
     ids=" ".join,
 )

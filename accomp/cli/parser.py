@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +20,38 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _count(text: str) -> int:
+    """A count of 1 or more (updates, pieces, bars, sampler steps, a width): argparse's type."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
+def _amount(text: str) -> float:
+    """A finite number above 0 (minutes, a learning rate): argparse's type."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number above 0")
+    return value
+
+
+def _weight(text: str) -> float:
+    """A finite number of 0 or more (a guidance scale): argparse's type."""
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a number of 0 or more")
+    return value
+
+
+def _share(text: str) -> float:
+    """A share from 0 up to, not including, 1 (dropout, a share of a budget): argparse's type."""
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 0 and under 1")
+    return value
 
 
 def _add_corpus_args(p: argparse.ArgumentParser, *, required: bool, multiple: bool = False, packs: bool = True) -> None:
@@ -118,13 +151,13 @@ def _add_distill(sub) -> None:
     p.add_argument("--name", help="preset name shown in the app (default: the style or mix)")
     p.add_argument("--description", help="one line about the preset")
     p.add_argument("--quick", action="store_true", help="a short run (about 15 minutes on a 2-core CPU)")
-    p.add_argument("--steps", type=int, default=None, help="student updates")
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--steps", type=_count, default=None, help="student updates")
+    p.add_argument("--minutes", type=_amount, default=None, help="stop after this much wall-clock time")
     p.add_argument("--objective", choices=["consistency", "regression"], default=None,
                    help="regression: plain regression onto the teacher's samples (the ablation)")
     p.add_argument("--no-term", action="append", choices=["latent", "spectral", "temporal"], help="switch a loss term off")
     p.add_argument("--progress", choices=["bar", "jsonl"], default="bar", help="jsonl: one JSON event per line (for the GUI)")
-    p.add_argument("--guidance", type=float, default=None,
+    p.add_argument("--guidance", type=_weight, default=None,
                    help="the teacher's classifier-free guidance on the style and the chord plan (1 = off; default 1.5)")
     p.add_argument("--planner", help="chord planner file, for a chord-conditioned teacher (default: the bundled one)")
     p.add_argument("--guard", type=float, default=GUARD_DEFAULT,
@@ -147,7 +180,7 @@ def _add_distill(sub) -> None:
                         "or with --corpus to the human density of a corpus's training split")
     p.add_argument("preset", help="preset name or file")
     _add_corpus_args(p, required=False, multiple=True)
-    p.add_argument("--pieces", type=int, default=64, help="with --corpus: training pieces to take a 4-bar segment of (default 64)")
+    p.add_argument("--pieces", type=_count, default=64, help="with --corpus: training pieces to take a 4-bar segment of (default 64)")
     p.add_argument("--guard", type=float, default=None, help="set the preset's guard strength first (0 = off; default: keep it)")
     p.add_argument("--planner", default=None, help="give the preset this chord planner file first (e.g. a retrained one; default: keep its own)")
     p.add_argument("--seed", type=int, default=1)
@@ -160,9 +193,9 @@ def _add_distill(sub) -> None:
     p.add_argument("--preset", required=True, help="preset name or file")
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
-    p.add_argument("--max-pieces", type=int, default=64)
-    p.add_argument("--bars", type=int, default=8)
-    p.add_argument("--teacher-steps", type=int, default=12, help="the teacher's sampler steps for its causal row")
+    p.add_argument("--max-pieces", type=_count, default=64)
+    p.add_argument("--bars", type=_count, default=8)
+    p.add_argument("--teacher-steps", type=_count, default=12, help="the teacher's sampler steps for its causal row")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     p.add_argument("--guard", type=float, default=None, help="override the preset's guard strength (0 = off)")
     p.add_argument("--ablate", action="store_true", help="also rows with the guard off and with the planner off")
@@ -283,10 +316,10 @@ def _add_engine(sub) -> None:
 
 
 def _add_sampler_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=int, default=12, help="sampler steps (Heun: 2 evaluations each but the last)")
-    p.add_argument("--guidance", type=float, default=1.5, help="classifier-free guidance on style (1 = off)")
-    p.add_argument("--lead-guidance", type=float, default=1.0, help="classifier-free guidance on the given lead (1 = off)")
-    p.add_argument("--chunk", type=int, default=16, help="causal mode: frames generated per chunk")
+    p.add_argument("--steps", type=_count, default=12, help="sampler steps (Heun: 2 evaluations each but the last)")
+    p.add_argument("--guidance", type=_weight, default=1.5, help="classifier-free guidance on style (1 = off)")
+    p.add_argument("--lead-guidance", type=_weight, default=1.0, help="classifier-free guidance on the given lead (1 = off)")
+    p.add_argument("--chunk", type=_count, default=16, help="causal mode: frames generated per chunk")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
@@ -299,13 +332,13 @@ def _add_teacher(sub) -> None:
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
     p.add_argument("--size", choices=["tiny", "small", "base", "auto"], default="auto", help="auto: base on CUDA, small on CPU")
-    p.add_argument("--window", type=int, default=64, help="frames per training window")
-    p.add_argument("--hop", type=int, default=32, help="frames between training window starts")
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
-    p.add_argument("--val-every", type=int, default=250)
+    p.add_argument("--window", type=_count, default=64, help="frames per training window")
+    p.add_argument("--hop", type=_count, default=32, help="frames between training window starts")
+    p.add_argument("--steps", type=_count, default=4000)
+    p.add_argument("--batch", type=_count, default=32)
+    p.add_argument("--lr", type=_amount, default=1e-3)
+    p.add_argument("--minutes", type=_amount, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--val-every", type=_count, default=250)
     p.add_argument("--no-metrics", action="store_true", help="skip the validation metrics at the end")
     p.add_argument("--init", help="start from this teacher's weights (fine-tuning; same size, window and styles; "
                    "a teacher without chord conditioning gains it, zero-initialised)")
@@ -321,7 +354,7 @@ def _add_teacher(sub) -> None:
     style.add_argument("--mix", help="weighted style mix, e.g. pop=0.7,chorale=0.3")
     p.add_argument("--lead", help="MIDI file with the lead (else the teacher writes one too)")
     p.add_argument("--causal", action="store_true", help="chunk by chunk, never looking ahead of the chunk")
-    p.add_argument("--bars", type=int, default=None, help="bars to generate (default: the lead's length, or 8)")
+    p.add_argument("--bars", type=_count, default=None, help="bars to generate (default: the lead's length, or 8)")
     p.add_argument("--tempo", type=float, default=100.0, help="tempo of a prompt-only sample")
     p.add_argument("-o", "--output", required=True, help="MIDI file to write")
     _add_sampler_args(p)
@@ -332,8 +365,8 @@ def _add_teacher(sub) -> None:
     p.add_argument("--planner", help="chord planner for a chord-conditioned teacher (default: the bundled one)")
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
-    p.add_argument("--max-pieces", type=int, default=64)
-    p.add_argument("--bars", type=int, default=8, help="bars per evaluated segment")
+    p.add_argument("--max-pieces", type=_count, default=64)
+    p.add_argument("--bars", type=_count, default=8, help="bars per evaluated segment")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     _add_sampler_args(p)
     p.set_defaults(func=command("accomp.model.commands", "teacher_eval", "TeacherEvalOptions"))
@@ -346,11 +379,11 @@ def _add_planner(sub) -> None:
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
     p.add_argument("--styles", default="chorale,pop", help="the style vocabulary, as the teacher's (comma separated)")
-    p.add_argument("--hidden", type=int, default=192, help="GRU width")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout in training (input layer and between GRU layers)")
-    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget for both planners")
-    p.add_argument("--whole-share", type=float, default=0.35, help="share of the budget for the bidirectional planner")
-    p.add_argument("--steps", type=int, default=100000, help="at most this many updates per planner")
+    p.add_argument("--hidden", type=_count, default=192, help="GRU width")
+    p.add_argument("--dropout", type=_share, default=0.0, help="dropout in training (input layer and between GRU layers)")
+    p.add_argument("--minutes", type=_amount, default=10.0, help="wall-clock budget for both planners")
+    p.add_argument("--whole-share", type=_share, default=0.35, help="share of the budget for the bidirectional planner")
+    p.add_argument("--steps", type=_count, default=100000, help="at most this many updates per planner")
     p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=command("accomp.model.planner_train", "planner_train", "PlannerTrainOptions"))
