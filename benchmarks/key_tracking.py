@@ -5,8 +5,8 @@ beat, it names the key.
     .venv/bin/python benchmarks/key_tracking.py --path ../shared/datasets/pop909 --profiles
 
 The tracker (``accomp.model.planner.KeyTracker``) hears only the lead, beat by beat, as the
-live planner does (its histogram halves every 8 beats; a key change restarts it). It is run
-twice over the same melodies, reading its histogram
+live planner does (its histogram halves every ``KEY_HALF_LIFE`` beats; a key change restarts
+it). It is run twice over the same melodies, reading its histogram
 
 - with Krumhansl-Schmuckler's correlation (``keys_of``), as the planner does, and
 - as a melody's notes (``melody_keys`` here): the key under which they are most likely, each

@@ -694,3 +694,32 @@ def test_a_finished_pop_melodys_plan_changes_chord_less_than_its_beats_best(monk
     assert changes(pop) < free_pop and changes(chorale) == free_chorale
     monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {"pop": (1e9, 1e9)})
     assert changes(pop) == 0 < free_pop
+
+
+def test_the_planners_learn_from_the_8_beat_tracker_and_decide_with_the_longer_one(monkeypatch):
+    """`planner train` reads its training songs with the tracker the bundled planners learnt
+    from (so the README's command makes them again), the validation songs it measures and every
+    live decision with the longer memory they decide with."""
+    from accomp.model import planner_train as training
+    from accomp.model.planner import KEY_HALF_LIFE, TRAINING_KEY_HALF_LIFE, beat_lead
+
+    assert (TRAINING_KEY_HALF_LIFE, KEY_HALF_LIFE) == (8.0, 32.0)
+    lead = melody(64)
+    beat = np.arange(64) % 16
+    assert beat_lead(lead, beat, 4).half_life == KEY_HALF_LIFE
+    tracker = KeyTracker(half_life=TRAINING_KEY_HALF_LIFE)
+    tracker.view(np.eye(12)[0])
+    tracker.advance(np.eye(12)[0] * 4)
+    for _ in range(8):  # eight silent beats: one half-life of the training tracker
+        tracker.view(np.zeros(12))
+        tracker.advance(np.zeros(12))
+    assert tracker.acc[0] == pytest.approx(2.0)
+
+    seen = []
+    import accomp.model.pieces as pieces
+
+    monkeypatch.setattr(pieces, "load_pieces", lambda options, spec, split: ([split], {"split": split}))
+    monkeypatch.setattr(training, "piece_beats", lambda piece, styles, half_life=KEY_HALF_LIFE: seen.append((piece, half_life)) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # stopped at the first piece read: only which tracker reads it matters
+        training.planner_train(training.PlannerTrainOptions(out="p.safetensors", styles="pop,chorale", hidden=8))
+    assert seen == [("train", TRAINING_KEY_HALF_LIFE)]

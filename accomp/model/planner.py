@@ -32,7 +32,19 @@ from accomp.music.keys import PROFILES, KeyHint
 from accomp.music.metrics import beat_chroma, beat_index, key_pitch_classes, pc_counts
 
 BEAT_SLOTS = 8  # beat-in-bar one-hot size (beats past the 8th share the last slot)
-KEY_HALF_LIFE = 8.0  # beats: the causal key tracker forgets at this rate
+# The causal key tracker's memory: its histogram halves every KEY_HALF_LIFE beats where the
+# planners decide (PlannerStream live, Planner.plan, a finished melody's causal half), and every
+# TRAINING_KEY_HALF_LIFE beats in the frames they learn from (planner_train.piece_beats: the
+# bundled planners were trained on them, and `accomp planner train` reproduces them so). 8 beats
+# was the only way to follow a key change before the restart rule below; since it, the longer
+# memory reads a song's key more steadily and the planners, untrained on it, decide better:
+# exact accuracy on the validation songs planned live from their start (accomp planner eval),
+# POP909 / chorales, 0.309 / 0.287 at 8 beats, 0.315 (12), 0.316 / 0.288 (16), 0.318 / 0.297
+# (32), 0.318 / 0.298 (64), 0.317 (1000); 0.299 at 4. The plan's agreement with the human
+# accompaniment (benchmarks/planner_entry.py) 8 -> 32: 91 openings 0.351 -> 0.354, first 48
+# 0.332 -> 0.332, 996 mid-song segments 0.291 -> 0.294, chorales 0.426 -> 0.428.
+KEY_HALF_LIFE = 32.0
+TRAINING_KEY_HALF_LIFE = 8.0
 # A key change: when the last two beats, or else the last beat alone, with the new beat's
 # first step put at least KEY_CHANGE_SHARE of their note time, on at least two pitch classes,
 # outside the tracked key, and the key those notes suggest holds at least KEY_CHANGE_FIT of
@@ -156,16 +168,16 @@ def _scale(tonic: int, minor: bool) -> np.ndarray:
 
 class KeyTracker:
     """The causal key tracker: a pitch-class histogram of the lead that halves every
-    :data:`KEY_HALF_LIFE` beats and starts again on a key change (:data:`KEY_CHANGE_SHARE`).
+    ``half_life`` beats (:data:`KEY_HALF_LIFE`) and starts again on a key change (:data:`KEY_CHANGE_SHARE`).
 
     Per beat: :meth:`view` at the beat's first step (again when that step changes: the last
     call counts), then :meth:`advance` with the finished beat's chroma. ``hint``: what it
     starts from (:meth:`KeyHint.histogram`), else nothing; ``scoring``: how a histogram is
     read as a key (:func:`keys_of`; ``benchmarks/key_tracking.py`` tries another)."""
 
-    def __init__(self, hint: np.ndarray | None = None, scoring=None) -> None:
+    def __init__(self, hint: np.ndarray | None = None, scoring=None, half_life: float = KEY_HALF_LIFE) -> None:
         self.scoring = scoring or keys_of  # histograms (N, 12) -> (tonic, minor); another reading, to compare one
-        self.decay = 0.5 ** (1.0 / KEY_HALF_LIFE)
+        self.decay = 0.5 ** (1.0 / half_life)
         self.acc = np.zeros(12) if hint is None else np.array(hint, dtype=np.float64)  # beats before the current one, decayed
         self.last = np.zeros(12)  # the two beats before the current one
         self.before = np.zeros(12)  # the beat before the current one
@@ -206,11 +218,11 @@ class KeyTracker:
         self.restart = False
 
 
-def _tracked(chroma: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _tracked(chroma: np.ndarray, first: np.ndarray, half_life: float) -> tuple[np.ndarray, np.ndarray]:
     """The causal key tracker run over a lead's beats: what it has heard at each beat's
     decision (beats < b decayed, or after a key change only the beat or two it was heard in;
     plus beat b's first step; (N, 12)) and whether it started again there ((N,) bool)."""
-    tracker = KeyTracker()
+    tracker = KeyTracker(half_life=half_life)
     hists = np.zeros_like(chroma, dtype=np.float64)
     restarts = np.zeros(len(chroma), dtype=bool)
     for b in range(len(chroma)):
@@ -229,14 +241,16 @@ class BeatLead:
     onset: np.ndarray  # (N,) a lead note starts at the beat's first step
     position: np.ndarray  # (N,) beat number inside its bar
     beats: np.ndarray  # (T,) beat number of every step
+    half_life: float = KEY_HALF_LIFE  # the key tracker's, in beats (TRAINING_KEY_HALF_LIFE: the frames planners learn from)
 
     @cached_property
     def key_track(self) -> tuple[np.ndarray, np.ndarray]:
         """The causal key tracker over these beats, run once: (histograms (N, 12), restarts (N,))."""
-        return _tracked(self.chroma, self.first)
+        return _tracked(self.chroma, self.first, self.half_life)
 
 
-def beat_lead(lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, lowest_pitch: int = 21) -> BeatLead:
+def beat_lead(lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, lowest_pitch: int = 21, *,
+              half_life: float = KEY_HALF_LIFE) -> BeatLead:
     beats = beat_index(beat_in_bar, steps_per_beat)
     counts = pc_counts(lead, lowest_pitch)  # (T, 12)
     chroma = beat_chroma(counts, beats)
@@ -244,7 +258,7 @@ def beat_lead(lead: np.ndarray, beat_in_bar: np.ndarray, steps_per_beat: int, lo
     first = (counts[starts] > 0).astype(np.float64)
     onset = lead[starts, 0].any(axis=-1)
     position = np.asarray(beat_in_bar)[starts] // steps_per_beat
-    return BeatLead(chroma, first, onset, position, beats)
+    return BeatLead(chroma, first, onset, position, beats, half_life)
 
 
 def _rotate(x: np.ndarray, tonic: np.ndarray) -> np.ndarray:
