@@ -36,6 +36,12 @@ RUNS = 5
 STOPPED_BY = {3: signal.SIGTERM, 4: signal.SIGHUP}  # the other runs: SIGINT, Ctrl+C
 
 
+def as_at_a_terminal() -> None:
+    """In the app's process before it starts: Ctrl+C and a closed terminal do their default."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def preset(tmp_path_factory):
     return busy_preset(tmp_path_factory.mktemp("no-note-left"))
@@ -66,10 +72,11 @@ def test_a_flood_then_ctrl_c_leaves_no_note_on(jack_sync_server, preset, run):
                "--midi-out-virtual", "band", "--midi-api", "jack", "--host-api", "JACK", "--tempo", "120",
                "--count-in", "0", "--no-click", "--no-synth", "--duration", "120", "--threads", "1"]  # fmt: skip
         cmd += ["--bass", "--drums", "rock"] if run % 2 else []
-        # Ctrl+C as at a terminal even when this run inherited SIGINT ignored (a shell's
-        # background job: Python then installs no KeyboardInterrupt handler in the app).
+        # Ctrl+C and a closed terminal as at a terminal even when this run inherited SIGINT
+        # ignored (a shell's background job: Python then installs no KeyboardInterrupt handler
+        # in the app) or SIGHUP ignored (nohup: the app then keeps it ignored, as it should).
         app = subprocess.Popen(cmd, env={**jack.env(), "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                               preexec_fn=as_at_a_terminal)  # fmt: skip
         said = read_line(app.stderr, "accomp: playing", timeout=120)
         outs = [p for p in jack_ports(jack) if p not in before and p.endswith(":band")]
         assert len(outs) == 1, (jack_ports(jack), said)

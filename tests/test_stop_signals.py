@@ -21,6 +21,7 @@ def handlers():
 @pytest.mark.parametrize("ending", ENDING, ids=lambda s: s.name)
 def test_an_ending_signal_interrupts_as_ctrl_c(handlers, ending):
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(ending, signal.SIG_DFL)  # as at a terminal, even when this run inherited it ignored (nohup)
     with pytest.raises(KeyboardInterrupt), as_ctrl_c():
         signal.raise_signal(ending)
     assert signal.getsignal(ending) is signal.SIG_DFL  # put back after the block
