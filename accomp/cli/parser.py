@@ -11,8 +11,8 @@ from accomp import __version__
 from accomp.cli.commands import command
 from accomp.config import DEFAULT_TEACHER_FILE
 from accomp.errors import AccompError
-from accomp.stop_signals import as_ctrl_c
 from accomp.music.drums import PATTERNS as DRUM_PATTERNS
+from accomp.stop_signals import as_ctrl_c
 
 
 class _Parser(argparse.ArgumentParser):
