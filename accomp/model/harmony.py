@@ -81,9 +81,10 @@ def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, ch
             strength = float(info.get("guard", 0.0))
         except (TypeError, ValueError):
             raise CheckpointError(f"{preset_path}: its guard strength {info.get('guard')!r} is not a number") from None
-    guard_of(strength, "--guard" if guard is not None else f"{preset_path}: its header")  # checked before the planner is read
+    checked = guard_of(strength, "--guard" if guard is not None else f"{preset_path}: its header")  # before the planner is read
     if planner_file:
-        return open_harmony(planner_file, styles, strength, chords=True)
+        planner, _ = load_planner(Path(planner_file), styles)
+        return Harmony(planner, checked, str(planner_file))
     wanted = info.get("planner") or {}
     name, digest = wanted.get("file"), wanted.get("hash")
     if not name or not digest:
@@ -94,6 +95,6 @@ def load_harmony(header: dict, preset_path: Path, styles: tuple[str, ...], *, ch
     for candidate in candidates:
         if candidate.is_file() and file_hash(candidate) == digest:
             planner, _ = load_planner(candidate, styles)
-            return Harmony(planner, guard_of(strength), str(candidate))
+            return Harmony(planner, checked, str(candidate))
     raise CheckpointError(f"{preset_path}: its chord planner '{name}' (hash {digest}) is not in "
                           f"{', '.join(str(f) for f in folders)}")
