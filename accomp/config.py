@@ -80,6 +80,10 @@ DEFAULT_SPEC = FrameSpec()
 # Sanity limits for files a user hands us.
 MIN_BPM = 10.0
 MAX_BPM = 1000.0
+MAX_COUNT_IN_BARS = 8  # the longest count-in a session may ask for
+# The longest grace window (``--grace-ms``): a step re-decided later than this would strike
+# its notes audibly after the beat; a note that late is heard on the next step instead.
+MAX_GRACE_MS = 200.0
 MAX_MIDI_BYTES = 50 * 1024 * 1024
 
 

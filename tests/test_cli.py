@@ -122,10 +122,13 @@ def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_pat
     (["--guard", "nan"], "--guard: the guard's strength must be 0 (off) or more, got nan"),
     (["--threads", "0"], "--threads 0: the model needs 1 CPU thread or more"),
     (["--transpose", "2"], "--transpose 2 moves a chart's chords"),
+    (["--grace-ms", "nan"], "grace window must be 0..200 ms, got nan"),  # a traceback
+    (["--grace-ms", "1e9"], "grace window must be 0..200 ms, got 1e+09"),  # meaningless, accepted
 ])  # fmt: skip
 def test_an_impossible_setting_is_a_one_line_error_not_a_silent_default(tmp_path, args, said):
     """A negative guard used to switch it off, zero threads to mean one, a transposition
-    without a chart to do nothing: each now says what is wrong, and nothing is written."""
+    without a chart to do nothing, a grace window of NaN to crash: each now says what is
+    wrong, and nothing is written."""
     import mido
 
     lead = mido.MidiFile()
@@ -140,6 +143,7 @@ def test_an_impossible_setting_is_a_one_line_error_not_a_silent_default(tmp_path
     (["--duration", "-5"], "--duration -5: give the seconds to play"),
     (["--duration", "nan"], "--duration nan: give the seconds to play"),  # it played for ever
     (["--metrics-json", "/no/such/folder/m.json"], "/no/such/folder: output folder does not exist"),  # found after the play
+    (["--count-in", "1000"], "count-in must be 0..8 bars, got 1000"),  # 40 minutes of clicks at 100 bpm
 ])  # fmt: skip
 def test_play_refuses_what_it_could_not_honour_before_it_starts(args, said):
     done = run("play", "--preset", "pop", "--no-midi-in", "--host-api", "NoSuchHostApi", *args)

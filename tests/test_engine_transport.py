@@ -26,7 +26,7 @@ def test_grid_count_in_and_tempo_change_keep_position():
     assert t.beat_in_bar(0) == 0 and t.beat_in_bar(13) == 1
 
 
-@pytest.mark.parametrize("bad", [dict(tempo=0), dict(tempo=float("nan")), dict(meter=(4, 3)), dict(count_in_bars=-1)])
+@pytest.mark.parametrize("bad", [dict(tempo=0), dict(tempo=float("nan")), dict(meter=(4, 3)), dict(count_in_bars=-1), dict(count_in_bars=9)])
 def test_impossible_settings_are_refused(bad):
     with pytest.raises(ValueError):
         TransportSettings(**bad)

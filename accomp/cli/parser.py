@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from accomp import __version__
 from accomp.cli.commands import command
-from accomp.config import DEFAULT_TEACHER_FILE
+from accomp.config import DEFAULT_TEACHER_FILE, MAX_COUNT_IN_BARS, MAX_GRACE_MS
 from accomp.errors import AccompError
 from accomp.music.drums import PATTERNS as DRUM_PATTERNS
 from accomp.stop_signals import as_ctrl_c
@@ -226,7 +226,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", required=True, help="style preset: a name (bundled or yours) or a file")
     p.add_argument("--sample-rate", type=int, default=48000)
     p.add_argument("--buffer", type=int, default=128, help="audio buffer size in frames")
-    p.add_argument("--grace-ms", type=float, default=30.0, help="a late lead note still changes its step this long")
+    p.add_argument("--grace-ms", type=float, default=30.0, help=f"a late lead note still changes its step this long (0..{MAX_GRACE_MS:g} ms)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu",
                    help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto (whichever of the CPU and a GPU runs the step faster here, timed at start-up), cuda or cuda:N")
@@ -287,7 +287,7 @@ def _add_engine(sub) -> None:
     p.add_argument("--meter", default=None, help="time signature, e.g. 3/4 (default: the chart's, else 4/4)")
     _add_key_arg(p, file=False)
     _add_chart_args(p)
-    p.add_argument("--count-in", type=int, default=1, help="bars of count-in")
+    p.add_argument("--count-in", type=int, default=1, help=f"bars of count-in (0..{MAX_COUNT_IN_BARS})")
     p.add_argument("--no-click", action="store_true", help="no metronome after the count-in")
     p.add_argument("--midi-clock", action="store_true", help="send MIDI clock (24 ppqn) with the MIDI output")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl+C)")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
-from accomp.config import DEFAULT_SPEC, FrameSpec
+from accomp.config import DEFAULT_SPEC, MAX_GRACE_MS, FrameSpec
 from accomp.engine.transport import TransportSettings
 from accomp.music.band import Band
 
@@ -39,7 +40,10 @@ class EngineSettings:
     def __post_init__(self) -> None:
         if self.sample_rate < 8000 or self.block_frames < 16:
             raise ValueError("sample rate must be >= 8000 Hz and blocks >= 16 frames")
-        if min(self.lookahead_ms, self.grace_ms, self.heard_grace_ms, self.slack_ms, self.chord_wait_ms) < 0:
-            raise ValueError("lookahead, grace, chord wait and slack must be >= 0 ms")
+        if not (math.isfinite(self.grace_ms) and 0 <= self.grace_ms <= MAX_GRACE_MS):
+            raise ValueError(f"grace window must be 0..{MAX_GRACE_MS:g} ms, got {self.grace_ms:g}")
+        times = (self.lookahead_ms, self.heard_grace_ms, self.slack_ms, self.chord_wait_ms)
+        if not all(math.isfinite(ms) and ms >= 0 for ms in times):
+            raise ValueError("lookahead, chord wait and slack must be >= 0 ms")
         if self.split_key is not None and not 1 <= self.split_key <= 127:
             raise ValueError(f"split point {self.split_key} is not a MIDI key with keys below it (1..127)")

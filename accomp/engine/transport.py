@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accomp.config import MAX_BPM, MIN_BPM
+from accomp.config import MAX_BPM, MAX_COUNT_IN_BARS, MIN_BPM
 from accomp.realtime.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
 
 CLOCKS_PER_BEAT = 24
@@ -44,8 +44,8 @@ class TransportSettings:
             raise ValueError(f"impossible meter {num}/{den}")
         if not 1 <= self.steps_per_beat <= 24:
             raise ValueError(f"steps_per_beat must be 1..24, got {self.steps_per_beat}")
-        if self.count_in_bars < 0:
-            raise ValueError("count_in_bars must be >= 0")
+        if not 0 <= self.count_in_bars <= MAX_COUNT_IN_BARS:
+            raise ValueError(f"count-in must be 0..{MAX_COUNT_IN_BARS} bars, got {self.count_in_bars}")
 
 
 def check_tempo(bpm: float) -> float:

@@ -22,7 +22,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from accomp.config import MAX_BPM, MIN_BPM
+from accomp.config import MAX_BPM, MAX_COUNT_IN_BARS, MIN_BPM
 from accomp.files import write_text
 from accomp.music.band import DRUM_CHOICES, OFF
 from accomp.music.bass import BASS_PROGRAM
@@ -126,8 +126,8 @@ class Settings:
             raise ValueError(f"meter {self.meter!r} is not one of {METERS}")
         if self.song_key not in SONG_KEYS:
             raise ValueError(f"song key {self.song_key!r} is not one of {', '.join(k for k in SONG_KEYS if k)} or none")
-        if not 0 <= self.count_in <= 8:
-            raise ValueError(f"count-in {self.count_in} is not 0..8")
+        if not 0 <= self.count_in <= MAX_COUNT_IN_BARS:
+            raise ValueError(f"count-in {self.count_in} is not 0..{MAX_COUNT_IN_BARS}")
         if not 0 <= self.keyboard_octave <= 8:
             raise ValueError(f"keyboard octave {self.keyboard_octave} is not 0..8")
         if self.chord_source not in CHORD_SOURCES:

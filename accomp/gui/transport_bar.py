@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from accomp.config import MAX_BPM, MIN_BPM
+from accomp.config import MAX_BPM, MAX_COUNT_IN_BARS, MIN_BPM
 from accomp.gui.settings import METERS, SONG_KEYS, Settings
 from accomp.gui.theme import ACCENT
 
@@ -111,7 +111,7 @@ class TransportBar(QWidget):
                                  "your first notes (then it follows the melody). 'heard': it listens for the key")
         self.count_in = QSpinBox(self)
         self.count_in.setObjectName("countIn")
-        self.count_in.setRange(0, 8)
+        self.count_in.setRange(0, MAX_COUNT_IN_BARS)
         self.count_in.setPrefix("count-in ")
         self.count_in.setSuffix(" bar")
         self.click = QCheckBox("Click", self)
