@@ -121,6 +121,7 @@ def test_play_that_cannot_start_says_what_to_do_and_leaves_no_empty_take(tmp_pat
     (["--guard", "-1"], "--guard: the guard's strength must be 0 (off) or more, got -1"),
     (["--guard", "nan"], "--guard: the guard's strength must be 0 (off) or more, got nan"),
     (["--threads", "0"], "--threads 0: the model needs 1 CPU thread or more"),
+    (["--threads", "100000"], "--threads 100000: this machine runs"),  # each step took 400 ms
     (["--transpose", "2"], "--transpose 2 moves a chart's chords"),
     (["--grace-ms", "nan"], "grace window must be 0..200 ms, got nan"),  # a traceback
     (["--grace-ms", "1e9"], "grace window must be 0..200 ms, got 1e+09"),  # meaningless, accepted
@@ -137,6 +138,26 @@ def test_an_impossible_setting_is_a_one_line_error_not_a_silent_default(tmp_path
     done = run("render", str(tmp_path / "lead.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", *args)
     assert done.returncode == 1 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "out.mid").exists()
+
+
+@pytest.mark.parametrize(("flag", "input_flag"), [("-o", None), ("--chords", "--chart")])
+def test_a_render_never_writes_over_the_file_it_reads(tmp_path, flag, input_flag):
+    """`-o lead.mid` wrote the render over the player's lead, `--chords` over the chart."""
+    import mido
+
+    lead = mido.MidiFile()
+    lead.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=80), mido.Message("note_off", note=60, time=480)]))
+    lead.save(tmp_path / "lead.mid")
+    chart = tmp_path / "chart.txt"
+    chart.write_text("| C | G |\n")
+    inputs = {None: tmp_path / "lead.mid", "--chart": chart}
+    before = {p: p.read_bytes() for p in inputs.values()}
+    out = ["-o", str(tmp_path / "out.mid")] if flag != "-o" else []
+    args = [*out, flag, str(inputs[input_flag]), *(["--chart", str(chart)] if input_flag else [])]
+    done = run("render", str(tmp_path / "lead.mid"), "--preset", "pop", *args)
+    what = "chart" if input_flag else "lead"
+    assert done.returncode == 1 and f"that is the {what} file" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert {p: p.read_bytes() for p in inputs.values()} == before
 
 
 @pytest.mark.parametrize(("args", "said"), [

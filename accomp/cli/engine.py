@@ -65,7 +65,21 @@ def render(args: argparse.Namespace) -> int:
     spec = _spec(args, live, chart=chart, split_key=split_key, tempo=_tempo(args.tempo), meter=_meter(args.meter), count_in=0,
                  click=False, whole_song=args.whole_song, key=args.key)  # fmt: skip
     chords = check_output(args.chords, (".txt",), "lead sheet", SettingsError) if args.chords else None
+    _not_over_an_input({"-o": midi, "--wav": wav, "--chords": chords}, {"lead": args.lead, "chart": args.chart})
     return render_spec(spec, args.lead, RenderOutputs(midi=midi, wav=wav, chords=chords))
+
+
+def _not_over_an_input(outputs: dict, inputs: dict) -> None:
+    """Refuse an output file that is one of the inputs (flag -> path; None: not given): the
+    render would write over the lead or the chart it reads, and the player's file is lost."""
+    import os
+
+    for flag, out in outputs.items():
+        for what, given in inputs.items():
+            if out is None or not given or not os.path.exists(given):
+                continue
+            if os.path.exists(out) and os.path.samefile(out, given):
+                raise SettingsError(f"{flag} {out}: that is the {what} file, and the render would write over it: give another name")
 
 
 def _spec(args: argparse.Namespace, live, **session):

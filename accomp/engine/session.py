@@ -10,6 +10,7 @@ chart alone) and writes what it played.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -86,6 +87,9 @@ class SessionSpec:
             KeyHint.parse(self.key)
         if self.threads < 1:
             raise SettingsError(f"--threads {self.threads}: the model needs 1 CPU thread or more")
+        cores = os.cpu_count() or 1
+        if self.threads > cores:  # 1000 threads on 2 cores made each step 400 ms: no band
+            raise SettingsError(f"--threads {self.threads}: this machine runs {cores} threads at once; give 1..{cores}")
 
     def key_hint(self, signature: KeyHint | None = None) -> KeyHint | None:
         """What the band is told of the key before the lead comes in: ``--key``'s, else the MIDI
