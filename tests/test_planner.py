@@ -180,6 +180,7 @@ def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords(mo
     import accomp.model.planner as planner_module
 
     monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
+    monkeypatch.setattr(planner_module, "SONG_LEAD_IN_BEATS", {})  # the band enters with the melody
     planner = random_planner(seed=4)
     style, beat = np.array([0.0, 1.0, 0.0]), np.arange(96) % 16
     lead = melody(96)
@@ -190,6 +191,30 @@ def test_a_finished_melodys_plan_is_both_planners_together_in_absolute_chords(mo
     assert len(song.chords) == 96 and (song.chords[::4] == song.chords[3::4]).all()  # one chord per beat
     empty = planner.song_plan(np.zeros((0, 2, K), np.uint8), np.zeros(0, np.int16), 4, style)
     assert len(empty.chords) == 0
+
+
+def test_a_finished_pop_melodys_band_comes_in_two_beats_before_it_a_chorales_with_it(monkeypatch):
+    """The pop lead-in: the two beats before the melody's first note get chords (where the
+    song has them), the best path's through those beats; "no chord" before them, as before.
+    The chorale style (and the planner's accuracy, song_beats without a lead-in) has none."""
+    import accomp.model.planner as planner_module
+    from accomp.model.planner import beat_lead
+
+    monkeypatch.setattr(planner_module, "SONG_CHANGE_COST", {})  # each beat's best chord alone
+    planner = random_planner(seed=4)
+    pop, chorale = np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0])
+    beat = np.arange(96) % 16
+    for first_beat, lead_in in ((5, 2), (1, 1), (0, 0)):
+        lead = melody(96)
+        lead[: 4 * first_beat] = 0
+        lead[4 * first_beat, 1, 60 - 21] = 1  # the melody's first note on that beat
+        per_beat = planner.song_plan(lead, beat, 4, pop).chords[::4]
+        want = each_beats_best_song_chord([planner], lead, beat, pop)  # the networks' chords, the lead-in's too
+        assert (per_beat[: first_beat - lead_in] == NO_CHORD).all()
+        assert np.array_equal(per_beat[first_beat - lead_in :], want[first_beat - lead_in :])
+        assert (planner.song_plan(lead, beat, 4, chorale).chords[::4][:first_beat] == NO_CHORD).all()
+        entered = int((planner.song_beats(beat_lead(lead, beat, 4), pop)[0] != NO_CHORD).argmax())
+        assert entered == first_beat  # what the planner is measured on: from the melody's first note
 
 
 def test_a_revision_reruns_the_beat_from_the_same_state():

@@ -115,6 +115,13 @@ SONG_CAUSAL_WEIGHT = 0.5
 # 0.68x -> 0.71x the pianist's, the bar 0.7x; its chords 0.372 -> 0.373) and a little more often
 # under the melodies of 100 folk songs (benchmarks/folk.py --whole-song 0.946 -> 0.949).
 SONG_CHANGE_COST: dict[str, tuple[float, float]] = {"pop": (0.125, 0.25)}
+# A finished melody's band comes in SONG_LEAD_IN_BEATS[style] beats before the melody, where the
+# song leaves room (the style mix's weighted mean, rounded; a style not named here: none, the
+# band enters with the melody), on the chords the plan's best path gives those beats: the
+# planners learnt what pianists play before a melody comes in. A pop band gives the singer the
+# key and the time before the first phrase; four-part chorale writing starts with the tune.
+# Measured in docs/harmony.md, "A lead-in for a finished melody".
+SONG_LEAD_IN_BEATS: dict[str, int] = {"pop": 2}
 
 
 @dataclass(frozen=True)
@@ -438,12 +445,15 @@ class Planner:
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
-        chords, key_tonic, minor = self.song_beats(bl, style, key)
+        lead_in = round(sum(float(w) * SONG_LEAD_IN_BEATS.get(name, 0) for name, w in zip(self.cfg.styles, style)))
+        chords, key_tonic, minor = self.song_beats(bl, style, key, lead_in=lead_in)
         return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
 
     @torch.inference_mode()
-    def song_beats(self, bl: BeatLead, style: np.ndarray, key: KeyHint | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`song_plan` per beat of a lead with at least one beat: (chord, key tonic, minor)."""
+    def song_beats(self, bl: BeatLead, style: np.ndarray, key: KeyHint | None = None, *,
+                   lead_in: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`song_plan` per beat of a lead with at least one beat: (chord, key tonic,
+        minor), chords from ``lead_in`` beats before the melody's first note (no chord before)."""
         scores = np.zeros((len(bl.chroma), self.cfg.n_chords))
         for kind, causal, weight in ((1, False, 1.0 - SONG_CAUSAL_WEIGHT), (0, True, SONG_CAUSAL_WEIGHT)):
             feats, tonic = features(bl, style, causal=causal, key=None if causal else key)
@@ -454,6 +464,8 @@ class Planner:
         scores += MELODY_BONUS * (_norm(bl.chroma) @ CHROMA.T)
         scores[:, NO_CHORD] = -np.inf
         heard = np.flatnonzero(heard_by(bl, causal=False))  # from the first note on
+        if len(heard) and lead_in > 0:  # ... and the lead-in before it
+            heard = np.arange(max(0, int(heard[0]) - lead_in), len(bl.chroma))
         strong, weak = (sum(float(w) * SONG_CHANGE_COST.get(name, (0.0, 0.0))[i] for name, w in zip(self.cfg.styles, style))
                         for i in (0, 1))  # fmt: skip
         cost = np.where(weak_beat(bl.position[heard]), weak, strong)
