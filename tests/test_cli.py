@@ -160,6 +160,18 @@ def test_a_render_never_writes_over_the_file_it_reads(tmp_path, flag, input_flag
     assert {p: p.read_bytes() for p in inputs.values()} == before
 
 
+def test_a_recording_is_not_silently_rendered_live_when_whole_song_is_asked(tmp_path):
+    """`render take.wav --whole-song` rendered the recording as heard, live, and said nothing."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(48000) / 48000
+    sf.write(tmp_path / "take.wav", 0.3 * np.sin(2 * np.pi * 440 * t), 48000)
+    done = run("render", str(tmp_path / "take.wav"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", "--whole-song")
+    assert done.returncode == 1 and "is a recording" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "out.mid").exists()
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (["--duration", "-5"], "--duration -5: give the seconds to play"),
     (["--duration", "nan"], "--duration nan: give the seconds to play"),  # it played for ever

@@ -275,6 +275,9 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     from accomp.listen.offline import is_audio_file
 
     if lead and is_audio_file(lead):
+        if spec.whole_song:  # it was ignored: the recording is heard as it plays, as live
+            raise SettingsError(f"--whole-song plans the chords from a MIDI melody; {lead} is a recording, heard as it "
+                                "plays: leave out --whole-song, or give the melody as a MIDI file")
         return _render_audio(spec, lead, out)
     chart = spec.chart
     sr = spec.sample_rate
