@@ -207,7 +207,7 @@ def test_a_finished_pop_melodys_band_comes_in_two_beats_before_it_a_chorales_wit
     for first_beat, lead_in in ((5, 2), (1, 1), (0, 0)):
         lead = melody(96)
         lead[: 4 * first_beat] = 0
-        lead[4 * first_beat, 1, 60 - 21] = 1  # the melody's first note on that beat
+        lead[4 * first_beat, :, 60 - 21] = 1  # the melody's first note on that beat
         per_beat = planner.song_plan(lead, beat, 4, pop).chords[::4]
         want = each_beats_best_song_chord([planner], lead, beat, pop)  # the networks' chords, the lead-in's too
         assert (per_beat[: first_beat - lead_in] == NO_CHORD).all()
