@@ -277,7 +277,7 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     if lead and is_audio_file(lead):
         if spec.whole_song:  # it was ignored: the recording is heard as it plays, as live
             raise SettingsError(f"--whole-song plans the chords from a MIDI melody; {lead} is a recording, heard as it "
-                                "plays: leave out --whole-song, or give the melody as a MIDI file")
+                                "plays: render it once without --whole-song (-o heard.mid), then heard.mid with it")
         return _render_audio(spec, lead, out)
     chart = spec.chart
     sr = spec.sample_rate
