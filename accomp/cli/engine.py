@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from accomp.config import MIDI_SUFFIXES
@@ -72,13 +73,11 @@ def render(args: argparse.Namespace) -> int:
 def _not_over_an_input(outputs: dict, inputs: dict) -> None:
     """Refuse an output file that is one of the inputs (flag -> path; None: not given): the
     render would write over the lead or the chart it reads, and the player's file is lost."""
-    import os
-
     for flag, out in outputs.items():
+        if out is None or not os.path.exists(out):
+            continue
         for what, given in inputs.items():
-            if out is None or not given or not os.path.exists(given):
-                continue
-            if os.path.exists(out) and os.path.samefile(out, given):
+            if given and os.path.exists(given) and os.path.samefile(out, given):
                 raise SettingsError(f"{flag} {out}: that is the {what} file, and the render would write over it: give another name")
 
 

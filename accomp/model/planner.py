@@ -445,9 +445,16 @@ class Planner:
         if not len(bl.chroma):
             empty = np.zeros(0, dtype=np.int64)
             return Plan(empty, empty, empty.astype(bool))
-        lead_in = round(sum(float(w) * SONG_LEAD_IN_BEATS.get(name, 0) for name, w in zip(self.cfg.styles, style)))
+        lead_in = round(float(self._style_sum(style, SONG_LEAD_IN_BEATS, 0)))
         chords, key_tonic, minor = self.song_beats(bl, style, key, lead_in=lead_in)
         return Plan(chords[bl.beats], key_tonic[bl.beats], minor[bl.beats])
+
+    def _style_sum(self, style: np.ndarray, table: dict, default) -> np.ndarray:
+        """A per-style setting (``table``: style name -> value, ``default`` for a style not in
+        it) for a style mix: each style's value weighted by its share of ``style`` (the "no
+        style" weight adds nothing)."""
+        start = np.zeros_like(np.asarray(default, dtype=np.float64))  # no named style: nothing
+        return sum((float(w) * np.asarray(table.get(name, default), dtype=np.float64) for name, w in zip(self.cfg.styles, style)), start)
 
     @torch.inference_mode()
     def song_beats(self, bl: BeatLead, style: np.ndarray, key: KeyHint | None = None, *,
@@ -466,8 +473,7 @@ class Planner:
         heard = np.flatnonzero(heard_by(bl, causal=False))  # from the first note on
         if len(heard) and lead_in > 0:  # ... and the lead-in before it
             heard = np.arange(max(0, int(heard[0]) - lead_in), len(bl.chroma))
-        strong, weak = (sum(float(w) * SONG_CHANGE_COST.get(name, (0.0, 0.0))[i] for name, w in zip(self.cfg.styles, style))
-                        for i in (0, 1))  # fmt: skip
+        strong, weak = self._style_sum(style, SONG_CHANGE_COST, (0.0, 0.0))
         cost = np.where(weak_beat(bl.position[heard]), weak, strong)
         chords = np.full(len(bl.chroma), NO_CHORD, dtype=np.int64)
         chords[heard] = best_path(scores[heard], cost)
