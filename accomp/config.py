@@ -81,6 +81,9 @@ DEFAULT_SPEC = FrameSpec()
 MIN_BPM = 10.0
 MAX_BPM = 1000.0
 MAX_COUNT_IN_BARS = 8  # the longest count-in a session may ask for
+# The most beats a bar may hold (``--meter``, a lead file's time signature, a chord chart's
+# ``time:``): the count-in is a bar long, and the planner's beat position stops at its 8th.
+MAX_METER_BEATS = 16
 # The longest grace window (``--grace-ms``): a step re-decided later than this would strike
 # its notes audibly after the beat; a note that late is heard on the next step instead.
 MAX_GRACE_MS = 200.0

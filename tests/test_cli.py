@@ -177,10 +177,39 @@ def test_a_recording_is_not_silently_rendered_live_when_whole_song_is_asked(tmp_
     (["--duration", "nan"], "--duration nan: give the seconds to play"),  # it played for ever
     (["--metrics-json", "/no/such/folder/m.json"], "/no/such/folder: output folder does not exist"),  # found after the play
     (["--count-in", "1000"], "count-in must be 0..8 bars, got 1000"),  # 40 minutes of clicks at 100 bpm
+    (["--meter", "99/4"], "--meter: meter 99/4: at most 16 beats a bar"),  # a count-in of 99 beats
+    (["--meter", "3/32"], "its beat, a 1/32 note, is shorter than the grid's step"),  # bars off the grid
 ])  # fmt: skip
 def test_play_refuses_what_it_could_not_honour_before_it_starts(args, said):
     done = run("play", "--preset", "pop", "--no-midi-in", "--host-api", "NoSuchHostApi", *args)
     assert done.returncode == 1 and said in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_lead_files_meter_is_its_own_unless_meter_names_another(tmp_path):
+    """A MIDI file in 3/32 rendered with its bars off the grid; it is refused, and `--meter`
+    (once taken for a recording only) plays it, or a file with no time signature, in another."""
+    import mido
+
+    lead = mido.MidiFile()
+    notes = [m for p in (60, 62, 64, 65, 67, 65) for m in (mido.Message("note_on", note=p, velocity=80),
+                                                            mido.Message("note_off", note=p, time=480))]  # fmt: skip
+    lead.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=32), *notes]))
+    lead.save(tmp_path / "lead.mid")
+    done = run("render", str(tmp_path / "lead.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop")
+    assert done.returncode == 1 and "meter 3/32: its beat" in done.stderr and "--meter N/D" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.mid").exists()
+
+    def meters(path):
+        return [(m.numerator, m.denominator) for t in mido.MidiFile(path).tracks for m in t if m.type == "time_signature"]
+
+    done = run("render", str(tmp_path / "lead.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", "--meter", "3/4")
+    assert done.returncode == 0, done.stderr
+    assert meters(tmp_path / "out.mid") == [(3, 4)]
+    lead.tracks[0] = mido.MidiTrack(notes)  # no time signature: 4/4, unless told
+    lead.save(tmp_path / "plain.mid")
+    for told, meter in (([], (4, 4)), (["--meter", "6/8"], (6, 8))):
+        done = run("render", str(tmp_path / "plain.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", *told)
+        assert done.returncode == 0 and meters(tmp_path / "out.mid") == [meter], (told, done.stderr)
 
 
 def test_an_audio_input_of_no_channels_is_refused_before_any_device_opens():

@@ -26,10 +26,17 @@ def test_grid_count_in_and_tempo_change_keep_position():
     assert t.beat_in_bar(0) == 0 and t.beat_in_bar(13) == 1
 
 
-@pytest.mark.parametrize("bad", [dict(tempo=0), dict(tempo=float("nan")), dict(meter=(4, 3)), dict(count_in_bars=-1), dict(count_in_bars=9)])
+@pytest.mark.parametrize("bad", [dict(tempo=0), dict(tempo=float("nan")), dict(meter=(4, 3)), dict(count_in_bars=-1), dict(count_in_bars=9),
+                                 dict(meter=(17, 4)), dict(meter=(3, 32)), dict(meter=(4, 8), steps_per_beat=1)])  # fmt: skip
 def test_impossible_settings_are_refused(bad):
     with pytest.raises(ValueError):
         TransportSettings(**bad)
+
+
+@pytest.mark.parametrize("meter", [(16, 4), (7, 8), (5, 16), (2, 2), (1, 1)])
+def test_a_meter_on_the_grid_keeps_its_bar_and_clicks(meter):
+    t = Transport(TransportSettings(meter=meter), SR)
+    assert t.steps_per_bar == meter[0] * 16 // meter[1] and t.steps_per_click == 16 // meter[1]
 
 
 def events_until(metronome: Metronome, until: int, step: int = 997):

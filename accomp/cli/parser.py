@@ -309,7 +309,8 @@ def _add_engine(sub) -> None:
     p.add_argument("--chords", metavar="FILE", help="also write the lead sheet of what the band played: bar, beat, chord")
     p.add_argument("--tempo", type=float, default=None,
                    help="recording: its tempo to start from (default: estimated); a chart alone: its tempo (default: the chart's)")
-    p.add_argument("--meter", default="4/4", help="recording: its meter")
+    p.add_argument("--meter", default=None,
+                   help="time signature, e.g. 3/4 (default: a MIDI lead's own, else the chart's, else 4/4)")
     p.add_argument("--no-follow", action="store_true", help="recording: keep the starting tempo instead of following it")
     _add_key_arg(p, file=True)
     p.set_defaults(func=command("accomp.cli.engine", "render"))

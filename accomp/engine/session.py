@@ -284,6 +284,7 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     if lead:
         probe = spec.engine(TransportSettings(count_in_bars=0, click=False))
         events, tempo_changes, meter, seconds, bpm, signature = lead_events(lead, sr, probe.lookahead)
+        meter = spec.meter or meter  # --meter over the file's own time signature
         if chart is not None and tuple(meter) != chart.meter:
             raise SettingsError(f"{chart.source} is in {chart.meter[0]}/{chart.meter[1]} but {lead} in {meter[0]}/{meter[1]}")
     elif chart is not None:  # the chart alone, once through: a backing track
@@ -295,7 +296,7 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     try:
         transport = TransportSettings(tempo=bpm, meter=meter, count_in_bars=0, click=False)
     except ValueError as exc:
-        raise MidiFileError(f"{lead}: {exc}") from None
+        raise MidiFileError(f"{lead}: {exc}; --meter N/D plays it in another") from None
     engine = spec.engine(transport)
     key = spec.key_hint(signature)
     band = _with_player(spec, engine, key=key)

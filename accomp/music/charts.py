@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accomp.config import RESOURCES
+from accomp.config import MAX_METER_BEATS, RESOURCES
 from accomp.errors import ChartError
 from accomp.music.chords import NO_CHORD, chord_index, chord_name, parse_root
 
@@ -181,7 +181,7 @@ def parse_chart(text: str, where: str = "<chart>") -> Chart:
                     raise _fail(where, number, column, f"tempo {value} is outside {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} bpm")
             else:
                 m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", value)
-                if not m or not 1 <= int(m.group(1)) <= 16 or int(m.group(2)) not in (1, 2, 4, 8, 16):
+                if not m or not 1 <= int(m.group(1)) <= MAX_METER_BEATS or int(m.group(2)) not in (1, 2, 4, 8, 16):
                     raise _fail(where, number, column, f"time '{value}' is not a time signature like 4/4, 3/4 or 6/8")
                 if bars:
                     raise _fail(where, number, column, "the time signature must come before the first bar")
