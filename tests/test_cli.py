@@ -210,6 +210,9 @@ def test_a_lead_files_meter_is_its_own_unless_meter_names_another(tmp_path):
     for told, meter in (([], (4, 4)), (["--meter", "6/8"], (6, 8))):
         done = run("render", str(tmp_path / "plain.mid"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", *told)
         assert done.returncode == 0 and meters(tmp_path / "out.mid") == [meter], (told, done.stderr)
+    (tmp_path / "waltz.txt").write_text("time: 3/4\n| C | G |\n")  # a chart alone, as a backing: --meter was ignored
+    done = run("render", "--chart", str(tmp_path / "waltz.txt"), "-o", str(tmp_path / "out.mid"), "--preset", "pop", "--meter", "4/4")
+    assert done.returncode == 0 and meters(tmp_path / "out.mid") == [(4, 4)], done.stderr
 
 
 def test_an_audio_input_of_no_channels_is_refused_before_any_device_opens():

@@ -61,7 +61,7 @@ class SessionSpec:
     guard: float | None = None  # None: the preset's guard strength
     grace_ms: float = 30.0
     tempo: float | None = None  # None: the chart's, else the lead's (offline), else DEFAULT_TEMPO
-    meter: tuple[int, int] | None = None  # None: the chart's, else the lead's (offline), else 4/4
+    meter: tuple[int, int] | None = None  # over a chart's and a MIDI lead's; None: the chart's, else the lead's (offline), else 4/4
     count_in: int = 1  # bars
     click: bool = True  # the metronome after the count-in
     midi_clock: bool = False
@@ -284,15 +284,16 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     if lead:
         probe = spec.engine(TransportSettings(count_in_bars=0, click=False))
         events, tempo_changes, meter, seconds, bpm, signature = lead_events(lead, sr, probe.lookahead)
-        meter = spec.meter or meter  # --meter over the file's own time signature
-        if chart is not None and tuple(meter) != chart.meter:
-            raise SettingsError(f"{chart.source} is in {chart.meter[0]}/{chart.meter[1]} but {lead} in {meter[0]}/{meter[1]}")
+        if chart is not None and spec.meter is None and tuple(meter) != chart.meter:
+            raise SettingsError(f"{chart.source} is in {chart.meter[0]}/{chart.meter[1]} but {lead} in {meter[0]}/{meter[1]}; "
+                               "--meter N/D plays both in one")
     elif chart is not None:  # the chart alone, once through: a backing track
         signature = None
         bpm = spec.tempo or chart.tempo or DEFAULT_TEMPO
         events, tempo_changes, meter, seconds = [], [], chart.meter, len(chart.per_beat()) * 60.0 / bpm
     else:
         raise SettingsError("render needs a LEAD file (MIDI or a recording), or --chart FILE to play a chart alone")
+    meter = spec.meter or meter  # --meter over the file's or the chart's own
     try:
         transport = TransportSettings(tempo=bpm, meter=meter, count_in_bars=0, click=False)
     except ValueError as exc:
