@@ -1,9 +1,9 @@
 """Key changes, live: how soon the band plays in the lead's new key (issue "harmony first").
 
     .venv/bin/python benchmarks/key_change.py [--phrases 10] [--preset pop] [--tempo 100] [--no-synth]
-                                              [--jack-server NAME] [--offline] [--out FILE]
+                                              [--jack-server NAME] [--offline] [--moves far] [--out FILE]
 
-Bar: the median key change is followed within one beat.
+Bar: the median key change is followed within one beat (``--moves far``, the default).
 
 Three JACK clients on a dummy server (``latency.py``'s ``start_jack``: ``jackd --no-realtime
 -d dummy -r 48000 -p 128`` under a name of its own; ``--jack-server`` uses a running one):
@@ -15,7 +15,10 @@ Three JACK clients on a dummy server (``latency.py``'s ``start_jack``: ``jackd -
   between them, each a diatonic tune (tonic, 3rd, 5th, leading tone, octave, 5th | 6th, 4th,
   3rd, 2nd, leading tone, tonic; quarters and eighths) in one major key, every phrase in a
   key far from the one before (C F# Bb E Ab D Db G Eb A F B, over and over: tritones, major
-  thirds and half steps, which leave two or three pitch classes in common);
+  thirds and half steps, which leave two or three pitch classes in common); ``--moves``
+  ``half-up``, ``whole-up`` or ``fifths`` plays the moves songs make instead: up a half step
+  (C Db D ...), up a whole step (C D E ...: pop's lift for a last chorus) or round the circle
+  of fifths (C G D ...);
 - a listener (python-rtmidi, JACK API) that stamps each message from the app on arrival.
 
 The player plays on the app's beat, as it learns it from the app's MIDI clock: the start
@@ -45,7 +48,8 @@ machine as on a quiet one; live, a machine that runs the app's steps late (xruns
 their grace window) adds its own delays. Times are then the file's, with no output latency.
 
 Writes a table (one row per key change, then median and max) and
-``benchmarks/results/key_change.json`` (``--offline``: ``key_change_offline.json``).
+``benchmarks/results/key_change.json`` (``--offline``: ``key_change_offline.json``; another
+``--moves``: ``key_change[_offline]_half_up.json`` and so on).
 """
 
 from __future__ import annotations
@@ -72,7 +76,12 @@ from latency import die_with_parent, start_jack  # noqa: E402
 from results_io import write_result  # noqa: E402
 
 PLAYER, LISTENER = "key-change-player", "key-change-listener"
-KEYS = [0, 6, 10, 4, 8, 2, 1, 7, 3, 9, 5, 11]  # tonic pitch classes, phrase after phrase
+KEYS = [0, 6, 10, 4, 8, 2, 1, 7, 3, 9, 5, 11]  # tonic pitch classes, phrase after phrase (--moves far)
+# --moves: the keys the phrases go through. "far", the bar's, is the hardest for a band that
+# listens (few notes in common); the others are the moves songs make: up a half step or a
+# whole step (pop's last-chorus lift) and round the circle of fifths.
+MOVES = {"far": KEYS, "half-up": list(range(12)), "whole-up": [0, 2, 4, 6, 8, 10],
+         "fifths": [0, 7, 2, 9, 4, 11, 6, 1, 8, 3, 10, 5]}  # fmt: skip
 NAMES = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 # (semitones above the tonic, beats): 1 3 5 7 8 5 | 6 4 3 2 7 1, two bars of 4/4.
@@ -153,20 +162,21 @@ def tonic_pitch(pc: int) -> int:
     return 60 + pc if pc < 6 else 48 + pc  # tonics F#3..F4: the tunes stay within C#3..F5
 
 
-def phrase_notes(phrases: int) -> list[tuple[int, float, float, int]]:
-    """``(pitch, start beat, beats held, phrase)`` of the whole take (each note held 90% of its length)."""
+def phrase_notes(phrases: int, keys: list[int] = KEYS) -> list[tuple[int, float, float, int]]:
+    """``(pitch, start beat, beats held, phrase)`` of the whole take (each note held 90% of its
+    length), phrase ``i`` in the key ``keys[i]`` (round and round)."""
     notes = []
     for i in range(phrases):
-        beat, tonic = i * PHRASE_BEATS, tonic_pitch(KEYS[i % len(KEYS)])
+        beat, tonic = i * PHRASE_BEATS, tonic_pitch(keys[i % len(keys)])
         for offset, length in PHRASE:
             notes.append((tonic + offset, beat, 0.9 * length, i))
             beat += length
     return notes
 
 
-def phrase_events(phrases: int) -> list[tuple[float, int, int, int]]:
+def phrase_events(phrases: int, keys: list[int] = KEYS) -> list[tuple[float, int, int, int]]:
     """``(beat, status, pitch, phrase)`` of the whole take, note-offs first at a beat."""
-    events = [e for pitch, start, held, i in phrase_notes(phrases)
+    events = [e for pitch, start, held, i in phrase_notes(phrases, keys)
               for e in ((start, NOTE_ON, pitch, i), (start + held, NOTE_OFF, pitch, i))]  # fmt: skip
     return sorted(events, key=lambda e: (e[0], e[1] == NOTE_ON))
 
@@ -222,7 +232,7 @@ def run(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | None, i
             if app.poll() is not None or time.monotonic() > deadline:
                 tail = (tmp / "app.err").read_text(errors="replace")[-3000:]
                 raise SystemExit(f"key_change.py: the app did not start playing (exit {app.poll()}):\n{tail}")
-        sent = play(keys, grid, phrase_events(args.phrases))
+        sent = play(keys, grid, phrase_events(args.phrases, args.keys))
         threading.Event().wait(beat_s)  # the band's last beat
         app.send_signal(signal.SIGINT)
         try:
@@ -255,7 +265,7 @@ def offline(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | Non
 
     beat_s, count_in = 60.0 / args.tempo, COUNT_IN_BARS * 4
     # A silent bar first, as the count-in; write_tune ends a note 20 ticks (of 480) early.
-    write_tune(tmp / "lead.mid", [(pitch, start + count_in, held + 20 / 480) for pitch, start, held, _ in phrase_notes(args.phrases)],
+    write_tune(tmp / "lead.mid", [(pitch, start + count_in, held + 20 / 480) for pitch, start, held, _ in phrase_notes(args.phrases, args.keys)],
                4, args.tempo)  # fmt: skip
     cmd = [sys.executable, "-m", "accomp", "render", str(tmp / "lead.mid"), "-o", str(tmp / "band.mid"), "--preset", args.preset]
     done = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=die_with_parent)
@@ -271,7 +281,7 @@ def offline(args: argparse.Namespace, tmp: Path) -> tuple[list, list, dict | Non
             t += mido.tick2second(msg.time, band.ticks_per_beat, mido.bpm2tempo(args.tempo))
             if msg.type in ("note_on", "note_off"):
                 received.append((t, (NOTE_ON if msg.type == "note_on" else NOTE_OFF) | msg.channel, msg.note, msg.velocity))
-    sent = [((beat + count_in) * beat_s, status, pitch, phrase) for beat, status, pitch, phrase in phrase_events(args.phrases)]
+    sent = [((beat + count_in) * beat_s, status, pitch, phrase) for beat, status, pitch, phrase in phrase_events(args.phrases, args.keys)]
     return sent, sorted(received), None, 0
 
 
@@ -305,7 +315,7 @@ def time_share_in_key(notes: np.ndarray, tonic: int, start: float, stop: float) 
     return float(overlap[in_key(notes[:, 2], tonic)].sum() / total) if total > 0 else None
 
 
-def measure(sent: list, received: list, tempo: float) -> list[dict]:
+def measure(sent: list, received: list, tempo: float, keys: list[int] = KEYS) -> list[dict]:
     """One row per key change: time to the new key, and the second bar's note-ons in it."""
     beat_s = 60.0 / tempo
     firsts = {}
@@ -317,13 +327,13 @@ def measure(sent: list, received: list, tempo: float) -> list[dict]:
     notes = band_notes(received, ends[-1] + beat_s)
     rows = []
     for i in range(1, len(starts)):
-        t0, t_end, tonic = starts[i], ends[i], KEYS[i % len(KEYS)]
+        t0, t_end, tonic = starts[i], ends[i], keys[i % len(keys)]
         ons = notes[(notes[:, 0] >= t0) & (notes[:, 0] <= t_end - beat_s), 0]
         found = next((t for t in ons if (share := time_share_in_key(notes, tonic, t, t + beat_s)) is not None
                       and share >= THRESHOLD), None)  # fmt: skip
         bar2 = notes[(notes[:, 0] >= t0 + 4 * beat_s) & (notes[:, 0] < min(t0 + 8 * beat_s, t_end))]
         rows.append({
-            "change": f"{NAMES[KEYS[(i - 1) % len(KEYS)]]}->{NAMES[tonic]}",
+            "change": f"{NAMES[keys[(i - 1) % len(keys)]]}->{NAMES[tonic]}",
             "in_key_after_s": None if found is None else round(float(found - t0), 4),
             "in_key_after_beats": None if found is None else round(float(found - t0) / beat_s, 3),
             "bar2_note_ons": int(len(bar2)),
@@ -375,11 +385,15 @@ def main() -> int:
     ap.add_argument("--no-synth", action="store_true", help="the app without its synth (MIDI out only)")
     ap.add_argument("--jack-server", help="use this running JACK server (default: start a dummy one)")
     ap.add_argument("--offline", action="store_true", help="through accomp render: the band's decisions without a clock")
-    ap.add_argument("--out", help="default: benchmarks/results/key_change.json (--offline: key_change_offline.json)")
+    ap.add_argument("--moves", choices=list(MOVES), default="far",
+                    help="the keys the phrases go through (default far: the bar's; half-up, whole-up, fifths: the moves songs make)")
+    ap.add_argument("--out", help="default: benchmarks/results/key_change[_offline][_MOVES].json (far: no suffix)")
     args = ap.parse_args()
     if args.phrases < 2:
         ap.error("--phrases must be at least 2 (one key change)")
-    args.out = args.out or str(ROOT / "benchmarks" / "results" / f"key_change{'_offline' if args.offline else ''}.json")
+    args.keys = MOVES[args.moves]
+    suffix = ("_offline" if args.offline else "") + ("" if args.moves == "far" else "_" + args.moves.replace("-", "_"))
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / f"key_change{suffix}.json")
     jack = None
     if args.offline:
         with tempfile.TemporaryDirectory(prefix="accomp-key-change-") as tmp:
@@ -395,7 +409,7 @@ def main() -> int:
             if jack is not None:
                 jack.terminate()
                 jack.wait(timeout=20)
-    rows = measure(sent, received, args.tempo)
+    rows = measure(sent, received, args.tempo, args.keys)
     after_s, after_beats = spread([r["in_key_after_s"] for r in rows]), spread([r["in_key_after_beats"] for r in rows])
     audio = (summary or {}).get("audio", {})
     result = {
@@ -408,7 +422,7 @@ def main() -> int:
                      "jack_server": None if args.offline else "started" if jack is not None else args.jack_server,
                      "mode": "offline: accomp render, every note on time" if args.offline else "live: accomp play over JACK",
                      "count_in_bars": COUNT_IN_BARS,
-                     "keys": [NAMES[KEYS[i % len(KEYS)]] for i in range(args.phrases)]},  # fmt: skip
+                     "moves": args.moves, "keys": [NAMES[args.keys[i % len(args.keys)]] for i in range(args.phrases)]},  # fmt: skip
         "rule": {"window_beats": 1, "threshold": THRESHOLD, "weighting": "sounding note time", "from": "accompaniment note-ons"},
         "changes": rows,
         "in_key_after_s": after_s,
