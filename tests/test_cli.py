@@ -85,6 +85,11 @@ def test_version():
         ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors", "--minutes", "0"],
         ["planner", "train", "--corpus", "chorales", "--out", "p.safetensors", "--dropout", "1"],
         ["student", "eval", "--preset", "pop", "--corpus", "chorales", "--max-pieces", "0"],
+        ["student", "eval", "--preset", "pop", "--corpus", "chorales", "--max-pieces", "many"],
+        # a seed past 2**63 crashed torch's generator with a traceback; a negative one passed
+        ["render", "lead.mid", "-o", "out.mid", "--seed", "99999999999999999999"],
+        ["render", "lead.mid", "-o", "out.mid", "--seed", "-1"],
+        ["distill", "--style", "pop", "--seed", "4294967296"],
     ],
     ids=" ".join,
 )
@@ -93,7 +98,7 @@ def test_usage_errors_are_one_line_and_exit_2(args):
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and "error:" in lines[0], done.stderr
+    assert len(lines) == 1 and "error:" in lines[0] and "invalid _" not in lines[0], done.stderr  # not "invalid _count value"
 
 
 def test_no_command_without_a_display_says_so_in_one_line():

@@ -22,17 +22,42 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+
+
 def _count(text: str) -> int:
     """A count of 1 or more (updates, pieces, bars, sampler steps, a width): argparse's type."""
-    value = int(text)
+    value = _int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
     return value
 
 
+MAX_SEED = 2**32 - 1  # what every generator seeded from it takes (numpy's legacy one the least)
+
+
+def _seed(text: str) -> int:
+    """A random seed, 0..MAX_SEED: argparse's type (a seed past 2**63 crashed torch's generator)."""
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is not a seed: give 0..{MAX_SEED}")
+    return value
+
+
 def _amount(text: str) -> float:
     """A finite number above 0 (minutes, a learning rate): argparse's type."""
-    value = float(text)
+    value = _float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text} is not a number above 0")
     return value
@@ -40,7 +65,7 @@ def _amount(text: str) -> float:
 
 def _weight(text: str) -> float:
     """A finite number of 0 or more (a guidance scale): argparse's type."""
-    value = float(text)
+    value = _float(text)
     if not (math.isfinite(value) and value >= 0):
         raise argparse.ArgumentTypeError(f"{text} is not a number of 0 or more")
     return value
@@ -48,7 +73,7 @@ def _weight(text: str) -> float:
 
 def _share(text: str) -> float:
     """A share from 0 up to, not including, 1 (dropout, a share of a budget): argparse's type."""
-    value = float(text)
+    value = _float(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not at least 0 and under 1")
     return value
@@ -162,7 +187,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--planner", help="chord planner file, for a chord-conditioned teacher (default: the bundled one)")
     p.add_argument("--guard", type=float, default=GUARD_DEFAULT,
                    help=f"decision-time guard: threshold raise for notes off the planned chord (0 = off; default {GUARD_DEFAULT})")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=_seed, default=None)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=command("accomp.distill.commands", "distill", "DistillOptions"))
 
@@ -183,7 +208,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--pieces", type=_count, default=64, help="with --corpus: training pieces to take a 4-bar segment of (default 64)")
     p.add_argument("--guard", type=float, default=None, help="set the preset's guard strength first (0 = off; default: keep it)")
     p.add_argument("--planner", default=None, help="give the preset this chord planner file first (e.g. a retrained one; default: keep its own)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=_seed, default=1)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=command("accomp.distill.commands", "calibrate", "CalibrateOptions"))
 
@@ -200,7 +225,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--guard", type=float, default=None, help="override the preset's guard strength (0 = off)")
     p.add_argument("--ablate", action="store_true", help="also rows with the guard off and with the planner off")
     p.add_argument("--whole-song", action="store_true", help="also a row planned by the bidirectional planner from the whole lead")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=command("accomp.distill.commands", "student_eval", "StudentEvalOptions"))
 
@@ -227,7 +252,7 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-rate", type=int, default=48000)
     p.add_argument("--buffer", type=int, default=128, help="audio buffer size in frames")
     p.add_argument("--grace-ms", type=float, default=30.0, help=f"a late lead note still changes its step this long (0..{MAX_GRACE_MS:g} ms)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="cpu",
                    help="torch device for the model: cpu (default: one step is faster there than on a GPU), auto (whichever of the CPU and a GPU runs the step faster here, timed at start-up), cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the model")
@@ -321,7 +346,7 @@ def _add_sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=_weight, default=1.5, help="classifier-free guidance on style (1 = off)")
     p.add_argument("--lead-guidance", type=_weight, default=1.0, help="classifier-free guidance on the given lead (1 = off)")
     p.add_argument("--chunk", type=_count, default=16, help="causal mode: frames generated per chunk")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
@@ -344,7 +369,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--init", help="start from this teacher's weights (fine-tuning; same size, window and styles; "
                    "a teacher without chord conditioning gains it, zero-initialised)")
     p.add_argument("--no-chords", action="store_true", help="no chord-plan conditioning (the teacher learns harmony from the rolls alone)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=command("accomp.model.commands", "teacher_train", "TeacherTrainOptions"))
 
@@ -386,7 +411,7 @@ def _add_planner(sub) -> None:
     p.add_argument("--whole-share", type=_share, default=0.35, help="share of the budget for the bidirectional planner")
     p.add_argument("--steps", type=_count, default=100000, help="at most this many updates per planner")
     p.add_argument("--no-teacher", action="store_true", help="train the causal planner on the labels alone (no KL from the bidirectional one)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.set_defaults(func=command("accomp.model.planner_train", "planner_train", "PlannerTrainOptions"))
     p = psub.add_parser("merge", help="one planner file of several trained apart: all decide live and plan a finished melody together")
     p.add_argument("planners", nargs="+", metavar="PLANNER", help="planner files (.safetensors), at least two")
