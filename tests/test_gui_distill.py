@@ -91,6 +91,19 @@ def test_a_window_started_with_ctrl_c_ignored_still_cancels_by_ctrl_c(qtbot, dia
     assert outputs("ignored-run") == ["ignored-run.safetensors.state.pt"]
 
 
+def test_a_preset_is_not_named_as_a_bundled_one(qtbot, dialog):
+    """Named "pop" (or unnamed, one style at 100 %), the user's preset was written as pop.safetensors,
+    which `--preset pop` never finds: the bundled pop comes first."""
+    window, dialog = dialog
+    assert dialog.out_path().name == "my-pop.safetensors"  # unnamed: "my-" and the style
+    dialog.name.setText("pop")
+    assert "A bundled preset is called 'pop'" in dialog.note.text()
+    dialog.start()
+    assert not dialog.running() and "give yours another name" in dialog.status.text()
+    dialog.name.setText("pop-ballad-mine")
+    assert "Saved as" in dialog.note.text()
+
+
 def test_a_file_that_is_no_teacher_cannot_be_started(qtbot, dialog, tmp_path):
     window, dialog = dialog
     bad = tmp_path / "bad-teacher.safetensors"

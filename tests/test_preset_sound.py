@@ -97,3 +97,36 @@ def test_the_window_takes_a_chosen_presets_sound_into_its_mixer(qtbot, preset, t
     assert s.mixer["lead"].program == 40  # the player's own part is theirs
     window.mixer.rows["accomp"]["program"].setCurrentIndex(4)  # and the user may change it again
     assert window.settings.mixer["accomp"].program == 4
+
+
+def test_a_bundled_preset_by_name_is_not_rewritten_and_save_as_makes_one_of_your_own(tmp_path, monkeypatch, capsys):
+    """`preset sound pop --accomp-program 5` rewrote the bundled preset that every user of
+    the copy shares (and a `git pull` would fight over): by name it is refused with the way
+    on, and `--save-as NAME` writes the user's own preset with the new sound."""
+    from accomp.model.preset import load_preset, resolve_preset
+
+    monkeypatch.setenv("ACCOMP_DATA_DIR", str(tmp_path / "data"))
+    bundled = RESOURCES / "presets" / "pop.safetensors"
+    digest = file_hash(bundled)
+    for argv in (["preset", "sound", "pop", "--accomp-program", "5"], ["preset", "calibrate", "pop"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert "'pop' is a bundled preset" in err and str(bundled) in err and err.count("\n") == 0, err
+    assert file_hash(bundled) == digest
+
+    assert main(["preset", "sound", "pop", "--accomp-program", "5", "--drums", "bossa", "--save-as", "bossa-pop"]) == 0
+    mine = tmp_path / "data" / "presets" / "bossa-pop.safetensors"
+    assert resolve_preset("bossa-pop") == mine and file_hash(bundled) == digest
+    h = header(mine)
+    assert h["style"]["name"] == "bossa-pop" and h["instruments"] == {"accomp": 5} and h["band"]["drums"] == "bossa"
+    load_preset(mine)  # it finds its teacher and plays
+    midi = render(tmp_path, "bossa-pop")
+    assert programs(midi)["accomp"] == 5
+    capsys.readouterr()
+    for name, message in (("bossa-pop", "already"), ("chorale", "name of a bundled preset"), ("../up", "cannot name a preset")):
+        assert main(["preset", "sound", "pop", "--bass", "--save-as", name]) == 1
+        err = capsys.readouterr().err.strip()
+        assert message in err and err.count("\n") == 0, err
+    assert not (tmp_path / "data" / "up.safetensors").exists()
+    assert main(["preset", "sound", "bossa-pop", "--no-bass"]) == 0  # the user's own, by name: changed in place
+    assert header(mine)["band"]["bass"] is False

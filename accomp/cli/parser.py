@@ -200,6 +200,8 @@ def _add_distill(sub) -> None:
     p.add_argument("--bass", action=argparse.BooleanOptionalAction, default=None, help="a bass part on the chord roots")
     p.add_argument("--drums", default=None, metavar="PATTERN", help="drums in this pattern (pop-ballad, rock, swing, bossa, waltz) or off")
     p.add_argument("--bass-program", type=int, default=None, metavar="N", help="General MIDI program of the bass (0-127)")
+    p.add_argument("--save-as", default=None, metavar="NAME",
+                   help="write the preset with this sound as a new preset of your own, NAME (the way to change a bundled one)")
     p.set_defaults(func=command("accomp.model.preset", "set_sound", "SoundOptions"))
     p = psub.add_parser("calibrate", help="fit a preset's note-decision thresholds to its teacher's density (data-free), "
                         "or with --corpus to the human density of a corpus's training split")

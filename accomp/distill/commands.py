@@ -77,11 +77,12 @@ def calibrate(options: CalibrateOptions) -> int:
     the chord planner first."""
     from accomp.model.checkpoint import load_teacher
     from accomp.model.harmony import load_harmony
-    from accomp.model.preset import find_teacher, load_preset, resolve_preset, update_preset_header
+    from accomp.model.preset import find_teacher, load_preset, preset_to_change, update_preset_header
     from accomp.music.evaluate import format_table
 
     device = pick_device(options.device)
-    path = resolve_preset(options.preset)
+    path = preset_to_change(options.preset, f"make a preset of your own from it first (accomp preset sound {options.preset} "
+                                            "--save-as NAME) and calibrate that")
     student, header = load_preset(path, device)
     teacher, spec, _ = load_teacher(find_teacher(header, path), device)
     style = np.asarray(header["style"]["weights"], dtype=np.float32)
@@ -209,7 +210,7 @@ class DistillOptions:
 def distill(options: DistillOptions) -> int:
     from accomp.distill.loop import QUICK, DistillConfig, run_distill
     from accomp.model.checkpoint import load_teacher, run_state_path
-    from accomp.model.preset import save_preset, user_dir
+    from accomp.model.preset import save_preset, user_preset_path
 
     from accomp.model.harmony import open_harmony
 
@@ -220,7 +221,7 @@ def distill(options: DistillOptions) -> int:
     if options.out:
         out = Path(options.out)
     else:  # the user's preset folder, created on first use
-        out = user_dir("presets") / f"{options.name or options.style or 'mix'}.safetensors"
+        out = user_preset_path(options.name or options.style or "mix", "--name")
         out.parent.mkdir(parents=True, exist_ok=True)
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise PresetError(f"{out.parent}: output folder does not exist or is not writable")

@@ -209,15 +209,25 @@ class DistillDialog(QDialog):
         if text:
             return text
         chosen = {s: w for s, w in self.weights().items() if w > 0}
-        return "-".join(f"{s}{w}" for s, w in chosen.items()) if len(chosen) > 1 else next(iter(chosen), "style")
+        # one style: "my-pop", not "pop", the bundled preset's name (--preset pop finds that one first)
+        return "-".join(f"{s}{w}" for s, w in chosen.items()) if len(chosen) > 1 else f"my-{next(iter(chosen), 'style')}"
 
     def out_path(self) -> Path:
         from accomp.model.preset import user_dir
 
         return user_dir("presets") / f"{file_stem(self.preset_name())}.safetensors"
 
+    def _bundled_name(self) -> bool:
+        """Whether the preset's file would have a bundled preset's name (and be hidden by it)."""
+        from accomp.model.preset import bundled_presets
+
+        return (bundled_presets() / self.out_path().name).is_file()
+
     def _update_note(self) -> None:
         if not self._styles:
+            return
+        if self._bundled_name():
+            self.note.setText(f"A bundled preset is called '{self.out_path().stem}': give yours another name.")
             return
         out = self.out_path()
         home = str(Path.home())
@@ -249,6 +259,9 @@ class DistillDialog(QDialog):
             return
         if not any(self.weights().values()):
             self.status.setText("Give at least one style a weight above 0 %.")
+            return
+        if self._bundled_name():
+            self.status.setText(f"A bundled preset is called '{self.out_path().stem}': give yours another name.")
             return
         self.out_path().parent.mkdir(parents=True, exist_ok=True)
         program, args = self.command()

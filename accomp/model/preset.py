@@ -187,6 +187,35 @@ def resolve_preset(name_or_path: str) -> Path:
     raise PresetError(f"no preset named '{name_or_path}' (known: {', '.join(known) or 'none'})")
 
 
+def is_bundled(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one of the presets that come with accomp."""
+    return Path(path).resolve().parent == bundled_presets().resolve()
+
+
+def preset_to_change(name_or_path: str, how: str) -> Path:
+    """The preset file a command rewrites: one of the user's, by name or file, or any file
+    named by its path; a bundled preset named by its name is refused (it is shared by all who
+    use this copy of accomp, and a maintainer rebuilding it names its file), the one-line error
+    ending in ``how``, the way to go on."""
+    path = resolve_preset(name_or_path)
+    by_name = Path(name_or_path).suffix != ".safetensors" and os.sep not in name_or_path
+    if by_name and is_bundled(path):
+        raise PresetError(f"'{name_or_path}' is a bundled preset, shared by all who use this copy of accomp: {how} "
+                          f"(to change the bundled file itself, give its path: {path})")
+    return path
+
+
+def user_preset_path(name: str, flag: str) -> Path:
+    """Where the user's preset called ``name`` (given with ``flag``) is kept: a file name of 1
+    to 60 characters, not one a bundled preset has (``--preset NAME`` finds the bundled one first)."""
+    stem = name.strip()
+    if not stem or len(stem) > 60 or stem != Path(stem).name or stem.startswith(".") or stem.endswith(".safetensors"):
+        raise PresetError(f"{flag} '{name}' cannot name a preset: give 1 to 60 characters, without '/' or a leading '.'")
+    if (bundled_presets() / f"{stem}.safetensors").is_file():
+        raise PresetError(f"'{stem}' is the name of a bundled preset: give yours another with {flag}")
+    return user_dir("presets") / f"{stem}.safetensors"
+
+
 # ----------------------------------------------------------------------------- its sound
 
 
@@ -212,18 +241,25 @@ class SoundOptions:
     bass: bool | None = None
     drums: str | None = None  # a pattern name, or off
     bass_program: int | None = None
+    save_as: str | None = None  # a preset of the user's, this name, made from it with the changes
 
 
 def set_sound(options: SoundOptions) -> int:
     """`accomp preset sound PRESET ...`: the sound a preset carries (its display name, the
-    accompaniment's instrument, its band), written into its header; what is not given stays."""
+    accompaniment's instrument, its band), written into its header; what is not given stays.
+    With ``save_as``, into a copy: a preset of the user's (the way to change a bundled one)."""
     from dataclasses import asdict, replace
 
     from accomp.errors import SettingsError
     from accomp.music.band import band_from_header, drums_choice
 
-    path = resolve_preset(options.preset)
-    header, _ = read_tensors(path, PRESET_FORMAT, PRESET_VERSION)
+    if options.save_as is not None:
+        source, path = resolve_preset(options.preset), user_preset_path(options.save_as, "--save-as")
+        if path.exists():
+            raise PresetError(f"{path}: you have a preset of that name already; give --save-as another")
+    else:
+        source = path = preset_to_change(options.preset, "--save-as NAME keeps the sound as a preset of your own")
+    header, tensors = read_tensors(source, PRESET_FORMAT, PRESET_VERSION)
     changes: dict[str, Any] = {}
     if options.name is not None:
         if not options.name.strip() or len(options.name) > 60:
@@ -242,7 +278,12 @@ def set_sound(options: SoundOptions) -> int:
         band = replace(band, bass_program=options.bass_program)  # Band checks its range
     if any(v is not None for v in (options.bass, options.drums, options.bass_program)):
         changes["band"] = {k: v for k, v in asdict(band).items() if v is not None}
-    if changes:
+    if options.save_as is not None:
+        changes["style"] = {**header.get("style", {}), **changes.get("style", {"name": path.stem})}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save_tensors(tensors, {**header, **changes}, path)
+        header = {**header, **changes}
+    elif changes:
         update_preset_header(path, **changes)
         header = {**header, **changes}
     band = band_from_header(header)
