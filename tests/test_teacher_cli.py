@@ -61,6 +61,8 @@ def test_sample_from_a_style_mix_alone(teacher_file, tmp_path):
         (["--style", "jazz"], "unknown style 'jazz'"),
         (["--mix", "pop=-0.5,chorale=1"], ">= 0"),
         (["--mix", "pop=0"], "all zero"),
+        (["--style", "pop", "--tempo", "0"], "--tempo 0: give 10..1000 bpm"),  # a ZeroDivisionError traceback
+        (["--style", "pop", "--bars", "100000"], "--bars 100000: at most 1000"),  # hours of work, accepted
     ],
 )
 def test_sample_bad_styles(teacher_file, tmp_path, capsys, extra, message):
@@ -86,6 +88,12 @@ def test_sample_bad_files(teacher_file, tmp_path, capsys):
         assert main(["teacher", "sample", *argv, "-o", str(out)]) == 1
         assert message in capsys.readouterr().err
         assert not out.exists()
+    assert main(["teacher", "sample", "--teacher", str(teacher_file), "--style", "pop", "-o", str(tmp_path / "o.txt")]) == 1
+    assert "a MIDI file should end in .mid" in capsys.readouterr().err  # it wrote MIDI into o.txt
+    lead = melody_file(tmp_path / "lead.mid")
+    before = lead.read_bytes()
+    assert main(["teacher", "sample", "--teacher", str(teacher_file), "--style", "pop", "--lead", str(lead), "-o", str(lead)]) == 1
+    assert "that is the lead file" in capsys.readouterr().err and lead.read_bytes() == before
 
 
 def test_wrong_version_checkpoint(teacher_file, tmp_path, capsys):

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, CorpusChoice, FrameSpec
-from accomp.errors import CorpusError, MidiFileError
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MAX_BPM, MIN_BPM, CorpusChoice, FrameSpec
+from accomp.errors import CorpusError, MidiFileError, SettingsError, check_output
 from accomp.model.hardware import init_distributed, pick_device
 from accomp.model.pieces import load_pieces, read_lead
 from accomp.music.frames import Piece, piece_to_midi, save_midi
@@ -217,18 +217,25 @@ class TeacherSampleOptions(SamplerOptions):
     tempo: float = 100.0  # of a prompt-only sample
 
 
+MAX_SAMPLE_BARS = 1000  # the longest sample (40 minutes at 100 bpm in 4/4; each bar about 0.01 s a sampler step on a CPU)
+
+
 def teacher_sample(options: TeacherSampleOptions) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.generate import SamplerSettings, generate, style_weights
 
+    if not MIN_BPM <= options.tempo <= MAX_BPM:  # NaN too
+        raise SettingsError(f"--tempo {options.tempo:g}: give {MIN_BPM:g}..{MAX_BPM:g} bpm")
+    if options.bars is not None and options.bars > MAX_SAMPLE_BARS:
+        raise SettingsError(f"--bars {options.bars}: at most {MAX_SAMPLE_BARS}")
+    out = check_output(options.output, (".mid", ".midi"), "MIDI", MidiFileError)
+    if options.lead and out.resolve() == Path(options.lead).resolve():
+        raise MidiFileError(f"-o {options.output}: that is the lead file; write the sample to another")
     device = pick_device(options.device)
     teacher, spec, _ = load_teacher(options.teacher, device)
     weights = style_weights(teacher.cfg.styles, style=options.style if not options.mix else None, mix=options.mix)
     settings = SamplerSettings(steps=options.steps, guidance=options.guidance, lead_guidance=options.lead_guidance, chunk=options.chunk,
                                seed=options.seed)
-    out = Path(options.output)
-    if not out.parent.is_dir():
-        raise MidiFileError(f"{out.parent}: output folder does not exist")
     if options.lead:
         base = read_lead(options.lead, spec)
         if options.bars:
