@@ -90,6 +90,13 @@ def test_version():
         ["render", "lead.mid", "-o", "out.mid", "--seed", "99999999999999999999"],
         ["render", "lead.mid", "-o", "out.mid", "--seed", "-1"],
         ["distill", "--style", "pop", "--seed", "4294967296"],
+        # an output that could not be written was found after the work (a table after an evaluation),
+        # one with another suffix was written all the same (a model into t.txt)
+        ["distill", "--style", "pop", "--out", "/nonexistent/dir/p.safetensors"],
+        ["teacher", "train", "--corpus", "chorales", "--out", "t.txt"],
+        ["planner", "train", "--corpus", "chorales", "--out", "p.mid"],
+        ["data", "pack", "--corpus", "chorales", "--out", "x.txt"],
+        ["student", "eval", "--preset", "pop", "--corpus", "chorales", "--json", "/nonexistent/dir/x.json"],
     ],
     ids=" ".join,
 )

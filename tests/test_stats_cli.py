@@ -121,10 +121,16 @@ def test_missing_folder_is_one_line_and_exit_1(tmp_path, capsys):
     assert "Traceback" not in captured.err and captured.out == ""
 
 
-def test_unwritable_json_is_one_line(pop909, tmp_path, capsys):
+def test_unwritable_json_is_one_line_before_any_work(pop909, tmp_path, capsys):
+    """It was found only once the statistics were gathered; now when the command is read."""
     bad = tmp_path / "no" / "such" / "dir" / "s.json"
-    assert main(["data", "stats", "--corpus", "pop909", "--path", str(pop909), "--json", str(bad)]) == 1
-    assert capsys.readouterr().err.strip().endswith("cannot write (No such file or directory)")
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "stats", "--corpus", "pop909", "--path", str(pop909), "--json", str(bad)])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and err.count("\n") == 0 and "output folder does not exist" in err, err
+    with pytest.raises(SystemExit):
+        main(["data", "stats", "--corpus", "pop909", "--path", str(pop909), "--json", str(tmp_path / "s.txt")])
+    assert "a JSON file should end in .json" in capsys.readouterr().err
 
 
 def test_helpers():
@@ -170,6 +176,7 @@ def test_bad_packs_are_one_line_errors(pop909, tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     monkeypatch.setattr(cache_module, "ENCODER_VERSION", 99)
     assert "pack it again" in fails(pack)
-    assert main(["data", "pack", "--corpus", "pop909", "--path", str(pop909), "--out", str(tmp_path / "no" / "p.npz")]) == 1
+    with pytest.raises(SystemExit):  # refused as the command is read, before the corpus
+        main(["data", "pack", "--corpus", "pop909", "--path", str(pop909), "--out", str(tmp_path / "no" / "p.npz")])
     assert "output folder does not exist" in capsys.readouterr().err
     assert not list((tmp_path).glob("**/.p.npz*"))

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from accomp import __version__
 from accomp.cli.commands import command
 from accomp.config import DEFAULT_TEACHER_FILE, MAX_COUNT_IN_BARS, MAX_GRACE_MS
-from accomp.errors import AccompError
+from accomp.errors import AccompError, check_output
 from accomp.music.drums import PATTERNS as DRUM_PATTERNS
 from accomp.stop_signals import as_ctrl_c
 
@@ -43,6 +43,25 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
     return value
 
+
+def _output(suffixes: tuple[str, ...], what: str):
+    """argparse's type for a file to write: its suffix one of ``suffixes``, its folder there and
+    writable, checked before any work (a model trained into ``t.txt``, a table lost at the end
+    of an evaluation to a missing folder)."""
+
+    def checked(text: str) -> str:
+        try:
+            check_output(text, suffixes, what)
+        except AccompError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    checked.__name__ = f"{what} file"
+    return checked
+
+
+_JSON = _output((".json",), "JSON")
+_MODEL = _output((".safetensors",), "model")
 
 MAX_SEED = 2**32 - 1  # what every generator seeded from it takes (numpy's legacy one the least)
 
@@ -115,13 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = data_sub.add_parser("stats", help="pieces, frames, hours, ranges and skipped files of a corpus")
     _add_corpus_args(p, required=True)
-    p.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
+    p.add_argument("--json", metavar="FILE", type=_JSON, help="also write the statistics as JSON")
     p.set_defaults(func=command("accomp.music.stats", "data_stats", "StatsOptions"))
     p = data_sub.add_parser(
         "pack", help="write a corpus as one file that trains anywhere (e.g. on a GPU machine without the source files)"
     )
     _add_corpus_args(p, required=True, packs=False)
-    p.add_argument("--out", required=True, help="pack file to write (.npz)")
+    p.add_argument("--out", required=True, type=_output((".npz",), "pack"), help="pack file to write (.npz)")
     p.set_defaults(func=command("accomp.music.stats", "data_pack", "PackOptions"))
 
     p = sub.add_parser("eval", help="quality metrics: human reference vs baselines (vs model outputs)")
@@ -129,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p, required=False)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
     p.add_argument("--max-pieces", type=int, default=None, help="evaluate at most this many pieces")
-    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--json", metavar="FILE", type=_JSON, help="also write the table as JSON")
     p.set_defaults(func=command("accomp.music.evaluate", "evaluate", "EvalOptions"))
 
     chart = sub.add_parser("chart", help="chord chart tools (the charts --chart plays: docs/charts.md)")
@@ -172,7 +191,7 @@ def _add_distill(sub) -> None:
     style = p.add_mutually_exclusive_group(required=True)
     style.add_argument("--style", help="one style of the teacher, e.g. pop")
     style.add_argument("--mix", help="weighted style mix, e.g. pop=0.7,chorale=0.3")
-    p.add_argument("--out", help="preset file to write (default: your preset folder)")
+    p.add_argument("--out", type=_MODEL, help="preset file to write (.safetensors; default: your preset folder)")
     p.add_argument("--name", help="preset name shown in the app (default: the style or mix)")
     p.add_argument("--description", help="one line about the preset")
     p.add_argument("--quick", action="store_true", help="a short run (about 15 minutes on a 2-core CPU)")
@@ -223,7 +242,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--max-pieces", type=_count, default=64)
     p.add_argument("--bars", type=_count, default=8)
     p.add_argument("--teacher-steps", type=_count, default=12, help="the teacher's sampler steps for its causal row")
-    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--json", metavar="FILE", type=_JSON, help="also write the table as JSON")
     p.add_argument("--guard", type=float, default=None, help="override the preset's guard strength (0 = off)")
     p.add_argument("--ablate", action="store_true", help="also rows with the guard off and with the planner off")
     p.add_argument("--whole-song", action="store_true", help="also a row planned by the bidirectional planner from the whole lead")
@@ -358,7 +377,7 @@ def _add_teacher(sub) -> None:
 
     p = tsub.add_parser("train", help="train a teacher on one or more corpora")
     _add_corpus_args(p, required=True, multiple=True)
-    p.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+    p.add_argument("--out", required=True, type=_MODEL, help="checkpoint file to write (.safetensors)")
     p.add_argument("--size", choices=["tiny", "small", "base", "auto"], default="auto", help="auto: base on CUDA, small on CPU")
     p.add_argument("--window", type=_count, default=64, help="frames per training window")
     p.add_argument("--hop", type=_count, default=32, help="frames between training window starts")
@@ -395,7 +414,7 @@ def _add_teacher(sub) -> None:
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
     p.add_argument("--max-pieces", type=_count, default=64)
     p.add_argument("--bars", type=_count, default=8, help="bars per evaluated segment")
-    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--json", metavar="FILE", type=_JSON, help="also write the table as JSON")
     _add_sampler_args(p)
     p.set_defaults(func=command("accomp.model.commands", "teacher_eval", "TeacherEvalOptions"))
 
@@ -405,7 +424,7 @@ def _add_planner(sub) -> None:
     psub = planner.add_subparsers(title="planner commands", metavar="COMMAND", parser_class=_Parser, required=True)
     p = psub.add_parser("train", help="train the causal and the bidirectional chord planner on labelled corpora")
     _add_corpus_args(p, required=True, multiple=True)
-    p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
+    p.add_argument("--out", required=True, type=_MODEL, help="planner file to write (.safetensors)")
     p.add_argument("--styles", default="chorale,pop", help="the style vocabulary, as the teacher's (comma separated)")
     p.add_argument("--hidden", type=_count, default=192, help="GRU width")
     p.add_argument("--dropout", type=_share, default=0.0, help="dropout in training (input layer and between GRU layers)")
@@ -417,14 +436,14 @@ def _add_planner(sub) -> None:
     p.set_defaults(func=command("accomp.model.planner_train", "planner_train", "PlannerTrainOptions"))
     p = psub.add_parser("merge", help="one planner file of several trained apart: all decide live and plan a finished melody together")
     p.add_argument("planners", nargs="+", metavar="PLANNER", help="planner files (.safetensors), at least two")
-    p.add_argument("--out", required=True, help="planner file to write (.safetensors)")
+    p.add_argument("--out", required=True, type=_MODEL, help="planner file to write (.safetensors)")
     _add_corpus_args(p, required=True, multiple=True)
     p.set_defaults(func=command("accomp.model.planner_train", "planner_merge", "PlannerMergeOptions"))
     p = psub.add_parser("eval", help="chord accuracy per beat against the labels: causal, bidirectional, and two baselines")
     p.add_argument("--planner", default=None, help="planner file (default: the bundled one)")
     _add_corpus_args(p, required=True, multiple=True)
     p.add_argument("--split", choices=["train", "val", "all"], default="val")
-    p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    p.add_argument("--json", metavar="FILE", type=_JSON, help="also write the table as JSON")
     p.set_defaults(func=command("accomp.model.planner_train", "planner_eval", "PlannerEvalOptions"))
 
 
