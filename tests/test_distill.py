@@ -144,7 +144,7 @@ def test_distill_command_is_data_free(tmp_path, chords):
         (["--mix", "pop=-1,chorale=1"], ">= 0"),
         (["--mix", "pop=0,chorale=0"], "all zero"),
         # the user's preset "pop", made by default, was hidden by the bundled one (--preset pop finds that first)
-        (["--style", "pop"], "'pop' is the name of a bundled preset: give yours another with --name"),
+        (["--style", "pop", "--name", "pop"], "'pop' is the name of a bundled preset: give yours another with --name"),
         (["--style", "pop", "--name", "../pop"], "--name '../pop' cannot name a preset"),
     ],
 )

@@ -192,7 +192,7 @@ def _add_distill(sub) -> None:
     style.add_argument("--style", help="one style of the teacher, e.g. pop")
     style.add_argument("--mix", help="weighted style mix, e.g. pop=0.7,chorale=0.3")
     p.add_argument("--out", type=_MODEL, help="preset file to write (.safetensors; default: your preset folder)")
-    p.add_argument("--name", help="preset name shown in the app (default: the style or mix)")
+    p.add_argument("--name", help="preset name shown in the app and its file name in your preset folder (default: my-STYLE)")
     p.add_argument("--description", help="one line about the preset")
     p.add_argument("--quick", action="store_true", help="a short run (about 15 minutes on a 2-core CPU)")
     p.add_argument("--steps", type=_count, default=None, help="student updates")

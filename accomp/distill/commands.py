@@ -221,7 +221,7 @@ def distill(options: DistillOptions) -> int:
     if options.out:
         out = Path(options.out)
     else:  # the user's preset folder, created on first use
-        out = user_preset_path(options.name or options.style or "mix", "--name")
+        out = user_preset_path(options.name or f"my-{options.style or 'mix'}", "--name")  # "my-pop": "pop" is the bundled one
         out.parent.mkdir(parents=True, exist_ok=True)
     if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
         raise PresetError(f"{out.parent}: output folder does not exist or is not writable")
@@ -231,7 +231,7 @@ def distill(options: DistillOptions) -> int:
     for term in options.no_term or []:
         overrides[f"w_{term}"] = 0.0
     cfg = replace(cfg, **overrides)
-    name = options.name or (options.style if options.style else options.mix)
+    name = options.name or (out.stem if not options.out else options.style or options.mix)  # as the file, in your folder
     show, close = _progress_printer(options.progress, cfg.steps) if rank == 0 else ((lambda e: None), (lambda: None))
     try:
         student, record = run_distill(teacher, weights, cfg, out, device=device, on_progress=show, rank=rank, world=world,
