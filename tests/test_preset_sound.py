@@ -119,7 +119,8 @@ def test_a_bundled_preset_by_name_is_not_rewritten_and_save_as_makes_one_of_your
     assert resolve_preset("bossa-pop") == mine and file_hash(bundled) == digest
     h = header(mine)
     assert h["style"]["name"] == "bossa-pop" and h["instruments"] == {"accomp": 5} and h["band"]["drums"] == "bossa"
-    load_preset(mine)  # it finds its teacher and plays
+    load_preset(mine)  # it finds its teacher and plays, kept in the user's folder too (an update may replace the bundled one)
+    assert [p.stem.split("-")[0] for p in (tmp_path / "data" / "teachers").glob("*.safetensors")] == ["teacher"]
     midi = render(tmp_path, "bossa-pop")
     assert programs(midi)["accomp"] == 5
     capsys.readouterr()

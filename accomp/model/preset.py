@@ -280,6 +280,9 @@ def set_sound(options: SoundOptions) -> int:
         changes["band"] = {k: v for k, v in asdict(band).items() if v is not None}
     if options.save_as is not None:
         changes["style"] = {**header.get("style", {}), **changes.get("style", {"name": path.stem})}
+        # its teacher kept in the user's folder too, as a distilled preset's is: an update that
+        # replaces the bundled teacher leaves it playable
+        keep_teacher(find_teacher(header, source), user_dir("teachers"))
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save_tensors(tensors, {**header, **changes}, path)
         header = {**header, **changes}
