@@ -82,6 +82,18 @@ def test_three_four_and_a_lone_part(tmp_path):
     assert per_bar(midi_chart(tmp_path / "waltz.mid").text) == song
 
 
+def test_a_time_signature_no_chart_can_hold_is_said_as_the_files(tmp_path):
+    """It was refused as the chart text made of it: 'song.mid:3:7: time '3/32' is not a time signature'."""
+    write_song(tmp_path / "song.mid", [C_MAJ, G7])
+    for meter in ((3, 32), (20, 4)):
+        midi = mido.MidiFile(tmp_path / "song.mid")
+        signature = next(m for m in midi.tracks[0] if m.type == "time_signature")
+        signature.numerator, signature.denominator = meter
+        midi.save(tmp_path / "odd.mid")
+        with pytest.raises(MidiFileError, match=rf"odd.mid: its time signature, {meter[0]}/{meter[1]}, cannot be a chart's"):
+            midi_chart(tmp_path / "odd.mid")
+
+
 def test_what_has_no_chords_is_refused(tmp_path):
     write_song(tmp_path / "tune.mid", [C_MAJ, F_MAJ], accomp=False)  # one melody line: no beat sounds two classes
     with pytest.raises(MidiFileError, match="no chords to take"):
