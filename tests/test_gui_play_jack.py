@@ -195,6 +195,6 @@ def test_play_switch_preset_record_and_export(qtbot, jack, midi_monitor, fresh_c
     midi = mido.MidiFile(target.with_suffix(".mid"))
     assert [t.name for t in midi.tracks] == ["conductor", "lead", "accomp"]
     lead = [m.note for m in midi.tracks[1] if m.type == "note_on" and m.velocity > 0]
-    assert lead == [60, 64, 67]
+    assert sorted(lead) == [60, 64, 67]  # pressed within a millisecond: they may share a tick, in any order
     assert target.with_suffix(".wav").stat().st_size > 44
     assert notice_with(window, "Exported")
