@@ -21,6 +21,7 @@ continuous relaxation ``2 * roll - 1`` in ``[-1, 1]``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -88,6 +89,25 @@ MAX_METER_BEATS = 16
 # its notes audibly after the beat; a note that late is heard on the next step instead.
 MAX_GRACE_MS = 200.0
 MAX_MIDI_BYTES = 50 * 1024 * 1024
+
+
+def check_tempo(bpm: float) -> float:
+    """``bpm`` as a float, or ValueError outside MIN_BPM..MAX_BPM (NaN too)."""
+    if not (math.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):
+        raise ValueError(f"tempo must be {MIN_BPM:g}..{MAX_BPM:g} bpm, got {bpm}")
+    return float(bpm)
+
+
+def meter_problem(num: int, den: int, steps_per_beat: int = 4) -> str | None:
+    """Why ``num/den`` cannot be played on a grid of ``steps_per_beat`` steps a quarter note
+    (its bars at most MAX_METER_BEATS beats, each beat a whole number of steps), or None."""
+    if num < 1 or den not in (1, 2, 4, 8, 16, 32):
+        return f"impossible meter {num}/{den}"
+    if num > MAX_METER_BEATS:
+        return f"meter {num}/{den}: at most {MAX_METER_BEATS} beats a bar"
+    if 4 * steps_per_beat % den:  # each beat (a click) is a whole number of grid steps
+        return f"meter {num}/{den}: its beat, a 1/{den} note, is shorter than the grid's step (a 1/{4 * steps_per_beat} note)"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -70,3 +70,14 @@ def check_output(path, suffixes: tuple[str, ...], what: str, error: type[AccompE
     if out.exists() and not os.access(out, os.W_OK):
         raise error(f"{out}: cannot write it (permission denied)")
     return out
+
+
+def check_not_input(outputs: dict, inputs: dict, writer: str, error: type[AccompError] = AccompError) -> None:
+    """Refuse an output file that is one of the inputs (flag -> path, what -> path; None: not
+    given): ``writer`` (the render, the sample) would write over the player's own file."""
+    for flag, out in outputs.items():
+        if out is None or not os.path.exists(out):
+            continue
+        for what, given in inputs.items():
+            if given and os.path.exists(given) and os.path.samefile(out, given):
+                raise error(f"{flag} {out}: that is the {what} file, and {writer} would write over it: give another name")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
-from accomp.config import MIDI_SUFFIXES
-from accomp.errors import AudioFileError, DeviceError, MidiFileError, SettingsError, check_output
+from accomp.config import MIDI_SUFFIXES, check_tempo
+from accomp.errors import AudioFileError, DeviceError, MidiFileError, SettingsError, check_not_input, check_output
 
 
 def play(args: argparse.Namespace) -> int:
@@ -66,19 +65,8 @@ def render(args: argparse.Namespace) -> int:
     spec = _spec(args, live, chart=chart, split_key=split_key, tempo=_tempo(args.tempo), meter=_meter(args.meter), count_in=0,
                  click=False, whole_song=args.whole_song, key=args.key)  # fmt: skip
     chords = check_output(args.chords, (".txt",), "lead sheet", SettingsError) if args.chords else None
-    _not_over_an_input({"-o": midi, "--wav": wav, "--chords": chords}, {"lead": args.lead, "chart": args.chart})
+    check_not_input({"-o": midi, "--wav": wav, "--chords": chords}, {"lead": args.lead, "chart": args.chart}, "the render", SettingsError)
     return render_spec(spec, args.lead, RenderOutputs(midi=midi, wav=wav, chords=chords))
-
-
-def _not_over_an_input(outputs: dict, inputs: dict) -> None:
-    """Refuse an output file that is one of the inputs (flag -> path; None: not given): the
-    render would write over the lead or the chart it reads, and the player's file is lost."""
-    for flag, out in outputs.items():
-        if out is None or not os.path.exists(out):
-            continue
-        for what, given in inputs.items():
-            if given and os.path.exists(given) and os.path.samefile(out, given):
-                raise SettingsError(f"{flag} {out}: that is the {what} file, and the render would write over it: give another name")
 
 
 def _spec(args: argparse.Namespace, live, **session):
@@ -148,8 +136,6 @@ def _meter(text: str | None) -> tuple[int, int] | None:
 
 def _tempo(bpm: float | None) -> float | None:
     """``--tempo``, checked whatever the lead (a MIDI lead plays at its own tempo)."""
-    from accomp.engine.transport import check_tempo
-
     return None if bpm is None else _checked(lambda: check_tempo(bpm), flag="--tempo")
 
 

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from accomp.config import check_tempo
 from accomp.devices.audio import AudioDevice, AudioSettings, raise_thread_priority
 from accomp.realtime.clock import SampleClock
 from accomp.engine.engine import Engine
@@ -242,8 +243,6 @@ class LiveSession:
 
     def set_tempo(self, bpm: float) -> None:
         """Change the tempo from now on (the position in the bar is kept)."""
-        from accomp.engine.transport import check_tempo
-
         bpm = check_tempo(bpm)
         self._controls.put(lambda e, now: e.transport.set_tempo(bpm, now))
         self._nudge()

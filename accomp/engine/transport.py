@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accomp.config import MAX_BPM, MAX_COUNT_IN_BARS, MAX_METER_BEATS, MIN_BPM
+from accomp.config import MAX_COUNT_IN_BARS, check_tempo, meter_problem
 from accomp.realtime.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
 
 CLOCKS_PER_BEAT = 24
@@ -39,24 +39,13 @@ class TransportSettings:
 
     def __post_init__(self) -> None:
         check_tempo(self.tempo)
-        num, den = self.meter
-        if num < 1 or den not in (1, 2, 4, 8, 16, 32):
-            raise ValueError(f"impossible meter {num}/{den}")
-        if num > MAX_METER_BEATS:
-            raise ValueError(f"meter {num}/{den}: at most {MAX_METER_BEATS} beats a bar")
         if not 1 <= self.steps_per_beat <= 24:
             raise ValueError(f"steps_per_beat must be 1..24, got {self.steps_per_beat}")
-        if 4 * self.steps_per_beat % den:  # each beat (a click) is a whole number of grid steps
-            raise ValueError(f"meter {num}/{den}: its beat, a 1/{den} note, is shorter than the grid's "
-                             f"step (a 1/{4 * self.steps_per_beat} note)")
+        problem = meter_problem(*self.meter, self.steps_per_beat)
+        if problem:
+            raise ValueError(problem)
         if not 0 <= self.count_in_bars <= MAX_COUNT_IN_BARS:
             raise ValueError(f"count-in must be 0..{MAX_COUNT_IN_BARS} bars, got {self.count_in_bars}")
-
-
-def check_tempo(bpm: float) -> float:
-    if not (math.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):
-        raise ValueError(f"tempo must be {MIN_BPM:g}..{MAX_BPM:g} bpm, got {bpm}")
-    return float(bpm)
 
 
 class Transport:

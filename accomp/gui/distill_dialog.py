@@ -219,9 +219,9 @@ class DistillDialog(QDialog):
 
     def _bundled_name(self) -> bool:
         """Whether the preset's file would have a bundled preset's name (and be hidden by it)."""
-        from accomp.model.preset import bundled_presets
+        from accomp.model.preset import bundled_name
 
-        return (bundled_presets() / self.out_path().name).is_file()
+        return bundled_name(self.out_path().stem)
 
     def _update_note(self) -> None:
         if not self._styles:

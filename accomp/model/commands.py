@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MAX_BPM, MIN_BPM, CorpusChoice, FrameSpec
-from accomp.errors import CorpusError, MidiFileError, SettingsError, check_output
+from accomp.config import ACCOMP, DEFAULT_SPEC, LEAD, MAX_BPM, MIDI_SUFFIXES, MIN_BPM, CorpusChoice, FrameSpec, check_tempo
+from accomp.errors import CorpusError, MidiFileError, SettingsError, check_not_input, check_output
 from accomp.model.hardware import init_distributed, pick_device
 from accomp.model.pieces import load_pieces, read_lead
 from accomp.music.frames import Piece, piece_to_midi, save_midi
@@ -224,13 +224,14 @@ def teacher_sample(options: TeacherSampleOptions) -> int:
     from accomp.model.checkpoint import load_teacher
     from accomp.model.generate import SamplerSettings, generate, style_weights
 
-    if not MIN_BPM <= options.tempo <= MAX_BPM:  # NaN too
-        raise SettingsError(f"--tempo {options.tempo:g}: give {MIN_BPM:g}..{MAX_BPM:g} bpm")
+    try:
+        check_tempo(options.tempo)
+    except ValueError:
+        raise SettingsError(f"--tempo {options.tempo:g}: give {MIN_BPM:g}..{MAX_BPM:g} bpm") from None
     if options.bars is not None and options.bars > MAX_SAMPLE_BARS:
         raise SettingsError(f"--bars {options.bars}: at most {MAX_SAMPLE_BARS}")
-    out = check_output(options.output, (".mid", ".midi"), "MIDI", MidiFileError)
-    if options.lead and out.resolve() == Path(options.lead).resolve():
-        raise MidiFileError(f"-o {options.output}: that is the lead file; write the sample to another")
+    out = check_output(options.output, MIDI_SUFFIXES, "MIDI", MidiFileError)
+    check_not_input({"-o": out}, {"lead": options.lead}, "the sample", MidiFileError)
     device = pick_device(options.device)
     teacher, spec, _ = load_teacher(options.teacher, device)
     weights = style_weights(teacher.cfg.styles, style=options.style if not options.mix else None, mix=options.mix)

@@ -172,10 +172,20 @@ def list_presets() -> list[tuple[Path, dict | None, str | None]]:
     return out
 
 
+def _names_a_file(name_or_path: str) -> bool:
+    """Whether a preset is given by its file (a path or a .safetensors name), not by name."""
+    return Path(name_or_path).suffix == ".safetensors" or os.sep in name_or_path
+
+
+def bundled_name(name: str) -> bool:
+    """Whether a bundled preset is called ``name`` (``--preset NAME`` finds it before the user's)."""
+    return (bundled_presets() / f"{name}.safetensors").is_file()
+
+
 def resolve_preset(name_or_path: str) -> Path:
     """A preset by file path or by name (bundled first, then the user's)."""
     path = Path(name_or_path)
-    if path.suffix == ".safetensors" or os.sep in name_or_path:
+    if _names_a_file(name_or_path):
         if not path.is_file():
             raise PresetError(f"{path}: no such preset file")
         return path
@@ -198,8 +208,7 @@ def preset_to_change(name_or_path: str, how: str) -> Path:
     use this copy of accomp, and a maintainer rebuilding it names its file), the one-line error
     ending in ``how``, the way to go on."""
     path = resolve_preset(name_or_path)
-    by_name = Path(name_or_path).suffix != ".safetensors" and os.sep not in name_or_path
-    if by_name and is_bundled(path):
+    if not _names_a_file(name_or_path) and is_bundled(path):
         raise PresetError(f"'{name_or_path}' is a bundled preset, shared by all who use this copy of accomp: {how} "
                           f"(to change the bundled file itself, give its path: {path})")
     return path
@@ -211,7 +220,7 @@ def user_preset_path(name: str, flag: str) -> Path:
     stem = name.strip()
     if not stem or len(stem) > 60 or stem != Path(stem).name or stem.startswith(".") or stem.endswith(".safetensors"):
         raise PresetError(f"{flag} '{name}' cannot name a preset: give 1 to 60 characters, without '/' or a leading '.'")
-    if (bundled_presets() / f"{stem}.safetensors").is_file():
+    if bundled_name(stem):
         raise PresetError(f"'{stem}' is the name of a bundled preset: give yours another with {flag}")
     return user_dir("presets") / f"{stem}.safetensors"
 
@@ -279,7 +288,7 @@ def set_sound(options: SoundOptions) -> int:
     if any(v is not None for v in (options.bass, options.drums, options.bass_program)):
         changes["band"] = {k: v for k, v in asdict(band).items() if v is not None}
     if options.save_as is not None:
-        changes["style"] = {**header.get("style", {}), **changes.get("style", {"name": path.stem})}
+        changes.setdefault("style", {**header.get("style", {}), "name": path.stem})  # unless --name gave one
         # its teacher kept in the user's folder too, as a distilled preset's is: an update that
         # replaces the bundled teacher leaves it playable
         keep_teacher(find_teacher(header, source), user_dir("teachers"))

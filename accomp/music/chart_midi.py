@@ -25,9 +25,9 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from accomp.config import MAX_METER_BEATS
+from accomp.config import meter_problem
 from accomp.errors import MidiFileError, SettingsError
-from accomp.music.charts import CHART_SUFFIX, chart_text, meter_fits, parse_chart, parse_chord, read_chart
+from accomp.music.charts import CHART_SUFFIX, chart_text, parse_chart, parse_chord, read_chart
 from accomp.music.chords import NO_CHORD, match_chords
 from accomp.music.corpora import pick_roles, split_channels
 from accomp.music.frames import Score, load_midi, read_score
@@ -102,9 +102,9 @@ def midi_chart(path: str | Path) -> MidiChart:
     midi = load_midi(path)
     score = read_score(midi, source=str(path))
     _, num, den = score.meters[0]
-    if not meter_fits(num, den):
-        raise MidiFileError(f"{path}: its time signature, {num}/{den}, cannot be a chart's (at most {MAX_METER_BEATS} beats "
-                            "a bar, each a 1/16 note or longer)")
+    problem = meter_problem(num, den)
+    if problem:
+        raise MidiFileError(f"{path}: its time signature, {num}/{den}, cannot be a chart's ({problem})")
     tempo = 60e6 / score.tempos[0][1]
     beat_ticks = score.ticks_per_beat * 4 / den
     end = max((n.end for t in score.tracks for n in t.notes), default=0)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accomp.config import MAX_METER_BEATS, RESOURCES
+from accomp.config import RESOURCES, meter_problem
 from accomp.errors import ChartError
 from accomp.music.chords import NO_CHORD, chord_index, chord_name, parse_root
 
@@ -44,12 +44,6 @@ CHART_SUFFIX = ".txt"
 MAX_BYTES = 1_000_000  # a chart is a page of text; anything this big is not one
 MAX_BEATS = 100_000  # repeats unrolled
 TEMPO_RANGE = (20.0, 400.0)
-BEAT_VALUES = (1, 2, 4, 8, 16)  # a time signature's lower number (the 16th-note grid's beats)
-
-
-def meter_fits(num: int, den: int) -> bool:
-    """Whether a time signature can be a chart's ``time:``."""
-    return 1 <= num <= MAX_METER_BEATS and den in BEAT_VALUES
 
 # Quality suffixes as lead sheets write them -> the vocabulary's quality.
 _SUFFIXES: dict[str, str] = {
@@ -187,7 +181,7 @@ def parse_chart(text: str, where: str = "<chart>") -> Chart:
                     raise _fail(where, number, column, f"tempo {value} is outside {TEMPO_RANGE[0]:g}-{TEMPO_RANGE[1]:g} bpm")
             else:
                 m = re.fullmatch(r"(\d+)\s*/\s*(\d+)", value)
-                if not m or not meter_fits(int(m.group(1)), int(m.group(2))):
+                if not m or meter_problem(int(m.group(1)), int(m.group(2))):
                     raise _fail(where, number, column, f"time '{value}' is not a time signature like 4/4, 3/4 or 6/8")
                 if bars:
                     raise _fail(where, number, column, "the time signature must come before the first bar")
