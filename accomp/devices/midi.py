@@ -194,7 +194,11 @@ class MidiInput:
         return self._virtual or self._client is None or self._matching() is not None
 
     def reopen(self) -> bool:
-        """Listen to the port again if it is back (a keyboard plugged in again); True if so."""
+        """Listen to the port again if it is back (a keyboard plugged in again); True if so.
+        The callback is in place before the port opens (a note in between would wait in
+        rtmidi's queue, never played), and a port is opened by its number in a list that
+        other clients coming and going may reorder: the port opened is checked by its name,
+        and False (try again later) when it is another."""
         index = None if self._virtual or self._client is None else self._matching()
         if index is None:
             return False
@@ -202,11 +206,14 @@ class MidiInput:
         try:
             self._client.cancel_callback()
             self._client.close_port()
+            self._client.set_callback(self._callback)
             self._client.open_port(index, name=f"{CLIENT_NAME} input")
+            if self._matching() == index:
+                return True
+            self._client.close_port()
         except rtmidi.RtMidiError:
-            return False
-        self._client.set_callback(self._callback)
-        return True
+            pass
+        return False
 
     def close(self) -> None:
         client, self._client = self._client, None
