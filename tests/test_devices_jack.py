@@ -311,6 +311,39 @@ def test_a_midi_flood_keeps_the_engine_playing_and_leaves_no_note(jack):
     assert session.error is None and engine.transport.tempo == 90
 
 
+def test_a_key_played_while_the_session_stops_leaves_no_note(jack, monkeypatch):
+    # The keyboard's note reaches the app after the engine's last flush has been applied, while
+    # the audio device still runs (it closes after it): it must not start a note nothing ends.
+    import rtmidi
+
+    name = f"{CLIENT}-late-key"
+    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+    keyboard.open_virtual_port("keys")
+    engine = Engine(EngineSettings(transport=TransportSettings(tempo=120, count_in_bars=0, click=False)), Fifth())
+    settings = LiveSettings(audio=AudioSettings(host_api="JACK", sample_rate=SR, block_frames=BLOCK),
+                            midi_in=f"{name}:keys", midi_api="jack")  # fmt: skip
+    session = LiveSession(engine, settings)
+    flushes = session._wait_for_flushes
+
+    def a_key_after_the_flush():
+        flushes()  # the engine's flush has reached the synth
+        seen = session.midi_in.received + session.midi_in.ignored
+        keyboard.send_message([NOTE_ON, 72, 100])
+        assert until(lambda: session.midi_in.received + session.midi_in.ignored > seen, 3)
+        flushes()  # the audio device renders on: a note let through would start now
+
+    monkeypatch.setattr(session, "_wait_for_flushes", a_key_after_the_flush)
+    try:
+        session.start()
+        keyboard.send_message([NOTE_ON, 67, 100])
+        assert until(lambda: session.synth.sounding() == 2, 3)
+    finally:
+        session.stop()
+        keyboard.delete()
+    assert session.synth.sounding() == 0 and engine.metrics().accomp_sounding == 0
+    assert session.error is None
+
+
 def until(condition, seconds: float) -> bool:
     """Whether ``condition()`` came true within ``seconds`` (looked at every 10 ms)."""
     deadline = time.monotonic() + seconds

@@ -163,9 +163,13 @@ class MidiInput:
         self._virtual = virtual is not None
         self.received = 0
         self.ignored = 0
+        self._listening = True
         self._client.set_callback(self._callback)
 
     def _callback(self, event, data=None) -> None:  # rtmidi's thread
+        if not self._listening:
+            self.ignored += 1
+            return
         message = event[0]
         n = len(message)
         status = message[0] if n else 0
@@ -215,7 +219,14 @@ class MidiInput:
             pass
         return False
 
+    def stop_listening(self) -> None:
+        """Pass nothing more to the engine (the port stays open): a session that stops calls it
+        before the engine's last flush, so that a key played after it cannot start a note on the
+        synth that nothing ends. Unlike :meth:`close`, it asks nothing of the MIDI system."""
+        self._listening = False
+
     def close(self) -> None:
+        self._listening = False
         client, self._client = self._client, None
         if client is not None:
             client.cancel_callback()

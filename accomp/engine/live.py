@@ -303,6 +303,10 @@ class LiveSession:
         self._stopped = True
         if self.settings.keys and self.midi_in is not None:
             self.midi_in.close()  # the terminal's keys end their last note while the engine still listens
+        elif self.midi_in is not None:
+            # A key played from here on would reach the synth after the engine's last flush and
+            # sound on; the port itself closes after the audio device (below).
+            self.midi_in.stop_listening()
         self._stop.set()
         self._nudge()
         if self._watch_thread is not None:
