@@ -98,6 +98,29 @@ def check_tempo(bpm: float) -> float:
     return float(bpm)
 
 
+def note_steps(den: int, steps_per_beat: int = 4) -> int:
+    """Grid steps of a 1/``den`` note, the beat a meter's denominator names (a click, a chord
+    chart's beat): ``steps_per_beat`` steps a quarter note, 2 an eighth at 4."""
+    return max(1, round(4 * steps_per_beat / den))
+
+
+def meter_bar_steps(meter: tuple[int, int], steps_per_beat: int = 4) -> int:
+    """Grid steps of one bar of ``meter``: 16 in 4/4, 12 in 3/4 and in 6/8."""
+    num, den = meter
+    return max(1, round(num * 4 * steps_per_beat / den))
+
+
+def chord_beat_steps(meter: tuple[int, int], steps_per_beat: int = 4) -> int:
+    """Grid steps of the beat the band's harmony moves on, the beat a musician counts: in a
+    compound meter (6/8, 9/8, 12/8: a numerator divisible by three over eighths or shorter)
+    three of its notes, the dotted quarter; in any other the quarter note. A jig's chords
+    change on its two dotted quarters a bar, never on the third or fifth eighth."""
+    num, den = meter
+    if den >= 8 and num % 3 == 0:
+        return 3 * note_steps(den, steps_per_beat)
+    return steps_per_beat
+
+
 def meter_problem(num: int, den: int, steps_per_beat: int = 4) -> str | None:
     """Why ``num/den`` cannot be played on a grid of ``steps_per_beat`` steps a quarter note
     (its bars at most MAX_METER_BEATS beats, each beat a whole number of steps), or None."""

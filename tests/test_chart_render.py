@@ -55,3 +55,31 @@ def test_a_chart_under_a_melody_transposed_and_the_bad_cases(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x.mid").exists()
+
+
+@pytest.mark.parametrize("meter, bar, beats", [("6/8", "| C . . G . . | F . . . . Bb |", ["1 1 C", "1 4 G", "2 1 F", "2 6 Bb", "3 1 C"]),
+                                               ("2/2", "| C G | F |", ["1 1 C", "1 2 G", "2 1 F", "3 1 C"])])  # fmt: skip
+def test_a_chart_counted_in_eighths_or_halves_keeps_its_bars_on_the_bands(tmp_path, meter, bar, beats):
+    """A chart's beat is its meter's 1/den note: in 6/8 six eighths a bar, in 2/2 two halves;
+    laid out in quarter notes, a 6/8 chart's bar lasted two of the band's and its chords fell
+    behind the melody's bars. The lead sheet counts the beats as the chart does."""
+    import mido
+
+    chart = tmp_path / "chart.txt"
+    chart.write_text(f"time: {meter}\ntempo: 120\n{bar}\n")
+    out, sheet = tmp_path / "o.mid", tmp_path / "sheet.txt"
+    assert main(["render", "--chart", str(chart), "--preset", "pop", "-o", str(out), "--chords", str(sheet)]) == 0
+    assert sheet.read_text().splitlines()[1 : len(beats)] == beats[:-1]  # once through, alone
+    num, den = map(int, meter.split("/"))
+    assert mido.MidiFile(out).length == pytest.approx(2 * num * (4 / den) * 0.5 + 0.5, abs=0.3)  # two bars at 120 bpm, a beat to end
+    lead = tmp_path / "lead.mid"  # under a melody of four bars it loops
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="lead"),
+                            mido.MetaMessage("time_signature", numerator=num, denominator=den)])  # fmt: skip
+    for k in range(4 * num):
+        track.append(mido.Message("note_on", note=67 + (k % 3), velocity=80, time=0))
+        track.append(mido.Message("note_off", note=67 + (k % 3), velocity=0, time=480 * 4 // den))
+    midi.tracks.append(track)
+    midi.save(lead)
+    assert main(["render", str(lead), "--chart", str(chart), "--preset", "pop", "-o", str(out), "--chords", str(sheet)]) == 0
+    assert sheet.read_text().splitlines()[1 : len(beats) + 1] == beats

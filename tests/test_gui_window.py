@@ -48,6 +48,7 @@ def test_tap_tempo_and_position_display():
     assert position_text(0.2, 4, 16) == ("1.1", 0)
     assert position_text(37.9, 4, 16) == ("3.2", 1)
     assert position_text(13.0, 4, 12) == ("2.1", 0)  # 3/4
+    assert position_text(19.0, 2, 12) == ("2.4", 3)  # 6/8: counted in eighths, as its clicks and a chart count
 
 
 def test_small_formatters():

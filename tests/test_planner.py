@@ -652,6 +652,58 @@ def test_a_chart_replaces_the_planner_and_plays_round_and_round():
         Accompanist(student, np.array([0.0, 1.0, 0.0])).play_chart(chart)
 
 
+def test_in_six_eight_the_band_decides_on_dotted_quarters_and_a_chart_counts_eighths():
+    """A compound meter's harmony moves on its dotted quarters: the live planner decides on
+    steps 0 and 6 of a 12-step bar of 6/8 (never on the 3rd or 5th eighth, where a quarter-note
+    beat would fall), as the parallel pass does with 6-step beats; a chart in 6/8 counts its
+    beats in eighths, so its bars stay on the band's."""
+    from accomp.engine.accompanist import Accompanist
+    from accomp.music.charts import parse_chart
+
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    planner, style = random_planner(), np.array([0.0, 1.0, 0.0])
+    acc = Accompanist(student, style, harmony=Harmony(planner, None))
+    acc.set_meter((6, 8))
+    acc.reset()
+    assert (acc.bar_steps, acc.steps_per_beat, acc.chart_steps) == (12, 6, 2)
+    lead = melody(96)
+    acc.chord_log = []
+    for t in range(96):
+        acc.step(t, lead[t], t % 12)
+    assert [step for step, _ in acc.chord_log] == list(range(0, 96, 6))
+    plan = planner.plan(lead, np.arange(96) % 12, 6, style)
+    assert [chord for _, chord in acc.chord_log] == plan.chords[::6].tolist()
+
+    chart = parse_chart("time: 6/8\n| C . . G . . | F . . . . Bb |").per_beat()  # 12 eighths, two bars
+    acc.play_chart(chart)
+    acc.reset()
+    for t in range(48):
+        acc.step(t, lead[t], t % 12)
+        assert acc.chord == chart[(t // 2) % 12]
+        if t % 2 == 1:
+            assert acc.chord_after(t) == chart[(t // 2 + 1) % 12]
+    acc.set_meter((4, 4))  # the chart laid out again in quarter notes
+    acc.reset()
+    for t in range(8):
+        acc.step(t, lead[t], t % 16)
+        assert acc.chord == chart[t // 4]
+
+    # A preset switched in mid-play takes the meter from the engine, the chart and key from the player it replaces.
+    from accomp.engine.engine import Engine, EngineSettings
+    from accomp.engine.transport import TransportSettings
+    from accomp.music.keys import KeyHint
+
+    acc.set_meter((6, 8))
+    acc.tell_key(KeyHint.parse("F"))
+    engine = Engine(EngineSettings(transport=TransportSettings(meter=(6, 8))), acc)
+    other = Accompanist(student, style, harmony=Harmony(random_planner(seed=1), None))
+    other.take_setup(acc)
+    engine.set_player(other, 0)
+    assert (other.steps_per_beat, other.chart_steps, other.bar_steps) == (6, 2, 12)
+    assert other.plan.hint == acc.plan.hint and np.array_equal(other._chart, chart)
+    assert other.chord_after(1) == chart[1]
+
+
 def test_a_teacher_without_chords_needs_no_planner():
     assert open_harmony(None, STYLES, 0.3, chords=False) == Harmony(None, None)
     assert CHROMA.shape == (N_CHORDS, 12)

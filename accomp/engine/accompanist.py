@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from accomp.config import DEFAULT_SPEC
+from accomp.config import DEFAULT_SPEC, chord_beat_steps, meter_bar_steps, note_steps
 from accomp.errors import SettingsError
 from accomp.model.generate import chord_tensor
 from accomp.model.harmony import Harmony, load_harmony
@@ -71,7 +71,9 @@ class Accompanist:
         self._generator = torch.Generator(device=self.device)
         self._frame = np.zeros((2, k), dtype=np.uint8)
         self.harmony = harmony or Harmony(None, None)
-        self.steps_per_beat = steps_per_beat
+        self.steps_per_beat = steps_per_beat  # the beat the planner decides a chord on (set_meter)
+        self.chart_steps = steps_per_beat  # a chord chart's beat, a 1/den note (set_meter)
+        self._chart: np.ndarray | None = None  # the chart's chord per beat, while one plays
         self.plan = None
         if self.harmony.planner is not None:
             self.plan = PlannerStream(self.harmony.planner, self.style, steps_per_beat, DEFAULT_SPEC.lowest_pitch, k)
@@ -131,6 +133,29 @@ class Accompanist:
         self.reset()
         return float(np.median(times))
 
+    def set_meter(self, meter: tuple[int, int]) -> None:
+        """Play in ``meter`` (between steps, never inside one): the beat the planner decides a
+        chord on (a compound meter's dotted quarter, :func:`~accomp.config.chord_beat_steps`),
+        a chord chart's beat (the 1/den note its bars are counted in; a chart already given is
+        laid out again) and the bar, which the student's stream takes at the next :meth:`reset`."""
+        spb = DEFAULT_SPEC.steps_per_beat
+        self.bar_steps = meter_bar_steps(meter, spb)
+        self.steps_per_beat = chord_beat_steps(meter, spb)
+        self.chart_steps = note_steps(meter[1], spb)
+        if self.plan is not None:
+            self.plan.steps_per_beat = self.steps_per_beat
+        if self._chart is not None:
+            self.play_chart(self._chart)
+
+    def take_setup(self, other: "Accompanist") -> None:
+        """What ``other``, the player this one replaces mid-play (a preset switch), was told
+        before play began: the key and a chord chart (the engine gives it the meter and a
+        chord the left hand holds). Not while the engine calls this player."""
+        if self.plan is None or other.plan is None:
+            return
+        self.tell_key(other.plan.hint)
+        self.play_chart(other._chart)
+
     @property
     def delay(self) -> int:
         """Look-ahead frames the student needs (the engine runs with none)."""
@@ -179,18 +204,21 @@ class Accompanist:
             self.plan.hear(self._heard)
             self._heard[:] = lead
             self.revised = False
-            if beat_in_bar % self.steps_per_beat == 0:
-                p = self.fixed_plan
-                if p is not None and self.plan_loops:
+            p = self.fixed_plan
+            if self.plan_loops:  # a chart: its chord on each of its beats
+                on_beat = beat_in_bar % self.chart_steps == 0
+                if on_beat:
                     at = step % len(p.chords)
                     self._set_chord(int(p.chords[at]), int(p.tonic[at]), bool(p.minor[at]))
-                else:
+            else:
+                on_beat = beat_in_bar % self.steps_per_beat == 0
+                if on_beat:
                     self._set_chord(self.plan.decide(lead, beat_in_bar))
                     if p is not None and step < len(p.chords):
                         self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
             if self.held is not None:
                 self._set_chord(*self.held)
-            if self.chord_log is not None and beat_in_bar % self.steps_per_beat == 0:
+            if self.chord_log is not None and on_beat:
                 self.chord_log.append((step, self.chord))
         return self._run(lead)
 
@@ -235,7 +263,7 @@ class Accompanist:
         p = self.fixed_plan
         if p is None or not self.plan_loops:
             return None
-        at = (step // self.steps_per_beat + 1) * self.steps_per_beat
+        at = (step // self.chart_steps + 1) * self.chart_steps
         return int(p.chords[at % len(p.chords)])
 
     def tell_key(self, hint: KeyHint | None) -> None:
@@ -250,11 +278,12 @@ class Accompanist:
         """Follow a chord chart (its chord per beat, from the first bar on, round and round)
         instead of the planner; None goes back to the planner."""
         if chords_per_beat is None:
-            self.fixed_plan, self.plan_loops = None, False
+            self.fixed_plan, self.plan_loops, self._chart = None, False, None
             return
         if self.plan is None:
             raise SettingsError("a chord chart needs a preset that follows a chord plan (this one's teacher has none)")
-        self.fixed_plan, self.plan_loops = chart_plan(chords_per_beat, self.steps_per_beat), True
+        self.fixed_plan, self.plan_loops = chart_plan(chords_per_beat, self.chart_steps), True
+        self._chart = np.asarray(chords_per_beat)
 
     def redo(self, step: int, lead: np.ndarray, beat_in_bar: int) -> np.ndarray:
         """The last step again, from the state before it and with the same noise; at a beat's

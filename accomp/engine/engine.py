@@ -151,6 +151,9 @@ class Engine:
     def set_player(self, player: StepPlayer | None, now: int) -> None:
         """Switch the player (a preset switch): its predecessor's notes all end first."""
         self.scheduler.end(now)
+        set_meter = getattr(player, "set_meter", None)  # a player swapped in mid-play keeps the band's beats
+        if set_meter is not None and player is not self.scheduler.player:
+            set_meter(self.transport.settings.meter)
         self.scheduler.player = player
         self.lead.close()
         if self.lead.named_chord != NO_CHORD and hasattr(player, "hold_chord"):

@@ -290,7 +290,7 @@ class Scheduler:
             return
         chord = getattr(self.player, "chord", None)
         t = self.transport
-        if chord is not None and t.beat_in_bar(step) % t.settings.steps_per_beat == 0 and chord != self._marked:
+        if chord is not None and chord != self._marked:  # on the beat it was decided for, or where a left hand named it
             self._record(t.step_sample(step), ACCOMP, CHORD, int(chord), 0)
             self._marked = chord
         if not self.rhythm.playing:
@@ -313,7 +313,7 @@ class Scheduler:
         in_bar = t.beat_in_bar(step)
         if in_bar == 0:
             level += DOWNBEAT_ACCENT
-        elif in_bar % t.settings.steps_per_beat:
+        elif in_bar % t.chord_beat:
             level -= OFFBEAT_SOFTER
         return min(127, max(1, round(level)))
 

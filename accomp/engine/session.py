@@ -171,6 +171,9 @@ def _with_player(spec: SessionSpec, engine, player=None, key: KeyHint | None = N
         player = load_accompanist(spec, bar_steps)
     else:
         player.restart(bar_steps)
+    set_meter = getattr(player, "set_meter", None)  # a step player without a planner has no beats to keep
+    if set_meter is not None:
+        set_meter(engine.transport.settings.meter)
     if hasattr(player, "tell_key"):  # a step player without a planner has no key to be told
         player.tell_key(key)
     player.play_chart(spec.chart.per_beat() if spec.chart is not None else None)
@@ -264,7 +267,7 @@ def _plan_whole_song(accompanist, lead_path: str, bar_steps: int, key: KeyHint |
         raise SettingsError("--whole-song needs a preset that follows a chord plan (this one's teacher has none)")
     piece = read_lead(lead_path, DEFAULT_SPEC)
     beat = np.arange(piece.n_steps) % bar_steps
-    accompanist.fixed_plan = accompanist.harmony.planner.song_plan(piece.tracks["lead"], beat, DEFAULT_SPEC.steps_per_beat,
+    accompanist.fixed_plan = accompanist.harmony.planner.song_plan(piece.tracks["lead"], beat, accompanist.steps_per_beat,
                                                                    accompanist.style, key)  # fmt: skip
 
 
@@ -290,7 +293,7 @@ def render(spec: SessionSpec, lead: str | None, out: RenderOutputs) -> RenderRes
     elif chart is not None:  # the chart alone, once through: a backing track
         signature = None
         bpm = spec.tempo or chart.tempo or DEFAULT_TEMPO
-        events, tempo_changes, meter, seconds = [], [], chart.meter, len(chart.per_beat()) * 60.0 / bpm
+        events, tempo_changes, meter, seconds = [], [], chart.meter, len(chart.per_beat()) * 240.0 / (chart.meter[1] * bpm)
     else:
         raise SettingsError("render needs a LEAD file (MIDI or a recording), or --chart FILE to play a chart alone")
     meter = spec.meter or meter  # --meter over the file's or the chart's own
@@ -366,7 +369,7 @@ def _run(spec: SessionSpec, engine, band: Band, out: RenderOutputs, what: str, s
         from accomp.files import write_text
         from accomp.music.charts import lead_sheet
 
-        text = lead_sheet(engine.player.chord_log, engine.transport.steps_per_bar, DEFAULT_SPEC.steps_per_beat)
+        text = lead_sheet(engine.player.chord_log, engine.transport.steps_per_bar, engine.transport.steps_per_click)
         try:
             write_text(out.chords, text + "\n")
         except OSError as exc:

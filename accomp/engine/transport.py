@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from accomp.config import MAX_COUNT_IN_BARS, check_tempo, meter_problem
+from accomp.config import MAX_COUNT_IN_BARS, check_tempo, chord_beat_steps, meter_bar_steps, meter_problem, note_steps
 from accomp.realtime.notes import CLOCK, NOTE_OFF, NOTE_ON, START, STOP
 
 CLOCKS_PER_BEAT = 24
@@ -55,8 +55,9 @@ class Transport:
         self.settings = settings
         self.sample_rate = sample_rate
         num, den = settings.meter
-        self.steps_per_bar = max(1, round(num * 4 / den * settings.steps_per_beat))
-        self.steps_per_click = max(1, round(4 / den * settings.steps_per_beat))
+        self.steps_per_bar = meter_bar_steps(settings.meter, settings.steps_per_beat)
+        self.steps_per_click = note_steps(den, settings.steps_per_beat)  # also a chord chart's beat
+        self.chord_beat = chord_beat_steps(settings.meter, settings.steps_per_beat)  # the harmony's beat
         self.count_in_steps = settings.count_in_bars * self.steps_per_bar
         self.tempo = settings.tempo
         self.origin = 0  # sample where the transport started (count-in included)

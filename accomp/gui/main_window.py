@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from accomp.config import DEFAULT_SPEC, meter_bar_steps
 from accomp.errors import AccompError, CheckpointError, PresetError
 from accomp.gui import player as play
 from accomp.gui.chords_panel import ChordsPanel
@@ -272,7 +273,7 @@ class MainWindow(QMainWindow):
         """Load a preset (None: the one in the settings, else the default); while playing,
         it takes over at the next step once loaded, after the old one's notes all end."""
         choice = str(path) if path is not None else self.settings.preset
-        bar_steps = 16 if self.settings.meter == "4/4" else 12
+        bar_steps = meter_bar_steps(play.meter(self.settings), DEFAULT_SPEC.steps_per_beat)
         self.presets.set_status("Loading the preset…")
 
         def load() -> tuple[play.ObservedPlayer, str | None]:
@@ -305,6 +306,7 @@ class MainWindow(QMainWindow):
             old = session.engine.player
             if isinstance(old, play.ObservedPlayer):
                 player.lead[:], player.accomp[:] = old.lead, old.accomp
+                player.take_setup(old)  # the chart and the key it was told go on
             session.set_player(player)
             self.playing.show_playing(session)
 

@@ -97,6 +97,18 @@ class ObservedPlayer:
         if tell is not None:
             tell(hint)
 
+    def set_meter(self, meter: tuple[int, int]) -> None:
+        """The meter of the next play (not while playing): its bar and beats (Accompanist.set_meter)."""
+        set_meter = getattr(self.inner, "set_meter", None)
+        if set_meter is not None:
+            set_meter(meter)
+
+    def take_setup(self, old: "ObservedPlayer") -> None:
+        """The key and chart ``old`` plays by, for this player taking over from it mid-play."""
+        take = getattr(self.inner, "take_setup", None)
+        if take is not None and type(old.inner) is type(self.inner):
+            take(old.inner)
+
     def restart(self, bar_steps: int) -> None:
         """A fresh stream for a new play (not while the engine calls this player)."""
         self.inner.bar_steps = bar_steps

@@ -167,7 +167,7 @@ class Playing:
         engine = session.engine
         t = engine.transport
         position = t.position(session.clock.now()) if t.running else None
-        self.window.transport.show_position(position, t.settings.steps_per_beat, t.steps_per_bar)
+        self.window.transport.show_position(position, t.steps_per_click, t.steps_per_bar)  # beats as the meter counts them
         player = engine.player if isinstance(engine.player, play.ObservedPlayer) else None
         self.frame += 1
         self.window.roll.update_from(player)

@@ -286,7 +286,8 @@ def _even_lengths(beats: int, n: int) -> list[int]:
 
 def lead_sheet(chords_at: list[tuple[int, int]], steps_per_bar: int, steps_per_beat: int) -> str:
     """What a band played as a lead sheet, one line per chord change: ``bar beat chord``
-    (1-based), from ``(grid step, chord)`` at each beat."""
+    (1-based; beats of ``steps_per_beat`` steps, the 1/den note a chart counts in), from
+    ``(grid step, chord)`` at each beat."""
     lines, last = ["bar beat chord"], None
     for step, chord in chords_at:
         if chord != last and step >= 0:
