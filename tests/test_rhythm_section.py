@@ -89,6 +89,22 @@ def test_the_bass_plays_the_planned_roots_and_the_drums_gm_keys_on_channel_10(tm
     assert len(velocities) >= 2 and max(velocities) <= 127  # accents, not one velocity
 
 
+def test_in_six_eight_the_band_plays_its_six_eight_feel_and_the_bass_follows_the_dotted_beat(tmp_path):
+    """A compound meter's rhythm section: a groove written in quarter notes (rock here) would
+    put its snare on the third eighth; in 6/8 the band plays the six-eight groove (snare on
+    the fourth eighth) and the bass strikes the new root where the chord changes on it."""
+    chart = "tempo: 120\ntime: 6/8\n| C . . G . . | F | C . . G . . | C |\n"
+    midi, _, per_beat = render(tmp_path, "--bass", "--drums", "rock", chart=chart)
+    bar, eighth = 3 * TPB, TPB // 2
+    snares = [tick % bar for tick, _, key, _ in notes(track(midi, "drums")) if key == SNARE and tick < 3 * bar]
+    assert snares and set(snares) == {3 * eighth}  # the fourth eighth; bar 4 (a fill) left out
+    bass = {tick: key for tick, _, key, _ in notes(track(midi, "bass"))}
+    for b, chord in enumerate(per_beat):
+        if b % 3 == 0:  # each dotted quarter: the root where the chord changes, the pattern's degree elsewhere
+            changed = b == 0 or chord != per_beat[b - 1]
+            assert (bass[b * eighth] % 12 == root_of(int(chord))) or not changed, (b, chord_name(int(chord)))
+
+
 def test_chord_markers_match_the_chord_log(tmp_path):
     midi, sheet, _ = render(tmp_path, "--drums", "swing", "--bass")
     tick, markers = 0, []

@@ -25,7 +25,7 @@ from accomp.engine.transport import Transport
 from accomp.music.band import Band
 from accomp.music.bass import BASS_CHANNEL, bass_pattern, bass_pitch
 from accomp.music.chords import NO_CHORD, quality_of, root_of
-from accomp.music.drums import DRUM_CHANNEL, drum_pattern, hits, ring_16ths
+from accomp.music.drums import COMPOUND, DRUM_CHANNEL, drum_pattern, hits, ring_16ths
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON
 from accomp.realtime.rings import EventRing
 
@@ -37,8 +37,12 @@ class RhythmSection:
     def __init__(self, band: Band, transport: Transport, synth: EventRing, midi: EventRing | None, record: Record) -> None:
         self.band = band
         self.transport = transport
-        self.drums = drum_pattern(band.drums) if band.drums is not None else None
-        self.bass = bass_pattern(band.feel) if band.bass else None
+        # In a compound meter (6/8, 9/8, 12/8) the feels written in quarter notes would put the
+        # snare and the bass's fifth on the third and fifth eighths: the band plays its six-eight.
+        compound = transport.chord_beat != transport.settings.steps_per_beat
+        self.drums = drum_pattern(COMPOUND if compound else band.drums) if band.drums is not None else None
+        self.bass = bass_pattern(COMPOUND if compound else band.feel) if band.bass else None
+        self._beat_16ths = transport.chord_beat * 4 // transport.settings.steps_per_beat  # where a chord may change
         self._synth = synth
         self._midi = midi  # None: MIDI out carries the clock only
         self._record = record
@@ -122,7 +126,7 @@ class RhythmSection:
             return
         degree, length = self.bass.at(sixteenth)
         spb = self.transport.settings.steps_per_beat
-        if self._chord is None or (harmony != self._chord and sixteenth % 4 == 0):
+        if self._chord is None or (harmony != self._chord and sixteenth % self._beat_16ths == 0):
             degree = "R"  # a new chord starts on its root
         if degree is None:
             return

@@ -55,6 +55,7 @@ PATTERNS: dict[str, BassPattern] = {p.name: p for p in (
     BassPattern("walking", "R... 3... 5... A...", "a walking line: root, third, fifth, approach"),
     BassPattern("bossa", "R... ..5. 5... ..R.", "root, fifth on 2-and and 3, root on 4-and"),
     BassPattern("waltz", "R... .... ....", "root on the downbeat (3/4)"),
+    BassPattern("six-eight", "R..... 5.....", "root on 1, fifth on 4 (6/8)"),
     BassPattern("chorale", "R... R... R... R...", "the root on every beat"),
 )}  # fmt: skip
 

@@ -106,7 +106,13 @@ PATTERNS: dict[str, DrumPattern] = {p.name: p for p in (
         lanes={KICK: "X... .... ....", SNARE: ".... x... x...", CLOSED_HAT: "x.o. x.o. x.o."},
         fill={SNARE: "xx..", HIGH_TOM: "..x.", LOW_FLOOR_TOM: "...x"}, fill_from=8, bass="waltz",
     ),
+    DrumPattern(
+        "six-eight", 3, description="kick on 1, snare on 4, hi-hat eighths (6/8, 12/8: what a compound meter plays)",
+        lanes={KICK: "X... .... ....", SNARE: ".... ..x. ....", CLOSED_HAT: "x.o. o.x. o.o."},
+        fill={SNARE: "x.x...", HIGH_TOM: "....x.", LOW_FLOOR_TOM: ".....x"}, fill_from=6, bass="six-eight",
+    ),
 )}  # fmt: skip
+COMPOUND = "six-eight"  # the groove and bass pattern of a compound meter, whatever feel the band names
 
 
 def drum_pattern(name: str) -> DrumPattern:
