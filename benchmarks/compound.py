@@ -36,7 +36,7 @@ import mido
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from folk import COLLECTIONS, MAX_BARS  # noqa: E402
+from folk import COLLECTIONS, notes_on_bars  # noqa: E402
 from results_io import write_result  # noqa: E402
 
 from accomp.music.chords import CHROMA, N_CHORDS, chord_name  # noqa: E402
@@ -52,15 +52,7 @@ def song_notes(score) -> list[tuple[int, float, float]] | None:
     signatures = list(score.recurse().getElementsByClass("TimeSignature"))
     if len(signatures) != 1 or (signatures[0].numerator, signatures[0].denominator) != (6, 8):
         return None
-    flat = score.stripTies()
-    measures = list(flat.recurse().getElementsByClass("Measure"))
-    if not 4 <= len(measures) <= MAX_BARS or any(n.isChord for n in flat.recurse().notes):
-        return None
-    first = float(measures[0].duration.quarterLength)
-    pad = BAR - first if 0 < first < BAR else 0.0
-    notes = [(int(n.pitch.midi), float(n.getOffsetInHierarchy(flat)) + pad, float(n.quarterLength))
-             for n in flat.recurse().notes if n.quarterLength > 0]  # fmt: skip
-    return notes if len(notes) >= 8 else None
+    return notes_on_bars(score, BAR)
 
 
 def write_lead(path: Path, notes: list, tempo: float) -> None:

@@ -63,18 +63,26 @@ def song_notes(score) -> tuple[list[tuple[int | None, float, float]], int, str, 
     if len(signatures) != 1 or signatures[0].denominator != 4 or signatures[0].numerator not in (2, 3, 4):
         return None
     per_bar = signatures[0].numerator
+    notes = notes_on_bars(score, per_bar)
+    if notes is None:
+        return None
+    key = score.analyze("key")
+    return notes, int(key.tonic.pitchClass), str(key.mode), per_bar
+
+
+def notes_on_bars(score, bar: float) -> list[tuple[int, float, float]] | None:
+    """(MIDI pitch, start, length) in quarter notes of a one-line song of 4 to MAX_BARS bars of
+    ``bar`` quarter notes, ties joined and a pickup padded in front so that bar lines fall on
+    whole bars; None for chords, too few or too many bars, or fewer than 8 notes."""
     flat = score.stripTies()
     measures = list(flat.recurse().getElementsByClass("Measure"))
     if not 4 <= len(measures) <= MAX_BARS or any(n.isChord for n in flat.recurse().notes):
         return None
     first = float(measures[0].duration.quarterLength)
-    pad = per_bar - first if 0 < first < per_bar else 0.0
+    pad = bar - first if 0 < first < bar else 0.0
     notes = [(int(n.pitch.midi), float(n.getOffsetInHierarchy(flat)) + pad, float(n.quarterLength))
              for n in flat.recurse().notes if n.quarterLength > 0]  # fmt: skip
-    if len(notes) < 8:
-        return None
-    key = score.analyze("key")
-    return notes, int(key.tonic.pitchClass), str(key.mode), per_bar
+    return notes if len(notes) >= 8 else None
 
 
 def tonic_chords(tonic: int, mode: str) -> set[int]:
