@@ -704,6 +704,22 @@ def test_in_six_eight_the_band_decides_on_dotted_quarters_and_a_chart_counts_eig
     assert other.chord_after(1) == chart[1]
 
 
+def test_a_whole_songs_last_chord_holds_past_the_melody():
+    """Past the end of a finished melody's plan (the beat a render adds for the last notes to
+    end) the band keeps the plan's last chord: the live planner struck a new one there, a
+    pop ending G | F | (new chord) after the melody's last note."""
+    from accomp.engine.accompanist import Accompanist
+    from accomp.model.planner import Plan
+
+    student = Student.from_teacher(tiny_teacher(chords=True), kv_window=8).eval()
+    acc = Accompanist(student, np.array([0.0, 1.0, 0.0]), harmony=Harmony(random_planner(), None))
+    c, last = chord_index(0, "maj"), chord_index(6, "dim")  # a last chord no live planner would pick alike
+    acc.fixed_plan = Plan(np.array([c] * 8 + [last] * 8), np.zeros(16, dtype=np.int64), np.zeros(16, dtype=bool))
+    lead = melody(32)
+    chords = [(acc.step(t, lead[t], t % 16), acc.chord)[1] for t in range(32)]
+    assert chords[:8] == [c] * 8 and chords[8:] == [last] * 24
+
+
 def test_a_teacher_without_chords_needs_no_planner():
     assert open_harmony(None, STYLES, 0.3, chords=False) == Harmony(None, None)
     assert CHROMA.shape == (N_CHORDS, 12)

@@ -214,8 +214,9 @@ class Accompanist:
                 on_beat = beat_in_bar % self.steps_per_beat == 0
                 if on_beat:
                     self._set_chord(self.plan.decide(lead, beat_in_bar))
-                    if p is not None and step < len(p.chords):
-                        self._set_chord(int(p.chords[step]), int(p.tonic[step]), bool(p.minor[step]))
+                    if p is not None and len(p.chords):  # a whole song's: its last chord holds past the melody
+                        at = min(step, len(p.chords) - 1)
+                        self._set_chord(int(p.chords[at]), int(p.tonic[at]), bool(p.minor[at]))
             if self.held is not None:
                 self._set_chord(*self.held)
             if self.chord_log is not None and on_beat:
