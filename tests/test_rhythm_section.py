@@ -20,7 +20,7 @@ from accomp.music.band import Band, band_from_header
 from accomp.music.bass import BASS_CHANNEL, BASS_PROGRAM, PATTERNS as BASS_PATTERNS
 from accomp.music.charts import read_chart
 from accomp.music.chords import CHROMA, NO_CHORD, chord_index, chord_name, root_of
-from accomp.music.drums import CRASH, DRUM_CHANNEL, GM_DRUM_KEYS, PATTERNS, SNARE, hits
+from accomp.music.drums import CRASH, DRUM_CHANNEL, GM_DRUM_KEYS, KICK, PATTERNS, SNARE, hits
 from accomp.realtime.notes import NOTE_OFF, NOTE_ON
 from accomp.errors import SettingsError
 from players import Fifth  # noqa: E402
@@ -103,6 +103,62 @@ def test_in_six_eight_the_band_plays_its_six_eight_feel_and_the_bass_follows_the
         if b % 3 == 0:  # each dotted quarter: the root where the chord changes, the pattern's degree elsewhere
             changed = b == 0 or chord != per_beat[b - 1]
             assert (bass[b * eighth] % 12 == root_of(int(chord))) or not changed, (b, chord_name(int(chord)))
+
+
+def drum_grid(midi, bar_16ths: int) -> dict[int, dict[int, set[int]]]:
+    """bar -> 16th of the bar -> the drum keys struck there."""
+    grid: dict[int, dict[int, set[int]]] = {}
+    for tick, _, key, _ in notes(track(midi, "drums")):
+        sixteenth = tick // (TPB // 4)
+        grid.setdefault(sixteenth // bar_16ths, {}).setdefault(sixteenth % bar_16ths, set()).add(key)
+    return grid
+
+
+TOMS = {41, 43, 45, 47, 48, 50}
+
+
+def test_in_three_four_a_four_beat_groove_plays_the_waltz_with_its_fill_ending_the_bar(tmp_path):
+    """Rock cut to three beats was kick, snare, kick, and its fill (the bar's last beat) never
+    came; in 3/4 the band plays the waltz (kick on 1, snare on 2 and 3), its bass the root on
+    the downbeat, and the fill before each phrase ends the bar."""
+    chart = "tempo: 120\ntime: 3/4\n| C | F | G | C | Am | F | G | C |\n"
+    midi, _, per_beat = render(tmp_path, "--bass", "--drums", "rock", chart=chart)
+    grid = drum_grid(midi, 12)
+    for bar in range(8):
+        kicks = {s for s, keys in grid[bar].items() if KICK in keys}
+        snares = {s for s, keys in grid[bar].items() if SNARE in keys}
+        toms = {s for s, keys in grid[bar].items() if keys & TOMS}
+        assert kicks == {0}, (bar, kicks)
+        if bar % 4 == 3:  # the fill bar: the waltz's fill over its last beat
+            assert toms and min(toms) >= 8 and 4 in snares, (bar, grid[bar])
+        else:
+            assert snares == {4, 8} and not toms, (bar, grid[bar])
+    bass = notes(track(midi, "bass"))
+    assert bass and all(tick % (3 * TPB) == 0 for tick, *_ in bass)  # one root a bar
+    assert [key % 12 for _, _, key, _ in bass][:8] == [root_of(int(per_beat[3 * b])) for b in range(8)]
+
+
+@pytest.mark.parametrize("meter, bar_16ths", [("12/8", 24), ("9/8", 18)])
+def test_in_a_long_compound_bar_the_fill_ends_the_bar(tmp_path, meter, bar_16ths):
+    """The six-eight groove is two dotted beats long; a 12/8 bar played its fill (and the
+    phrase's crash) in its middle as well, a 9/8 bar in its middle only."""
+    chart = f"tempo: 120\ntime: {meter}\n| C | F | G | C | Am | F | G | C |\n"
+    midi, _, _ = render(tmp_path, "--drums", "rock", chart=chart)
+    grid = drum_grid(midi, bar_16ths)
+    for bar in range(8):
+        toms = {s for s, keys in grid[bar].items() if keys & TOMS}
+        crashes = {s for s, keys in grid[bar].items() if CRASH in keys}
+        assert (toms and min(toms) >= bar_16ths - 6) if bar % 4 == 3 else not toms, (bar, grid[bar])
+        assert crashes == ({0} if bar == 4 else set()), (bar, crashes)
+        kicks = {s for s, keys in grid[bar].items() if KICK in keys}  # on the first of each two dotted beats
+        assert 0 in kicks and kicks <= set(range(0, bar_16ths, 12)), (bar, grid[bar])
+
+
+def test_a_pattern_in_a_bar_of_its_own_length_is_as_written():
+    for pattern in PATTERNS.values():
+        n = pattern.beats * 4
+        for bar in range(9):
+            assert [hits(pattern, s, bar, n) for s in range(n)] == [hits(pattern, s, bar) for s in range(n)]
 
 
 def test_chord_markers_match_the_chord_log(tmp_path):

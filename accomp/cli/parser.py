@@ -217,7 +217,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--name", default=None, help="the name the window and the recordings show")
     p.add_argument("--accomp-program", type=int, default=None, metavar="N", help="General MIDI program of the accompaniment (0-127)")
     p.add_argument("--bass", action=argparse.BooleanOptionalAction, default=None, help="a bass part on the chord roots")
-    p.add_argument("--drums", default=None, metavar="PATTERN", help="drums in this pattern (pop-ballad, rock, swing, bossa, waltz, six-eight; in 6/8, 9/8 and 12/8 the band plays six-eight) or off")
+    p.add_argument("--drums", default=None, metavar="PATTERN", help="drums in this pattern (pop-ballad, rock, swing, bossa, waltz, six-eight; in 6/8, 9/8 and 12/8 the band plays six-eight, in 3/4 a four-beat pattern plays waltz) or off")
     p.add_argument("--bass-program", type=int, default=None, metavar="N", help="General MIDI program of the bass (0-127)")
     p.add_argument("--save-as", default=None, metavar="NAME",
                    help="write the preset with this sound as a new preset of your own, NAME (the way to change a bundled one)")

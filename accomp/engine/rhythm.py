@@ -25,7 +25,7 @@ from accomp.engine.transport import Transport
 from accomp.music.band import Band
 from accomp.music.bass import BASS_CHANNEL, bass_pattern, bass_pitch
 from accomp.music.chords import NO_CHORD, quality_of, root_of
-from accomp.music.drums import COMPOUND, DRUM_CHANNEL, drum_pattern, hits, ring_16ths
+from accomp.music.drums import COMPOUND, DRUM_CHANNEL, drum_pattern, hits, meter_feel, ring_16ths
 from accomp.realtime.notes import CUT, NOTE_OFF, NOTE_ON
 from accomp.realtime.rings import EventRing
 
@@ -38,11 +38,21 @@ class RhythmSection:
         self.band = band
         self.transport = transport
         # In a compound meter (6/8, 9/8, 12/8) the feels written in quarter notes would put the
-        # snare and the bass's fifth on the third and fifth eighths: the band plays its six-eight.
-        compound = transport.chord_beat != transport.settings.steps_per_beat
-        self.drums = drum_pattern(COMPOUND if compound else band.drums) if band.drums is not None else None
-        self.bass = bass_pattern(COMPOUND if compound else band.feel) if band.bass else None
-        self._beat_16ths = transport.chord_beat * 4 // transport.settings.steps_per_beat  # where a chord may change
+        # snare and the bass's fifth on the third and fifth eighths: the band plays its six-eight;
+        # in 3/4 a feel written for four beats plays the waltz (drums.meter_feel).
+        spb = transport.settings.steps_per_beat
+        compound = transport.chord_beat != spb
+        beats = transport.steps_per_bar // transport.chord_beat
+        self.drums = drum_pattern(meter_feel(band.drums, beats, compound)) if band.drums is not None else None
+        if compound:
+            feel = COMPOUND
+        elif band.bass_feel is None and self.drums is not None:
+            feel = self.drums.bass  # the feel the drums play in this meter
+        else:
+            feel = band.feel
+        self.bass = bass_pattern(feel) if band.bass else None
+        self._bar_16ths = transport.steps_per_bar * 4 // spb
+        self._beat_16ths = transport.chord_beat * 4 // spb  # where a chord may change
         self._synth = synth
         self._midi = midi  # None: MIDI out carries the clock only
         self._record = record
@@ -82,7 +92,7 @@ class RhythmSection:
             return
         if self.drums is not None:
             bar = step // self.transport.steps_per_bar
-            for key, weight in hits(self.drums, sixteenth, bar):
+            for key, weight in hits(self.drums, sixteenth, bar, self._bar_16ths):
                 self._strike(1, key, at, min(127, max(1, round(level * weight))), self._after(step, ring_16ths(key)))
         if self.bass is None:
             return
@@ -125,13 +135,11 @@ class RhythmSection:
         if harmony is None:
             return
         degree, length = self.bass.at(sixteenth)
-        spb = self.transport.settings.steps_per_beat
         if self._chord is None or (harmony != self._chord and sixteenth % self._beat_16ths == 0):
             degree = "R"  # a new chord starts on its root
         if degree is None:
             return
-        bar_16ths = self.transport.steps_per_bar * 4 // spb
-        length = min(length, bar_16ths - sixteenth % bar_16ths)
+        length = min(length, self._bar_16ths - sixteenth % self._bar_16ths)
         root, quality = harmony
         next_root = root_of(next_chord) if next_chord is not None and next_chord != NO_CHORD else None
         pitch = bass_pitch(degree, root, quality, next_root)

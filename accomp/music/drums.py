@@ -113,6 +113,7 @@ PATTERNS: dict[str, DrumPattern] = {p.name: p for p in (
     ),
 )}  # fmt: skip
 COMPOUND = "six-eight"  # the groove and bass pattern of a compound meter, whatever feel the band names
+WALTZ = "waltz"  # ... of a bar of three quarter notes, unless the band names one written for three beats
 
 
 def drum_pattern(name: str) -> DrumPattern:
@@ -123,13 +124,34 @@ def drum_pattern(name: str) -> DrumPattern:
         raise SettingsError(f"no drum pattern '{name}' (known: {', '.join(PATTERNS)}, or off)") from None
 
 
-def hits(pattern: DrumPattern, sixteenth: int, bar: int) -> tuple[tuple[int, float], ...]:
+def hits(pattern: DrumPattern, sixteenth: int, bar: int, bar_16ths: int | None = None) -> tuple[tuple[int, float], ...]:
     """``(key, weight)`` to strike at 16th ``sixteenth`` of bar ``bar`` (bar 0: the first after
-    any count-in). A bar longer than the pattern starts it over; a shorter one cuts it."""
+    any count-in), in a bar of ``bar_16ths`` 16ths (None: the pattern's). A bar longer than the
+    pattern starts its groove over, a shorter one cuts it; the fill before a phrase always ends
+    the bar (12/8 played a six-eight fill in the middle of the bar and at its end, 3/4 a 4/4
+    fill never)."""
     groove, fill, crash = pattern._table
+    n = len(groove)
+    length = n if bar_16ths is None else bar_16ths
     phrase = pattern.phrase_bars
-    table = fill if (bar + 1) % phrase == 0 else crash if bar > 0 and bar % phrase == 0 else groove
-    return table[sixteenth % len(table)]
+    if (bar + 1) % phrase == 0 and sixteenth >= length - (n - pattern.fill_from):
+        return fill[sixteenth - length + n]
+    if sixteenth == 0 and bar > 0 and bar % phrase == 0:
+        return crash[0]
+    return groove[sixteenth % n]
+
+
+def meter_feel(name: str, beats: int, compound: bool) -> str:
+    """The drum pattern a band asked for ``name`` plays in a bar of ``beats`` felt beats
+    (``compound``: of three eighths each). A groove written in quarter notes puts its snare on
+    the third eighth of a compound bar, and a 4/4 groove cut to three beats is no waltz (kick,
+    snare, kick, and no fill): a compound meter plays :data:`COMPOUND`, a bar of three beats
+    :data:`WALTZ` unless the pattern is written for three."""
+    if compound:
+        return COMPOUND
+    if beats == 3 and drum_pattern(name).beats != 3:
+        return WALTZ
+    return name
 
 
 def ring_16ths(key: int) -> int:
