@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from accomp.config import CorpusChoice
 from accomp.errors import CheckpointError, SettingsError
 from accomp.model.checkpoint import atomic_save_tensors, file_hash, read_tensors
-from accomp.model.planner import KEY_HALF_LIFE, TRAINING_KEY_HALF_LIFE, Planner, PlannerConfig, beat_lead, decide, features
+from accomp.model.planner import LIVE_TRACKER, TRAINING_TRACKER, Planner, PlannerConfig, TrackerRecipe, beat_lead, decide, features
 from accomp.music.chords import N_CHORDS, NO_CHORD, transpose
 from accomp.music.frames import Piece
 
@@ -53,14 +53,14 @@ class BeatData:
     beat_lead: object
 
 
-def piece_beats(piece: Piece, styles: tuple[str, ...], half_life: float = KEY_HALF_LIFE) -> BeatData:
-    """One labelled piece as the planners read it; its causal features from a key tracker of
-    ``half_life`` beats (training: :data:`TRAINING_KEY_HALF_LIFE`; measuring: the live one)."""
+def piece_beats(piece: Piece, styles: tuple[str, ...], tracker: TrackerRecipe = LIVE_TRACKER) -> BeatData:
+    """One labelled piece as the planners read it; its causal features from the key tracker
+    ``tracker`` (training: :data:`TRAINING_TRACKER`; measuring: the live one)."""
     from accomp.music.labels import piece_chords
 
     style = np.zeros(len(styles) + 1)
     style[styles.index(piece.style) if piece.style in styles else -1] = 1.0
-    bl = beat_lead(piece.tracks["lead"], piece.beat_in_bar, piece.spec.steps_per_beat, piece.spec.lowest_pitch, half_life=half_life)
+    bl = beat_lead(piece.tracks["lead"], piece.beat_in_bar, piece.spec.steps_per_beat, piece.spec.lowest_pitch, tracker=tracker)
     starts = np.flatnonzero(np.diff(bl.beats, prepend=-1))
     chords = piece_chords(piece)[starts].astype(np.int64)
     fc, tc = features(bl, style, causal=True)
@@ -223,7 +223,7 @@ def planner_train(options: PlannerTrainOptions) -> int:
     train, summary = load_pieces(options, DEFAULT_SPEC, "train")
     val, val_summary = load_pieces(options, DEFAULT_SPEC, "val")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    tr = [piece_beats(p, cfg.styles, TRAINING_KEY_HALF_LIFE) for p in train]
+    tr = [piece_beats(p, cfg.styles, TRAINING_TRACKER) for p in train]
     va = [piece_beats(p, cfg.styles) for p in val]  # measured as they will decide
     log(f"planner: {len(tr)} training pieces ({sum(len(d.chords) for d in tr)} beats), {len(va)} validation")
     planner = Planner.create(cfg)
