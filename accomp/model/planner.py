@@ -222,7 +222,7 @@ class KeyTracker:
         self.restart = False
         self.hist = np.zeros(12)
         self.tonic, self.minor = 0, False
-        self.held: tuple[int, bool] | None = None  # the key read for the last finished beat (HELD_MIN)
+        self.held: np.ndarray | None = None  # the scale of the key read for the last finished beat (HELD_MIN)
 
     def view(self, first: np.ndarray) -> np.ndarray:
         """The histogram the key is read from at a beat's first step; sets tonic and minor."""
@@ -230,7 +230,7 @@ class KeyTracker:
         tonic, minor = self.scoring(self.hist[None])
         self.restart = False
         reading = _scale(tonic[0], minor[0])
-        scale = reading if self.held is None else _scale(*self.held)
+        scale = reading if self.held is None else self.held
         for stretch in (self.last, self.before):  # the longer stretch first: it seeds a steadier key
             recent = stretch + first
             total = recent.sum()
@@ -253,7 +253,7 @@ class KeyTracker:
         """The current beat is over; ``chroma`` is what the lead sounded in it."""
         base = self.seed if self.restart else self.acc  # after a key change: the stretch it was heard in
         if self.from_held and self.hist.sum() >= HELD_MIN:
-            self.held = (self.tonic, self.minor)
+            self.held = _scale(self.tonic, self.minor)
         self.acc = base * self.decay + chroma
         self.last = self.before + chroma
         self.before = np.array(chroma, dtype=np.float64)
