@@ -138,6 +138,13 @@ def test_in_three_four_a_four_beat_groove_plays_the_waltz_with_its_fill_ending_t
     assert [key % 12 for _, _, key, _ in bass][:8] == [root_of(int(per_beat[3 * b])) for b in range(8)]
 
 
+def test_a_bar_of_seven_eighths_keeps_the_groove_it_was_given(tmp_path):
+    """Only a bar of three whole beats is a waltz: 7/8 (three quarters and an eighth) plays rock's kick on 3."""
+    midi, _, _ = render(tmp_path, "--drums", "rock", chart="tempo: 120\ntime: 7/8\n| C | F | G | C |\n")
+    grid = drum_grid(midi, 14)
+    assert KICK in grid[0][8] and SNARE in grid[0][4], grid[0]
+
+
 @pytest.mark.parametrize("meter, bar_16ths", [("12/8", 24), ("9/8", 18)])
 def test_in_a_long_compound_bar_the_fill_ends_the_bar(tmp_path, meter, bar_16ths):
     """The six-eight groove is two dotted beats long; a 12/8 bar played its fill (and the

@@ -42,7 +42,8 @@ class RhythmSection:
         # in 3/4 a feel written for four beats plays the waltz (drums.meter_feel).
         spb = transport.settings.steps_per_beat
         compound = transport.chord_beat != spb
-        beats = transport.steps_per_bar // transport.chord_beat
+        beats, odd = divmod(transport.steps_per_bar, transport.chord_beat)  # felt beats (7/8: 3 and an eighth, not a waltz)
+        beats = 0 if odd else beats
         self.drums = drum_pattern(meter_feel(band.drums, beats, compound)) if band.drums is not None else None
         if compound:
             feel = COMPOUND
