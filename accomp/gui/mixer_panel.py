@@ -70,7 +70,7 @@ class MixerPanel(QWidget):
                 pattern = QComboBox(box)
                 pattern.setObjectName("drumsPattern")
                 pattern.addItems(list(DRUM_CHOICES))
-                pattern.setToolTip("Drum pattern (a fill before every phrase), or off")
+                pattern.setToolTip("Drum pattern (a fill before every phrase), or off; in 3/4 a four-beat pattern plays the waltz, in 6/8 the six-eight")
                 pattern.currentTextChanged.connect(lambda name: self.band_changed.emit({"drums": name}))
                 grid.addWidget(pattern, 0, 0, 1, 3)
                 widgets["pattern"] = pattern
