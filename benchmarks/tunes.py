@@ -136,13 +136,15 @@ def told_suffix(told: str) -> str:
     return "" if told == "none" else f"_told_{told}"
 
 
-def write_tune(path: Path, notes: list, beats_per_bar: int, tempo: float, signature: str | None = None) -> None:
+def write_tune(path: Path, notes: list, beats_per_bar: int, tempo: float, signature: str | None = None,
+               denominator: int = 4) -> None:
+    """The melody (``parse``'s notes, in quarter notes) as a one-track MIDI file in ``beats_per_bar``/``denominator``."""
     mid = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     mid.tracks.append(track)
     track.append(mido.MetaMessage("track_name", name="lead", time=0))
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
-    track.append(mido.MetaMessage("time_signature", numerator=beats_per_bar, denominator=4, time=0))
+    track.append(mido.MetaMessage("time_signature", numerator=beats_per_bar, denominator=denominator, time=0))
     if signature:
         track.append(mido.MetaMessage("key_signature", key=signature, time=0))
     events = []
@@ -156,10 +158,11 @@ def write_tune(path: Path, notes: list, beats_per_bar: int, tempo: float, signat
     mid.save(path)
 
 
-def band_beats(path: Path, n_beats: int, tempo: float) -> np.ndarray:
-    """(n_beats, 12) the band's sounding time per pitch class in each beat (drums left out)."""
+def band_beats(path: Path, n_beats: int, tempo: float, beat_quarters: float = 1.0) -> np.ndarray:
+    """(n_beats, 12) the band's sounding time per pitch class in each beat of ``beat_quarters``
+    quarter notes (drums left out); ``tempo``: the file's, in quarter notes a minute."""
     mid = mido.MidiFile(path)
-    beat_s = 60.0 / tempo
+    beat_s = 60.0 / tempo * beat_quarters
     weights = np.zeros((n_beats, 12))
     edges = np.arange(n_beats + 1) * beat_s
     for track in mid.tracks:

@@ -96,7 +96,7 @@ CHORD_TEMPLATES: dict[str, tuple[tuple[int, ...], str]] = {
     "hdim7": ((0, 3, 6, 10), "dim"),
     "dim7": ((0, 3, 6, 9), "dim"),
 }
-_FAMILIES = ("maj", "min", "dim", "aug", "sus4", "sus2")
+FAMILIES = ("maj", "min", "dim", "aug", "sus4", "sus2")
 
 
 def _chord_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +107,7 @@ def _chord_tables() -> tuple[np.ndarray, np.ndarray]:
             row = np.zeros(12)
             row[[(root + i) % 12 for i in intervals]] = 1.0
             rows.append(row / np.linalg.norm(row))
-            labels.append(root * len(_FAMILIES) + _FAMILIES.index(family))
+            labels.append(root * len(FAMILIES) + FAMILIES.index(family))
     return np.array(rows), np.array(labels)
 
 
