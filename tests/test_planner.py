@@ -772,6 +772,32 @@ def test_on_weak_beats_the_chord_holds_harder_streamed_and_parallel_alike(monkey
     assert held and all(b % 2 == 0 for b in held)
 
 
+def test_once_a_bar_of_melody_is_heard_the_live_chord_leans_to_the_keys_primary_triads(monkeypatch):
+    """After the tracker has heard PRIMARY_FROM steps of melody, the key's I, IV and V (i, iv and
+    V in minor) get PRIMARY_BONUS: made overwhelming, every later chord is one of them in the key
+    the tracker reads, while the beats before are decided as without it; streamed and parallel alike."""
+    import accomp.model.planner as planner_module
+
+    planner = random_planner(seed=1)
+    lead, style, beats = melody(192, seed=5), np.array([0.0, 1.0, 0.0]), np.arange(192) % 16
+    monkeypatch.setattr(planner_module, "PRIMARY_BONUS", 0.0)
+    free = planner.plan(lead, beats, 4, style).chords[::4]
+    monkeypatch.setattr(planner_module, "PRIMARY_BONUS", 1e9)
+    plan = planner.plan(lead, beats, 4, style)
+    assert np.array_equal(streamed(planner, lead, style), plan.chords)
+    per_beat, tonic, minor = plan.chords[::4], plan.tonic[::4], plan.minor[::4]
+    heard = planner_module.beat_lead(lead, beats, 4).key_track[0].sum(axis=1) >= planner_module.PRIMARY_FROM
+
+    def primary(b: int) -> bool:
+        triads = ((0, "min"), (5, "min"), (7, "maj")) if minor[b] else ((0, "maj"), (5, "maj"), (7, "maj"))
+        return int(per_beat[b]) in {chord_index(int(tonic[b]) + r, q) for r, q in triads}
+
+    assert heard.sum() > 30 and (~heard).sum() >= 2 and (per_beat[~heard] != NO_CHORD).any()
+    assert all(primary(b) for b in np.flatnonzero(heard))
+    assert np.array_equal(per_beat[~heard], free[~heard])  # before a bar was heard: as without it
+    assert not all(int(free[b]) == int(per_beat[b]) for b in np.flatnonzero(heard))  # it changed some
+
+
 def test_the_best_path_is_the_best_of_all_chord_sequences():
     import itertools
 
