@@ -115,8 +115,9 @@ ENTRY_TONIC_BONUS = 1.0
 # Music Database, benchmarks/lead_sheets.py) the band played vi on 0.11 of the beats, the sheets
 # 0.05. With it, the band's agreement with the written chords of 188 of those tunes went 0.496 ->
 # 0.520 (every collection up; the harmonizer, which hears the whole beat and the whole tune's
-# key, 0.554); with POP909's pianists, live, on the 91 validation openings 0.357 -> 0.363, on the
-# first 48 (seeds 0, 1, 2) 0.322, 0.313, 0.327 -> 0.325, 0.315, 0.326; with Bach 0.422 -> 0.429.
+# key, 0.554); with POP909's pianists, live, on the 91 validation openings 0.357 -> 0.364, on the
+# first 48 (seeds 0, 1, 2) 0.322, 0.313, 0.327 -> 0.325, 0.316, 0.328; with Bach 0.422 -> 0.426
+# (the presets calibrated again for it).
 # The plan alone (benchmarks/planner_entry.py): 91 openings 0.354 -> 0.361, 996 mid-song segments
 # 0.293 -> 0.289, 31 chorales 0.428 -> 0.433; training split 728 openings 0.335 -> 0.337, 334
 # chorales 0.412 -> 0.410. From the entry on, without the wait, it cost the first 48 openings
