@@ -70,16 +70,28 @@ def song_notes(score) -> tuple[list[tuple[int | None, float, float]], int, str, 
     return notes, int(key.tonic.pitchClass), str(key.mode), per_bar
 
 
-def notes_on_bars(score, bar: float) -> list[tuple[int, float, float]] | None:
-    """(MIDI pitch, start, length) in quarter notes of a one-line song of 4 to MAX_BARS bars of
-    ``bar`` quarter notes, ties joined and a pickup padded in front so that bar lines fall on
-    whole bars; None for chords, too few or too many bars, or fewer than 8 notes."""
+def bar_grid(score, bar: float, max_bars: int = MAX_BARS):
+    """A song's score with its ties joined, and the quarter notes to shift it by so that its bar
+    lines (bars of ``bar`` quarter notes) fall on whole bars (a pickup padded in front): ``(flat
+    score, pad)``, or None for fewer than 4 or more than ``max_bars`` bars."""
     flat = score.stripTies()
     measures = list(flat.recurse().getElementsByClass("Measure"))
-    if not 4 <= len(measures) <= MAX_BARS or any(n.isChord for n in flat.recurse().notes):
+    if not 4 <= len(measures) <= max_bars:
         return None
     first = float(measures[0].duration.quarterLength)
-    pad = bar - first if 0 < first < bar else 0.0
+    return flat, (bar - first if 0 < first < bar else 0.0)
+
+
+def notes_on_bars(score, bar: float) -> list[tuple[int, float, float]] | None:
+    """(MIDI pitch, start, length) in quarter notes of a one-line song of 4 to MAX_BARS bars of
+    ``bar`` quarter notes, laid on them by :func:`bar_grid`; None for chords, too few or too
+    many bars, or fewer than 8 notes."""
+    grid = bar_grid(score, bar)
+    if grid is None:
+        return None
+    flat, pad = grid
+    if any(n.isChord for n in flat.recurse().notes):
+        return None
     notes = [(int(n.pitch.midi), float(n.getOffsetInHierarchy(flat)) + pad, float(n.quarterLength))
              for n in flat.recurse().notes if n.quarterLength > 0]  # fmt: skip
     return notes if len(notes) >= 8 else None

@@ -49,6 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from folk import bar_grid  # noqa: E402
 from results_io import write_result  # noqa: E402
 from tunes import band_beats, key_name, write_tune  # noqa: E402
 
@@ -79,10 +80,7 @@ def figure_label(figure: str) -> int:
     m = _FIGURE.match(figure.strip())
     if not m or figure.strip().upper().startswith("N"):
         return -1
-    root = (chords.NAMES.index(m.group(1).upper()) if m.group(1).upper() in chords.NAMES else -1)
-    if root < 0:
-        return -1
-    root = (root + {"#": 1, "b": -1, "-": -1}.get(m.group(2), 0)) % 12
+    root = chords.parse_root(m.group(1).upper() + m.group(2).replace("-", "b"))  # A-G: always a root
     quality = m.group(3)
     family = next((f for prefix, f in QUALITY_FAMILY if quality.startswith(prefix)), "maj")
     return root * len(FAMILIES) + FAMILIES.index(family)
@@ -108,13 +106,10 @@ def tune(score) -> dict | None:
     if len(meters) != 1 or next(iter(meters)) not in SIMPLE + COMPOUND:
         return None
     meter = next(iter(meters))
-    bar = meter[0] * 4 / meter[1]
-    flat = score.stripTies()
-    measures = list(flat.recurse().getElementsByClass("Measure"))
-    if not 4 <= len(measures) <= MAX_BARS:
+    grid = bar_grid(score, meter[0] * 4 / meter[1], MAX_BARS)
+    if grid is None:
         return None
-    first = float(measures[0].duration.quarterLength)
-    pad = bar - first if 0 < first < bar else 0.0
+    flat, pad = grid
     notes, symbols = [], []
     for n in flat.recurse().notes:
         at = float(n.getOffsetInHierarchy(flat)) + pad
