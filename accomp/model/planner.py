@@ -125,16 +125,16 @@ ENTRY_TONIC_BONUS = 1.0
 PRIMARY_BONUS = 0.25
 PRIMARY_FROM = 16.0
 # The live planner's logit bonus for the key's tonic chord (I, or i in minor) on a strong beat
-# after the dominant (V or V7): the authentic cadence, the move a listener waits for. The
-# planners hear no chord history (fed their own chords, they drifted out of key), so after V
-# the tonic note on a strong beat read as pop's deceptive vi as often as I: under the Nottingham
-# folk tunes (benchmarks/lead_sheets.py) the sheets had I and the band vi after V on 127 of 375
-# such beats. With it, the band's agreement with the written chords of 188 of those tunes went
-# 0.520 -> 0.529 (every collection up), of 80 jigs 0.534 -> 0.548; the plan alone, POP909
-# validation's exact chord 0.317 as before, the chorales' 0.303 -> 0.305, and the 91 openings,
-# 996 mid-song segments and 31 chorales of planner_entry.py 0.361 -> 0.360, 0.289 and 0.433 as
-# before (0.5 gained the folk tunes about half as much, 1.5 no more). Weak beats get none:
-# there the chord mostly holds.
+# after the dominant (V or V7) whose first note is the tonic or the key's third: the authentic
+# cadence, the move a listener waits for. The planners hear no chord history (fed their own
+# chords, they drifted out of key), so after V the tonic note on a strong beat read as pop's
+# deceptive vi as often as I: under the Nottingham folk tunes (benchmarks/lead_sheets.py) the
+# sheets had I and the band vi after V on 127 of 375 such beats. Under a note of V itself (the
+# fifth held at a half cadence, Amazing Grace's "me") the planner keeps its own choice: there a
+# bonus for every note after V resolved too early. Weak beats get none: there the chord mostly
+# holds. The plan alone (sweeps), before -> with it: the folk tunes' written chords 0.508 ->
+# 0.515, hornpipes 0.529 -> 0.543, jigs 0.506 -> 0.516; POP909 validation, exact chord, 0.317
+# -> 0.317, chorales 0.303 -> 0.305 (0.5 gained the folk tunes about half as much, 1.5 no more).
 CADENCE_BONUS = 1.0
 # On a weak beat (an odd beat of the bar: the 2nd and 4th of 4/4, the 2nd of 3/4) the melody's
 # note is more often a passing note and the chord more often holds: there the stay bonus counts
@@ -577,6 +577,7 @@ _TRANSPOSED = np.stack([transpose(np.arange(N_CHORDS), t) for t in range(12)])  
 _TONIC = np.array([chord_index(0, "maj"), chord_index(0, "min")])  # [minor]: the key-relative tonic chord
 _DOMINANT = np.zeros(N_CHORDS, dtype=bool)  # [key-relative chord]: V or V7 (CADENCE_BONUS)
 _DOMINANT[[chord_index(7, "maj"), chord_index(7, "7")]] = True
+_RESOLVES = np.array([[0, 4], [0, 3]])  # [minor]: the melody notes after V that ask for the tonic: its root, the key's third
 _PRIMARY = np.array([[chord_index(r, q) for r, q in ((0, "maj"), (5, "maj"), (7, "maj"))],
                      [chord_index(r, q) for r, q in ((0, "min"), (5, "min"), (7, "maj"))]])  # [minor]: I IV V, i iv V (PRIMARY_BONUS)
 
@@ -623,13 +624,14 @@ def heard_by(bl: BeatLead, *, causal: bool) -> np.ndarray:
     return before + now > 0
 
 
-def _lean_from(scores: np.ndarray, before: int, weak: bool, minor: bool) -> None:
+def _lean_from(scores: np.ndarray, before: int, weak: bool, minor: bool, sung: np.ndarray) -> None:
     """Add to one beat's key-relative scores (in place) what the chord of the beat before
     (``before``, key-relative in this beat's key) asks: :data:`STAY_BONUS` to itself (on a weak
-    beat times :data:`WEAK_BEAT_STAY`) and, after V or V7 on a strong beat, :data:`CADENCE_BONUS`
+    beat times :data:`WEAK_BEAT_STAY`) and, after V or V7 on a strong beat whose first notes
+    (``sung``: (12,) bool, key-relative) hold the tonic or the key's third, :data:`CADENCE_BONUS`
     to the tonic chord."""
     scores[before] += STAY_BONUS * (WEAK_BEAT_STAY if weak else 1.0)
-    if _DOMINANT[before] and not weak:
+    if _DOMINANT[before] and not weak and sung[_RESOLVES[int(minor)]].any():
         scores[_TONIC[int(minor)]] += CADENCE_BONUS
 
 
@@ -646,7 +648,8 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     weak = weak_beat(bl.position)
     if causal:
         melody = MELODY_BONUS * np.where(weak, WEAK_BEAT_MELODY, 1.0)
-        logits += melody[:, None] * (_rotate(bl.first, tonic) @ CHROMA.T > 0)
+        sung = _rotate(bl.first, tonic) > 0  # key-relative pitch classes at each beat's first step
+        logits += melody[:, None] * (sung @ CHROMA.T > 0)
     logits[heard, NO_CHORD] = -np.inf
     if not causal:
         return np.where(heard, _TRANSPOSED[tonic, np.argmax(logits, axis=1)], NO_CHORD)
@@ -660,7 +663,7 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
         if prev == NO_CHORD:  # the beat the lead enters
             logits[b, _TONIC[int(minor[b])]] += ENTRY_TONIC_BONUS
         elif not restarts[b]:  # a key change starts afresh
-            _lean_from(logits[b], _TRANSPOSED[-tonic[b] % 12, prev], bool(weak[b]), bool(minor[b]))
+            _lean_from(logits[b], _TRANSPOSED[-tonic[b] % 12, prev], bool(weak[b]), bool(minor[b]), sung[b])
         out[b] = _TRANSPOSED[tonic[b], np.argmax(logits[b])]
     return out
 
@@ -885,13 +888,14 @@ class PlannerStream:
             scores = self._step_net().numpy()
         heard = self.heard_any or first.any()
         weak = weak_beat(position)
-        scores += MELODY_BONUS * (WEAK_BEAT_MELODY if weak else 1.0) * (CHROMA @ first[self._rot[tonic]] > 0)
+        sung = first[self._rot[tonic]] > 0  # key-relative
+        scores += MELODY_BONUS * (WEAK_BEAT_MELODY if weak else 1.0) * (CHROMA @ sung > 0)
         if self.keys.hist.sum() >= PRIMARY_FROM:
             scores[_PRIMARY[int(self.keys.minor)]] += PRIMARY_BONUS
         if self.prev_chord == NO_CHORD:  # the beat the lead enters (before it, no chord is played)
             scores[_TONIC[int(self.keys.minor)]] += ENTRY_TONIC_BONUS
         elif not self.keys.restart:  # a key change starts afresh
-            _lean_from(scores, _TRANSPOSED[-tonic % 12, self.prev_chord], weak, bool(self.keys.minor))
+            _lean_from(scores, _TRANSPOSED[-tonic % 12, self.prev_chord], weak, bool(self.keys.minor), sung)
         if heard:
             scores[NO_CHORD] = -np.inf
         best = int(np.argmax(scores))
