@@ -642,7 +642,8 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     beat scaled by :data:`WEAK_BEAT_MELODY` and :data:`WEAK_BEAT_STAY`), on the beat the lead
     enters the key's tonic chord :data:`ENTRY_TONIC_BONUS`, once the key tracker has heard
     :data:`PRIMARY_FROM` of the melody the key's I, IV and V :data:`PRIMARY_BONUS`, and on a
-    strong beat after V or V7 the tonic chord :data:`CADENCE_BONUS`."""
+    strong beat after V or V7 that starts on the tonic or the key's third the tonic chord
+    :data:`CADENCE_BONUS`."""
     heard = heard_by(bl, causal=causal)
     logits = logits.copy()
     weak = weak_beat(bl.position)
