@@ -624,15 +624,24 @@ def heard_by(bl: BeatLead, *, causal: bool) -> np.ndarray:
     return before + now > 0
 
 
-def _lean_from(scores: np.ndarray, before: int, weak: bool, minor: bool, sung: np.ndarray) -> None:
-    """Add to one beat's key-relative scores (in place) what the chord of the beat before
-    (``before``, key-relative in this beat's key) asks: :data:`STAY_BONUS` to itself (on a weak
-    beat times :data:`WEAK_BEAT_STAY`) and, after V or V7 on a strong beat whose first notes
-    (``sung``: (12,) bool, key-relative) hold the tonic or the key's third, :data:`CADENCE_BONUS`
-    to the tonic chord."""
-    scores[before] += STAY_BONUS * (WEAK_BEAT_STAY if weak else 1.0)
-    if _DOMINANT[before] and not weak and sung[_RESOLVES[int(minor)]].any():
-        scores[_TONIC[int(minor)]] += CADENCE_BONUS
+def _context_bonuses(scores: np.ndarray, before: int, *, weak: bool, minor: bool, sung: np.ndarray,
+                     heard: float, restart: bool) -> None:
+    """Add to one beat's key-relative scores (in place) what the beat's context asks, the one
+    rule for the streamed and the parallel decision: once the key tracker has heard
+    :data:`PRIMARY_FROM` of the melody (``heard``), the key's I, IV and V :data:`PRIMARY_BONUS`;
+    on the beat the lead enters (``before`` is "no chord") the tonic chord
+    :data:`ENTRY_TONIC_BONUS`; else, unless the key tracker starts again (``restart``), the
+    chord before (key-relative in this beat's key) :data:`STAY_BONUS` (on a weak beat times
+    :data:`WEAK_BEAT_STAY`) and, after V or V7 on a strong beat whose first notes (``sung``:
+    (12,) bool, key-relative) hold the tonic or the key's third, the tonic chord :data:`CADENCE_BONUS`."""
+    if heard >= PRIMARY_FROM:
+        scores[_PRIMARY[int(minor)]] += PRIMARY_BONUS
+    if before == NO_CHORD:
+        scores[_TONIC[int(minor)]] += ENTRY_TONIC_BONUS
+    elif not restart:
+        scores[before] += STAY_BONUS * (WEAK_BEAT_STAY if weak else 1.0)
+        if _DOMINANT[before] and not weak and sung[_RESOLVES[int(minor)]].any():
+            scores[_TONIC[int(minor)]] += CADENCE_BONUS
 
 
 def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool) -> np.ndarray:
@@ -658,13 +667,9 @@ def decide(logits: np.ndarray, tonic: np.ndarray, bl: BeatLead, *, causal: bool)
     restarts = bl.key_track[1]
     minor = keys_of(bl.key_track[0])[1]
     for b in np.flatnonzero(heard):  # beat by beat: each beat's bonus goes to the chord before
-        if bl.key_track[0][b].sum() >= PRIMARY_FROM:
-            logits[b, _PRIMARY[int(minor[b])]] += PRIMARY_BONUS
-        prev = out[b - 1] if b else NO_CHORD
-        if prev == NO_CHORD:  # the beat the lead enters
-            logits[b, _TONIC[int(minor[b])]] += ENTRY_TONIC_BONUS
-        elif not restarts[b]:  # a key change starts afresh
-            _lean_from(logits[b], _TRANSPOSED[-tonic[b] % 12, prev], bool(weak[b]), bool(minor[b]), sung[b])
+        before = _TRANSPOSED[-tonic[b] % 12, out[b - 1] if b else NO_CHORD]  # "no chord" stays "no chord"
+        _context_bonuses(logits[b], int(before), weak=bool(weak[b]), minor=bool(minor[b]), sung=sung[b],
+                         heard=float(bl.key_track[0][b].sum()), restart=bool(restarts[b]))
         out[b] = _TRANSPOSED[tonic[b], np.argmax(logits[b])]
     return out
 
@@ -891,12 +896,8 @@ class PlannerStream:
         weak = weak_beat(position)
         sung = first[self._rot[tonic]] > 0  # key-relative
         scores += MELODY_BONUS * (WEAK_BEAT_MELODY if weak else 1.0) * (CHROMA @ sung > 0)
-        if self.keys.hist.sum() >= PRIMARY_FROM:
-            scores[_PRIMARY[int(self.keys.minor)]] += PRIMARY_BONUS
-        if self.prev_chord == NO_CHORD:  # the beat the lead enters (before it, no chord is played)
-            scores[_TONIC[int(self.keys.minor)]] += ENTRY_TONIC_BONUS
-        elif not self.keys.restart:  # a key change starts afresh
-            _lean_from(scores, _TRANSPOSED[-tonic % 12, self.prev_chord], weak, bool(self.keys.minor), sung)
+        _context_bonuses(scores, int(_TRANSPOSED[-tonic % 12, self.prev_chord]), weak=weak, minor=bool(self.keys.minor),
+                         sung=sung, heard=float(self.keys.hist.sum()), restart=bool(self.keys.restart))
         if heard:
             scores[NO_CHORD] = -np.inf
         best = int(np.argmax(scores))
