@@ -19,21 +19,12 @@ from pathlib import Path
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from needs import program
+
 READY_TIMEOUT_S = 20.0
 
 # Qt widgets in tests render offscreen unless a test asks for the X display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-def _require(binary: str, package: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        reason = f"'{binary}' not found (Debian package {package}; './install.sh --test' installs it)"
-        if IN_CI:
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return path
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -94,8 +85,8 @@ def _clear_stale_jack_registry() -> None:
 
 
 def _jack(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Iterator[JackServer]:
-    jackd = _require("jackd", "jackd2")
-    jack_lsp = _require("jack_lsp", "jackd2")
+    jackd = program("jackd", "jackd2")
+    jack_lsp = program("jack_lsp", "jackd2")
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
     server = JackServer(name=f"{name}-{os.getpid()}", sample_rate=48000, period=128, log=log)
     _clear_stale_jack_registry()
@@ -154,7 +145,7 @@ def xvfb_display(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Xvfb picks a free display number itself and writes it to a pipe once it accepts
     connections (``-displayfd``): that line is the readiness signal.
     """
-    xvfb = _require("Xvfb", "xvfb")
+    xvfb = program("Xvfb", "xvfb")
     log = tmp_path_factory.mktemp("xvfb") / "Xvfb.log"
     read_fd, write_fd = os.pipe()
     cmd = [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -100,7 +99,3 @@ def close_and_release(window) -> None:
 
 def notice_with(window, text: str) -> bool:
     return any(text in t for t in window.notices.texts())
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

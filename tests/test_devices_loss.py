@@ -8,7 +8,6 @@ PortAudio cannot be shut down in a process whose JACK server vanished.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,20 +23,13 @@ from accomp.model.preset import save_preset
 from accomp.model.student import Student
 from accomp.model.teacher import Teacher, TeacherConfig
 
+import needs  # noqa: E402
+
 pytest.importorskip("tinysoundfont")
 
 
-def need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"'{binary}' not found (./install.sh --test installs jackd2)")
-        pytest.skip(f"'{binary}' not found")
-    return path
-
-
 def test_audio_device_lost_mid_play_stops_cleanly(tmp_path):
-    jackd, jack_lsp = need("jackd"), need("jack_lsp")
+    jackd, jack_lsp = needs.program("jackd"), needs.program("jack_lsp")
     torch.manual_seed(0)
     teacher = Teacher(TeacherConfig(d_model=32, n_layers=2, n_heads=2, window=16))
     save_teacher(teacher, DEFAULT_SPEC, tmp_path / "teacher.safetensors")

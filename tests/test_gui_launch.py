@@ -9,7 +9,6 @@ import json
 import os
 import select
 import signal
-import shutil
 import subprocess
 import sys
 import time
@@ -19,7 +18,8 @@ import pytest
 pytest.importorskip("pytestqt")
 pytest.importorskip("tinysoundfont")
 
-from gui_support import in_ci, presets, write_settings  # noqa: E402,F401
+import needs  # noqa: E402
+from gui_support import presets, write_settings  # noqa: E402,F401
 
 READY_S = 120.0
 
@@ -81,8 +81,7 @@ def test_accomp_opens_the_window_and_plays_the_default_preset(xvfb_display, jack
 
 def test_audio_device_vanishing_mid_play_gives_a_notice_and_the_app_carries_on(presets, tmp_path):
     for tool in ("jackd", "jack_lsp"):
-        if shutil.which(tool) is None:
-            (pytest.fail if in_ci() else pytest.skip)(f"'{tool}' not found (./install.sh --test installs jackd2)")
+        needs.program(tool)
     name = f"accomp-gui-loss-{os.getpid()}"
     env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1", "JACK_NO_AUDIO_RESERVATION": "1",
            "ACCOMP_CONFIG_DIR": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"}  # fmt: skip
