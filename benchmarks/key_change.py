@@ -38,8 +38,12 @@ lies on pitch classes of the new key's major scale. The beat must end before the
 phrase starts; a change with no such note-on is *never* (counted as infinitely slow in the
 median). The time ``t - t0`` is reported in seconds and in beats at ``--tempo``; times are
 MIDI arrivals, a block before the band's notes are heard (2.7 ms at 128 frames). Per change
-also the share of accompaniment note-ons on the new key's scale during the second bar of the
-phrase. Pitch classes at random would give 7/12 = 58%.
+also the beat of the new key that note falls on (1: its first; a note up to 20 ms early counts
+as on the beat, the clock's jitter) and how many milliseconds after that beat it came: a band
+that follows on the second beat, once the note that shows the change has reached it, reads
+``1.01`` beats, ``on beat 2``, a few ms late. And the share of accompaniment note-ons on the
+new key's scale during the second bar of the phrase. Pitch classes at random would give 7/12 =
+58%.
 
 ``--offline`` plays the same take through ``accomp render`` instead (the lead written as a
 MIDI file, the band read from the file it writes): the same engine and planner with every note
@@ -90,6 +94,7 @@ PHRASE = [(0, 1), (4, 0.5), (7, 0.5), (11, 0.5), (12, 0.5), (7, 1),
 PHRASE_BEATS = 8
 COUNT_IN_BARS = 1
 THRESHOLD = 0.8  # share of sounding note time in the new key over one beat
+ON_BEAT_S = 0.02  # a band note this much before a beat of the new key is read as on it (the clock's jitter)
 NOTE_ON, NOTE_OFF, CLOCK, START = 0x90, 0x80, 0xF8, 0xFA
 DRUM_CHANNEL = 9  # MIDI channel 10, counted from 0
 
@@ -332,10 +337,14 @@ def measure(sent: list, received: list, tempo: float, keys: list[int] = KEYS) ->
         found = next((t for t in ons if (share := time_share_in_key(notes, tonic, t, t + beat_s)) is not None
                       and share >= THRESHOLD), None)  # fmt: skip
         bar2 = notes[(notes[:, 0] >= t0 + 4 * beat_s) & (notes[:, 0] < min(t0 + 8 * beat_s, t_end))]
+        # the new key's beat that note belongs to (a note up to ON_BEAT_S early counts as on it), and how late on it
+        beat = None if found is None else int(math.floor((found - t0 + ON_BEAT_S) / beat_s))
         rows.append({
             "change": f"{NAMES[keys[(i - 1) % len(keys)]]}->{NAMES[tonic]}",
             "in_key_after_s": None if found is None else round(float(found - t0), 4),
             "in_key_after_beats": None if found is None else round(float(found - t0) / beat_s, 3),
+            "on_new_keys_beat": None if beat is None else beat + 1,
+            "ms_after_that_beat": None if beat is None else round(1000 * float(found - t0 - beat * beat_s), 1) + 0.0,
             "bar2_note_ons": int(len(bar2)),
             "bar2_in_key": round(float(in_key(bar2[:, 2], tonic).mean()), 3) if len(bar2) else None,
         })  # fmt: skip
@@ -360,7 +369,7 @@ def print_table(r: dict) -> None:
     s = r["settings"]
     print(f"key_change.py: preset {s['preset']}, {s['phrases']} phrases at {s['tempo']:g} bpm, {s['mode']}, synth {s['synth']}; "
           f"in the new key: >= {THRESHOLD:.0%} of one beat's sounding note time on its scale")  # fmt: skip
-    print(f"{'change':<10}{'s':>9}{'beats':>9}{'bar 2 in key':>14}{'notes':>7}")
+    print(f"{'change':<10}{'s':>9}{'beats':>9}{'on beat':>9}{'ms late':>9}{'bar 2 in key':>14}{'notes':>7}")
 
     def cell(x, fmt: str) -> str:
         return "never" if x is None else format(x, fmt)
@@ -368,11 +377,12 @@ def print_table(r: dict) -> None:
     for row in r["changes"]:
         bar2 = "-" if row["bar2_in_key"] is None else f"{row['bar2_in_key']:.0%}"
         print(f"{row['change']:<10}{cell(row['in_key_after_s'], '.3f'):>9}{cell(row['in_key_after_beats'], '.2f'):>9}"
-              f"{bar2:>14}{row['bar2_note_ons']:>7}")  # fmt: skip
+              f"{cell(row['on_new_keys_beat'], 'd'):>9}{cell(row['ms_after_that_beat'], '.1f'):>9}{bar2:>14}{row['bar2_note_ons']:>7}")  # fmt: skip
     sec, beats, bar2 = r["in_key_after_s"], r["in_key_after_beats"], r["bar2_in_key"]
     for label, slowest, lowest in (("median", "median", "median"), ("worst", "max", "min")):  # worst: max time, min share
         share = "-" if bar2[lowest] is None else f"{bar2[lowest]:.0%}"
-        print(f"{label:<10}{cell(sec[slowest], '.3f'):>9}{cell(beats[slowest], '.2f'):>9}{share:>14}")
+        on = r["on_new_keys_beat"][slowest]
+        print(f"{label:<10}{cell(sec[slowest], '.3f'):>9}{cell(beats[slowest], '.2f'):>9}{cell(on, 'g'):>9}{'':>9}{share:>14}")
     print(f"never in key: {r['never']}; bar (median <= 1 beat) met: {r['meets_bar']}; lead notes sent {r['lead_note_ons']}, "
           f"accompaniment note-ons {r['band_note_ons']}, app exit code {r['app']['exit_code']}")  # fmt: skip
 
@@ -427,6 +437,7 @@ def main() -> int:
         "changes": rows,
         "in_key_after_s": after_s,
         "in_key_after_beats": after_beats,
+        "on_new_keys_beat": spread([r["on_new_keys_beat"] for r in rows]),
         "never": sum(r["in_key_after_s"] is None for r in rows),
         "bar2_in_key": shares([r["bar2_in_key"] for r in rows]),
         "bar": {"median_beats": 1.0},
