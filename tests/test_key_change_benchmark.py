@@ -16,6 +16,11 @@ def key_change():
     return load("key_change")
 
 
+def take(key_change) -> list[tuple[float, int, int, int]]:
+    """The player's events (time, status, pitch, phrase) of two phrases, C then F#, sent on time."""
+    return [(beat * BEAT_S, status, pitch, phrase) for beat, status, pitch, phrase in key_change.phrase_events(2, [0, 6])]
+
+
 def band(key_change, chords: list[tuple[float, float, list[int]]]) -> list[tuple[float, int, int, int]]:
     """MIDI arrivals (time, status, pitch, velocity) of block chords ``(on, off, pitches)``."""
     out = []
@@ -25,7 +30,7 @@ def band(key_change, chords: list[tuple[float, float, list[int]]]) -> list[tuple
 
 
 def test_a_band_that_follows_on_the_second_beat_a_few_ms_late_reads_one_beat_and_a_little(key_change):
-    sent = [(beat * BEAT_S, status, pitch, phrase) for beat, status, pitch, phrase in key_change.phrase_events(2, [0, 6])]
+    sent = take(key_change)
     t0 = 8 * BEAT_S  # the F# phrase's first note
     c_major, d_major, f_sharp = [48, 52, 55], [50, 54, 57], [54, 58, 61]
     received = band(key_change, [(0.0, t0 + 0.003, c_major),  # C under the C phrase, held a moment into F#'s
@@ -39,7 +44,7 @@ def test_a_band_that_follows_on_the_second_beat_a_few_ms_late_reads_one_beat_and
 
 
 def test_the_beat_a_band_followed_on_a_note_a_little_early_on_it_and_a_band_never_in_the_new_key(key_change):
-    sent = [(beat * BEAT_S, status, pitch, phrase) for beat, status, pitch, phrase in key_change.phrase_events(2, [0, 6])]
+    sent = take(key_change)
     t0, c_major, f_sharp = 8 * BEAT_S, [48, 52, 55], [54, 58, 61]
     first = band(key_change, [(0.0, t0 + 0.004, c_major), (t0 + 0.004, t0 + 8 * BEAT_S, f_sharp)])
     (row,) = key_change.measure(sent, first, TEMPO, [0, 6])
